@@ -1,0 +1,50 @@
+# squad-console: `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NPM ?= npm
+
+.PHONY: run test test-python test-node bench clean help
+
+help:
+	@echo "make run    set up .venv if needed, then start the console on the embedded store"
+	@echo "make test   install Python and Node test dependencies, then run every suite"
+	@echo "make bench  run the benchmarks and print their figures"
+
+# The virtualenv is (re)built when pyproject.toml changes.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+node_modules/.installed: package.json package-lock.json
+	@command -v node >/dev/null || { echo "Node.js is needed for the Convex suites: apt-get install nodejs npm"; exit 1; }
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: $(VENV)/.installed-run
+	$(BIN)/squad-console $(ARGS)
+
+test: $(VENV)/.installed-test node_modules/.installed
+	$(NPM) test --silent
+	$(BIN)/python -m pytest -q
+
+test-python: $(VENV)/.installed-test node_modules/.installed
+	$(BIN)/python -m pytest -q $(ARGS)
+
+test-node: node_modules/.installed
+	$(NPM) test --silent
+
+bench: $(VENV)/.installed-run
+	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

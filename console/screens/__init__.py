@@ -1,0 +1,1 @@
+"""One module per screen (arrives with the console issue)."""

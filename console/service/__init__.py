@@ -1,0 +1,1 @@
+"""The service layer: stores, polling, OpenClaw, vault, pipeline. Never imports Textual."""

@@ -1,0 +1,170 @@
+"""Plain records that cross the store contract. No I/O, no Textual.
+
+Ids are opaque strings chosen by the store (Convex document ids, or the SQLite store's own).
+In Mission Control's tables (`agents`, `tasks`, `messages`, `activities`) agent and task
+references are such document ids; in the console's tables (`heartbeats`, `flips`) `agent_id` is
+the OpenClaw id (`veda`). Times are milliseconds since the epoch (floats, as Convex has them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+AGENT_STATUSES = ("idle", "active", "blocked")
+TASK_STATUSES = ("inbox", "assigned", "in_progress", "review", "done", "blocked")
+HEARTBEAT_OUTCOMES = ("ok", "error")
+OPERATOR = "operator"
+
+
+def agent_id_from_session_key(session_key: str | None) -> str | None:
+    """`agent:veda:main` -> `veda` (Mission Control's agents carry only the session key)."""
+    if not session_key:
+        return None
+    parts = session_key.split(":")
+    if len(parts) >= 2 and parts[0] == "agent" and parts[1]:
+        return parts[1]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    """What the console knows of an agent from squad.toml or openclaw.json: input to upsert."""
+
+    agent_id: str
+    name: str
+    role: str = ""
+    status: str | None = None
+    level: str | None = None
+    workspace: str | None = None
+    heartbeat: str | None = None
+    tz: str | None = None
+    grace_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    agent_id: str
+    name: str
+    role: str
+    status: str
+    session_key: str
+    current_task_id: str | None = None
+    level: str | None = None
+    workspace: str | None = None
+    heartbeat: str | None = None
+    tz: str | None = None
+    grace_seconds: float | None = None
+    updated_at: float | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    title: str
+    description: str
+    status: str
+    assignee_ids: tuple[str, ...] = ()
+    updated_at: float | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    task_id: str
+    from_agent_id: str
+    content: str
+    attachments: tuple[str, ...] = ()
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    id: str
+    type: str
+    message: str
+    agent_id: str | None = None
+    actor: str | None = None
+    target_id: str | None = None
+    detail: dict[str, Any] | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatIn:
+    """A heartbeat to record. `run_id` makes it idempotent; the store derives one if absent."""
+
+    agent_id: str
+    at: float
+    outcome: str = "ok"
+    source: str = "push"
+    run_id: str | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    delivery: str | None = None
+    model: str | None = None
+    tokens: float | None = None
+    cost_usd: float | None = None
+
+    def effective_run_id(self) -> str:
+        return self.run_id or f"{self.source}:{self.agent_id}:{int(self.at)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    id: str
+    agent_id: str
+    at: float
+    outcome: str
+    source: str
+    run_id: str
+    duration_ms: float | None = None
+    error: str | None = None
+    delivery: str | None = None
+    model: str | None = None
+    tokens: float | None = None
+    cost_usd: float | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    id: str
+    agent_id: str
+    at: float
+    from_status: str
+    to_status: str
+    reason: str | None = None
+    created_at: float = 0.0
+
+
+Marks = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One poll's answer. `agents`/`tasks` are None when unchanged since the caller's marks."""
+
+    agents: tuple[Agent, ...] | None
+    tasks: tuple[Task, ...] | None
+    messages: tuple[Message, ...] = ()
+    activities: tuple[Activity, ...] = ()
+    heartbeats: tuple[Heartbeat, ...] = ()
+    flips: tuple[Flip, ...] = ()
+    marks: Marks = field(default_factory=dict)
+    has_more: bool = False
+    server_time: float = 0.0
+
+    def is_empty(self) -> bool:
+        return (
+            self.agents is None
+            and self.tasks is None
+            and not (self.messages or self.activities or self.heartbeats or self.flips)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,166 @@
+"""The store contract: one Protocol, kept by LocalStore (SQLite) and ConvexStore (Convex).
+
+See docs/store-contract.md for the tables, the activity each operation writes and the
+semantics of `snapshot`. Every error a store raises is a StoreError with a message in words and
+a hint saying what to do next; none of them ever carries a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from console.service.models import (
+    OPERATOR,
+    Activity,
+    Agent,
+    AgentSpec,
+    Flip,
+    Heartbeat,
+    HeartbeatIn,
+    Marks,
+    Message,
+    Snapshot,
+    Task,
+)
+
+DEFAULT_SNAPSHOT_LIMIT = 500
+
+
+class StoreError(Exception):
+    """Base of every store failure. `str(err)` is the cause in words; `hint` the next step."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def describe(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  fix: {self.hint}"
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached or did not answer usefully (network, timeout, 5xx, 429,
+    a locked or unreadable SQLite file). Worth retrying later; `retry_after` is in seconds."""
+
+    kind = "unavailable"
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after: float | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class StoreAuthError(StoreError):
+    """The store refused who we are: no deploy key, a wrong or revoked one, missing rights."""
+
+    kind = "auth"
+
+
+class StoreFunctionError(StoreError):
+    """The call reached the store and the operation itself failed (a Convex function threw, a
+    value was refused). `data` is the structured error data when there is any."""
+
+    kind = "function"
+
+    def __init__(self, message: str, *, hint: str | None = None, data: Any = None):
+        super().__init__(message, hint=hint)
+        self.data = data
+
+
+class NotFoundError(StoreFunctionError):
+    """The record named does not exist."""
+
+    kind = "not_found"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The contract. Both stores are synchronous; the UI calls them from worker threads."""
+
+    def describe(self) -> str:
+        """Where the data lives, for the header: a path or a host, never a secret."""
+        ...
+
+    def close(self) -> None: ...
+
+    # agents
+    def upsert_agent(self, spec: AgentSpec, *, actor: str = OPERATOR) -> tuple[Agent, bool, bool]:
+        """Register or update an agent by its OpenClaw id; returns (agent, created, changed)."""
+        ...
+
+    def list_agents(self) -> list[Agent]: ...
+
+    # tasks
+    def create_task(
+        self,
+        title: str,
+        description: str = "",
+        *,
+        status: str = "inbox",
+        assignee_ids: tuple[str, ...] | list[str] = (),
+        actor: str = OPERATOR,
+    ) -> Task: ...
+
+    def update_task(
+        self,
+        task_id: str,
+        *,
+        status: str | None = None,
+        assignee_ids: tuple[str, ...] | list[str] | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        actor: str = OPERATOR,
+    ) -> Task: ...
+
+    def list_tasks(self) -> list[Task]: ...
+
+    # messages and the audit log
+    def send_message(
+        self, task_id: str, from_agent_id: str, content: str, *, actor: str = OPERATOR
+    ) -> Message: ...
+
+    def log_activity(
+        self,
+        type: str,
+        message: str,
+        *,
+        agent_id: str | None = None,
+        actor: str = OPERATOR,
+        target_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Activity: ...
+
+    def list_activities(self, limit: int = 100, before: float | None = None) -> list[Activity]:
+        """Newest first; `before` is an exclusive creation time."""
+        ...
+
+    # heartbeats
+    def record_heartbeat(self, beat: HeartbeatIn, *, actor: str | None = None) -> tuple[Heartbeat, bool]:
+        """Idempotent by run id: returns (row, created)."""
+        ...
+
+    def list_heartbeats(
+        self,
+        agent_id: str | None = None,
+        *,
+        since: float = 0.0,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[Heartbeat]:
+        """By event time `at`, ascending."""
+        ...
+
+    def record_flip(
+        self,
+        agent_id: str,
+        at: float,
+        from_status: str,
+        to_status: str,
+        reason: str | None = None,
+        *,
+        actor: str = OPERATOR,
+    ) -> Flip: ...
+
+    # one poll, one call
+    def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot: ...

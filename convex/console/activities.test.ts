@@ -1,0 +1,39 @@
+import { convexTest } from "convex-test";
+import { describe, expect, test } from "vitest";
+import { internal } from "../_generated/api";
+import schema from "../schema";
+
+const modules = import.meta.glob("/convex/**/*.*s");
+
+describe("activities", () => {
+  test("log writes one activity, actor defaulting to operator", async () => {
+    const t = convexTest(schema, modules);
+    const a = await t.mutation(internal.console.activities.log, {
+      type: "note",
+      message: "hello",
+      targetId: "x",
+      detail: { n: 1, nested: { ok: true } },
+    });
+    expect(a).toMatchObject({ type: "note", message: "hello", actor: "operator", targetId: "x" });
+    expect(a.detail).toEqual({ n: 1, nested: { ok: true } });
+    const b = await t.mutation(internal.console.activities.log, { type: "note", message: "m", actor: "ci" });
+    expect(b.actor).toBe("ci");
+    expect(b.detail).toBeUndefined();
+  });
+
+  test("list is newest first, limited, with an exclusive `before`", async () => {
+    const t = convexTest(schema, modules);
+    const rows = [];
+    for (let i = 0; i < 5; i++) {
+      rows.push(await t.mutation(internal.console.activities.log, { type: "n", message: `m${i}` }));
+    }
+    const top = await t.query(internal.console.activities.list, { limit: 3 });
+    expect(top.map((a) => a.message)).toEqual(["m4", "m3", "m2"]);
+    const older = await t.query(internal.console.activities.list, {
+      limit: 10,
+      before: top[2]._creationTime,
+    });
+    expect(older.map((a) => a.message)).toEqual(["m1", "m0"]);
+    expect(await t.query(internal.console.activities.list, { limit: 0 })).toEqual([]);
+  });
+});

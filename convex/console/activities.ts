@@ -1,0 +1,27 @@
+import { v } from "convex/values";
+import { internalMutation, internalQuery } from "../_generated/server";
+import { clampLimit, writeActivity } from "./lib";
+
+/** Writes one activity (the audit log entry of something done outside the other functions). */
+export const log = internalMutation({
+  args: {
+    type: v.string(),
+    message: v.string(),
+    agentId: v.optional(v.id("agents")),
+    actor: v.optional(v.string()),
+    targetId: v.optional(v.string()),
+    detail: v.optional(v.any()),
+  },
+  handler: async (ctx, args) => writeActivity(ctx, args),
+});
+
+/** Newest first by insertion; `before` (a `_creationTime`) is exclusive. */
+export const list = internalQuery({
+  args: { limit: v.number(), before: v.optional(v.number()) },
+  handler: async (ctx, { limit, before }) =>
+    ctx.db
+      .query("activities")
+      .withIndex("by_creation_time", (q) => (before === undefined ? q : q.lt("_creationTime", before)))
+      .order("desc")
+      .take(clampLimit(limit)),
+});

@@ -1,0 +1,79 @@
+import { v } from "convex/values";
+import { internalMutation, internalQuery } from "../_generated/server";
+import { clampLimit, defined, findAgentByOpenClawId, writeActivity } from "./lib";
+import { heartbeatOutcome } from "./tables";
+
+/**
+ * Records one heartbeat run, idempotent by `runId` (default `source:agentId:at`, `at` in whole
+ * ms). A run already recorded is returned as it is with `created: false`. An `ok` beat writes no
+ * activity (the table is its own log); a new failed beat writes `heartbeat_failed`.
+ */
+export const record = internalMutation({
+  args: {
+    agentId: v.string(),
+    at: v.number(),
+    outcome: heartbeatOutcome,
+    durationMs: v.optional(v.number()),
+    error: v.optional(v.string()),
+    delivery: v.optional(v.string()),
+    source: v.string(),
+    runId: v.optional(v.string()),
+    model: v.optional(v.string()),
+    tokens: v.optional(v.number()),
+    costUsd: v.optional(v.number()),
+    actor: v.optional(v.string()),
+  },
+  handler: async (ctx, args) => {
+    const { actor, ...fields } = args;
+    const runId = args.runId ?? `${args.source}:${args.agentId}:${Math.trunc(args.at)}`;
+    const existing = await ctx.db
+      .query("heartbeats")
+      .withIndex("by_runId", (q) => q.eq("runId", runId))
+      .first();
+    if (existing !== null) return { heartbeat: existing, created: false };
+
+    const id = await ctx.db.insert("heartbeats", defined({ ...fields, runId }));
+    const heartbeat = (await ctx.db.get(id))!;
+    if (heartbeat.outcome === "error") {
+      const agent = await findAgentByOpenClawId(ctx, args.agentId);
+      await writeActivity(ctx, {
+        type: "heartbeat_failed",
+        message: `${args.agentId} heartbeat failed: ${args.error ?? "unknown error"}`,
+        agentId: agent?._id,
+        actor: actor ?? args.source,
+        targetId: id,
+        detail: { agentId: args.agentId, runId },
+      });
+    }
+    return { heartbeat, created: true };
+  },
+});
+
+/** Heartbeats by `at` ascending, `since <= at < until`, of one agent or all. */
+export const list = internalQuery({
+  args: {
+    agentId: v.optional(v.string()),
+    since: v.number(),
+    until: v.optional(v.number()),
+    limit: v.number(),
+  },
+  handler: async (ctx, { agentId, since, until, limit }) => {
+    const n = clampLimit(limit);
+    if (agentId !== undefined) {
+      return ctx.db
+        .query("heartbeats")
+        .withIndex("by_agent_at", (q) => {
+          const lower = q.eq("agentId", agentId).gte("at", since);
+          return until === undefined ? lower : lower.lt("at", until);
+        })
+        .take(n);
+    }
+    return ctx.db
+      .query("heartbeats")
+      .withIndex("by_at", (q) => {
+        const lower = q.gte("at", since);
+        return until === undefined ? lower : lower.lt("at", until);
+      })
+      .take(n);
+  },
+});

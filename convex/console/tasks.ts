@@ -1,0 +1,111 @@
+import { v } from "convex/values";
+import type { Doc } from "../_generated/dataModel";
+import { internalMutation, internalQuery } from "../_generated/server";
+import { notFound, writeActivity } from "./lib";
+import { taskStatus } from "./tables";
+
+export const create = internalMutation({
+  args: {
+    title: v.string(),
+    description: v.string(),
+    status: v.optional(taskStatus),
+    assigneeIds: v.optional(v.array(v.id("agents"))),
+    actor: v.optional(v.string()),
+  },
+  handler: async (ctx, args) => {
+    const id = await ctx.db.insert("tasks", {
+      title: args.title,
+      description: args.description,
+      status: args.status ?? "inbox",
+      assigneeIds: args.assigneeIds ?? [],
+      updatedAt: Date.now(),
+    });
+    const task = (await ctx.db.get(id))!;
+    await writeActivity(ctx, {
+      type: "task_created",
+      message: `task created: ${task.title}`,
+      actor: args.actor,
+      targetId: id,
+      detail: { status: task.status, assigneeIds: task.assigneeIds },
+    });
+    return task;
+  },
+});
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Changes a task. The activity is `task_completed` (status changed to done), else
+ * `task_assigned` (assignees changed), else `task_moved` (status changed), else `task_updated`.
+ * Nothing changed: no write, no activity.
+ */
+export const update = internalMutation({
+  args: {
+    id: v.id("tasks"),
+    status: v.optional(taskStatus),
+    assigneeIds: v.optional(v.array(v.id("agents"))),
+    title: v.optional(v.string()),
+    description: v.optional(v.string()),
+    actor: v.optional(v.string()),
+  },
+  handler: async (ctx, args) => {
+    const task = await ctx.db.get(args.id);
+    if (task === null) throw notFound(`task ${args.id} not found`);
+
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    const patch: Partial<Doc<"tasks">> = {};
+    if (args.status !== undefined && args.status !== task.status) {
+      changes.status = { from: task.status, to: args.status };
+      patch.status = args.status;
+    }
+    if (args.assigneeIds !== undefined && !sameIds(args.assigneeIds, task.assigneeIds)) {
+      changes.assigneeIds = { from: task.assigneeIds, to: args.assigneeIds };
+      patch.assigneeIds = args.assigneeIds;
+    }
+    if (args.title !== undefined && args.title !== task.title) {
+      changes.title = { from: task.title, to: args.title };
+      patch.title = args.title;
+    }
+    if (args.description !== undefined && args.description !== task.description) {
+      changes.description = { from: task.description, to: args.description };
+      patch.description = args.description;
+    }
+    if (Object.keys(changes).length === 0) return task;
+
+    patch.updatedAt = Date.now();
+    await ctx.db.patch(task._id, patch);
+    const updated = (await ctx.db.get(task._id))!;
+
+    let type: string;
+    let message: string;
+    if (changes.status && updated.status === "done") {
+      type = "task_completed";
+      message = `task completed: ${updated.title}`;
+    } else if (changes.assigneeIds) {
+      type = "task_assigned";
+      message = `task assigned: ${updated.title}`;
+    } else if (changes.status) {
+      type = "task_moved";
+      message = `task moved to ${updated.status}: ${updated.title}`;
+    } else {
+      type = "task_updated";
+      message = `task updated: ${updated.title}`;
+    }
+    await writeActivity(ctx, {
+      type,
+      message,
+      actor: args.actor,
+      targetId: updated._id,
+      detail: { changes },
+    });
+    return updated;
+  },
+});
+
+/** All tasks, oldest first. */
+export const list = internalQuery({
+  args: {},
+  handler: async (ctx) => ctx.db.query("tasks").collect(),
+});

@@ -1,0 +1,154 @@
+"""Shared fixtures: the two stores of the contract, and the convex-test server behind real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from console.service.convex import ConvexStore
+from console.service.local import LocalStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_KEY = "test-deployment|c3F1YWQtY29uc29sZS10ZXN0LWtleQ=="  # only ever valid for the test server
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real user folders or picks up a stray squad.toml."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    for var in ("SQUAD_CONSOLE_CONFIG", "SQUAD_CONSOLE_DB", "CONVEX_URL", "CONVEX_DEPLOY_KEY",
+                "OPENCLAW_STATE_DIR", "OPENCLAW_CONFIG_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+class ConvexTestServer:
+    """`convex/testing/server.ts`: the project's own Convex functions run by convex-test,
+    behind Convex's HTTP wire format on a free loopback port."""
+
+    def __init__(self) -> None:
+        node = shutil.which("node")
+        if node is None or not (ROOT / "node_modules" / "tsx").is_dir():
+            pytest.fail("the Convex suites need Node and node_modules: run `make test` (it runs npm ci)")
+        self.proc = subprocess.Popen(
+            [node, "--import", "tsx", "convex/testing/server.ts", "--port", "0", "--key", ADMIN_KEY],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline().strip()
+        if not first.startswith("listening "):
+            rest = self.proc.stdout.read() if self.proc.poll() is not None else ""
+            self.stop()
+            pytest.fail(f"the convex-test server did not start: {first}\n{rest}")
+        self.port = int(first.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.output: list[str] = []
+        # keep draining stdout: console.log inside functions goes there
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.http = httpx.Client(base_url=self.url, timeout=10, headers={"Authorization": f"Convex {ADMIN_KEY}"})
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def reset(self) -> None:
+        self.http.post("/_test/reset").raise_for_status()
+
+    def insert(self, table: str, doc: dict[str, Any]) -> str:
+        r = self.http.post("/_test/insert", json={"table": table, "doc": doc})
+        r.raise_for_status()
+        return r.json()["id"]
+
+    def patch(self, doc_id: str, fields: dict[str, Any]) -> None:
+        self.http.post("/_test/patch", json={"id": doc_id, "fields": fields}).raise_for_status()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def convex_server() -> Iterator[ConvexTestServer]:
+    server = ConvexTestServer()
+    yield server
+    server.http.close()
+    server.stop()
+
+
+# Mission Control's documents, as its own agents write them (camelCase, no console fields).
+LOCAL_COLUMNS = {
+    "agents": {"name": "name", "role": "role", "status": "status", "sessionKey": "session_key",
+               "currentTaskId": "current_task_id", "level": "level", "agentId": "agent_id"},
+    "tasks": {"title": "title", "description": "description", "status": "status", "assigneeIds": "assignee_ids"},
+    "messages": {"taskId": "task_id", "fromAgentId": "from_agent_id", "content": "content", "attachments": "attachments"},
+    "activities": {"type": "type", "agentId": "agent_id", "message": "message", "targetId": "target_id"},
+}
+
+
+def local_raw_insert(store: LocalStore, table: str, doc: dict[str, Any]) -> str:
+    """Write a row straight into SQLite, the way another writer would: no activity, no counters
+    kept by the console's code (the triggers still run)."""
+    from console.service.local import PREFIX, _now_ms
+
+    cols = {LOCAL_COLUMNS[table][k]: (json.dumps(v) if isinstance(v, list) else v) for k, v in doc.items()}
+    cols["created_at"] = _now_ms()
+    with store._write() as db:
+        cur = db.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", tuple(cols.values())
+        )
+        return f"{PREFIX[table]}{cur.lastrowid}"
+
+
+def local_raw_patch(store: LocalStore, table: str, doc_id: str, fields: dict[str, Any]) -> None:
+    from console.service.local import _seq
+
+    cols = {LOCAL_COLUMNS[table][k]: (json.dumps(v) if isinstance(v, list) else v) for k, v in fields.items()}
+    with store._write() as db:
+        db.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in cols)} WHERE seq = ?",
+                   (*cols.values(), _seq(table, doc_id)))
+
+
+class StoreUnderTest:
+    """A store plus a way to write rows behind its back, as Mission Control's agents do."""
+
+    def __init__(self, kind: str, store: Any, raw_insert: Callable[[str, dict[str, Any]], str],
+                 raw_patch: Callable[[str, str, dict[str, Any]], None]):
+        self.kind = kind
+        self.store = store
+        self.raw_insert = raw_insert
+        self.raw_patch = raw_patch
+
+
+@pytest.fixture(params=["local", "convex"])
+def sut(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTest]:
+    if request.param == "local":
+        store = LocalStore(tmp_path / "store" / "squad.db")
+        yield StoreUnderTest("local", store, lambda table, doc: local_raw_insert(store, table, doc),
+                             lambda table, doc_id, fields: local_raw_patch(store, table, doc_id, fields))
+        store.close()
+    else:
+        server: ConvexTestServer = request.getfixturevalue("convex_server")
+        server.reset()
+        store = ConvexStore(server.url, ADMIN_KEY, timeout=10)
+        yield StoreUnderTest("convex", store, server.insert, lambda table, doc_id, fields: server.patch(doc_id, fields))
+        store.close()

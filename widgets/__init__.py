@@ -1,0 +1,1 @@
+"""Reusable Textual widgets: they only draw what they are given."""

@@ -26,7 +26,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed-run
 
 node_modules/.installed: package.json package-lock.json
-	@command -v node >/dev/null || { echo "Node.js is needed for the Convex suites: apt-get install nodejs npm"; exit 1; }
+	@command -v node >/dev/null || { echo "installing Node.js (needed for the Convex suites)"; \
+	  (apt-get update -qq && apt-get install -y -qq nodejs npm) >/dev/null || \
+	  { echo "Node.js >= 20 and npm are needed: install them, then run make test again"; exit 1; }; }
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

@@ -36,13 +36,17 @@ class Counting:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.calls = 0
-        self.last_payload = 0
+        self.last = None
 
     def snapshot(self, *args: Any, **kwargs: Any):
         self.calls += 1
-        snap = self.store.snapshot(*args, **kwargs)
-        self.last_payload = len(json.dumps(snap.to_json(), separators=(",", ":")))
-        return snap
+        self.last = self.store.snapshot(*args, **kwargs)
+        return self.last
+
+    @property
+    def last_payload(self) -> int:
+        """The last answer as JSON (measured outside the timed poll)."""
+        return len(json.dumps(self.last.to_json(), separators=(",", ":")))
 
 
 def seed(store: LocalStore, agents: int, heartbeats: int) -> None:

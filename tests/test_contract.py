@@ -248,3 +248,12 @@ def test_an_update_that_changes_nothing_writes_nothing(sut: StoreUnderTest) -> N
     again = s.update_task(task.id, status="review", title="same")
     assert again == task
     assert s.snapshot(marks).is_empty()
+
+
+def test_agent_activities_name_the_changed_fields_alike(sut: StoreUnderTest) -> None:
+    s = sut.store
+    s.upsert_agent(AgentSpec("veda", "VEDA", "analysis"))
+    s.upsert_agent(AgentSpec("veda", "VEDA", "analysis", grace_seconds=120, tz="Europe/Paris"))
+    update = s.list_activities(1)[0]
+    assert update.message == "VEDA updated: graceSeconds, tz"
+    assert update.detail == {"agentId": "veda", "changed": ["graceSeconds", "tz"]}

@@ -54,10 +54,6 @@ KEY_HINT = (
 NOT_DEPLOYED = "Could not find public function"
 
 
-def _opt(doc: dict[str, Any], key: str) -> Any:
-    return doc.get(key)
-
-
 def agent_from_doc(d: dict[str, Any]) -> Agent:
     return Agent(
         id=d["_id"],

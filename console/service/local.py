@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -250,6 +251,11 @@ READERS: dict[str, Callable[[sqlite3.Row], Any]] = {
 }
 
 
+def _camel(columns: Iterable[str]) -> list[str]:
+    """Column names as the Convex documents spell them, for activity details."""
+    return sorted(re.sub(r"_([a-z])", lambda m: m.group(1).upper(), c) for c in columns)
+
+
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
     if value not in choices:
         raise StoreFunctionError(
@@ -450,11 +456,11 @@ class LocalStore:
                 self._activity_in(
                     db,
                     "agent_registered",
-                    f"agent {spec.agent_id} ({spec.name}) registered",
+                    f"{spec.name} registered",
                     agent_id=agent_doc_id,
                     actor=actor,
                     target_id=agent_doc_id,
-                    detail={"agentId": spec.agent_id},
+                    detail={"agentId": spec.agent_id, "changed": _camel(k for k in values if k in wanted)},
                 )
                 created, changed = True, True
                 seq = cur.lastrowid
@@ -472,11 +478,11 @@ class LocalStore:
                     self._activity_in(
                         db,
                         "agent_updated",
-                        f"agent {spec.agent_id} updated: {', '.join(sorted(k for k in changes if k != 'updated_at'))}",
+                        f"{changes.get('name', row['name'])} updated: {', '.join(_camel(k for k in changes if k != 'updated_at'))}",
                         agent_id=agent_doc_id,
                         actor=actor,
                         target_id=agent_doc_id,
-                        detail={"agentId": spec.agent_id, "changed": sorted(changes)},
+                        detail={"agentId": spec.agent_id, "changed": _camel(k for k in changes if k != "updated_at")},
                     )
             agent = _agent(db.execute("SELECT * FROM agents WHERE seq = ?", (seq,)).fetchone())
         return agent, created, changed
@@ -514,7 +520,12 @@ class LocalStore:
             )
             task_id = _public_id("tasks", cur.lastrowid)
             self._activity_in(
-                db, "task_created", f"task created: {title}", actor=actor, target_id=task_id
+                db,
+                "task_created",
+                f"task created: {title}",
+                actor=actor,
+                target_id=task_id,
+                detail={"status": status, "assigneeIds": list(assignee_ids)},
             )
             return _task(db.execute("SELECT * FROM tasks WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
@@ -644,7 +655,7 @@ class LocalStore:
                 self._activity_in(
                     db,
                     "heartbeat_failed",
-                    f"{beat.agent_id} heartbeat failed: {beat.error or 'no error text'}",
+                    f"{beat.agent_id} heartbeat failed: {beat.error or 'unknown error'}",
                     agent_id=_public_id("agents", agent["seq"]) if agent else None,
                     actor=actor or beat.source,
                     target_id=heartbeat_id,

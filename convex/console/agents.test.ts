@@ -76,7 +76,7 @@ describe("agents:upsert", () => {
       actor: "ci",
       agentId: first.agent._id,
       targetId: first.agent._id,
-      detail: { agentId: "veda", changed: ["role", "graceSeconds"] },
+      detail: { agentId: "veda", changed: ["graceSeconds", "role"] },
     });
   });
 

@@ -49,7 +49,7 @@ export const upsert = internalMutation({
         agentId: id,
         actor,
         targetId: id,
-        detail: { agentId, changed: ["agentId", ...FIELDS.filter((f) => agent[f] !== undefined)] },
+        detail: { agentId, changed: ["agentId", ...FIELDS.filter((f) => agent[f] !== undefined)].sort() },
       });
       return { agent, created: true, changed: true };
     }
@@ -67,6 +67,7 @@ export const upsert = internalMutation({
         changed.push(f);
       }
     }
+    changed.sort(); // reported in name order, as the SQLite store does
     if (changed.length === 0) {
       return { agent: existing, created: false, changed: false };
     }

@@ -43,6 +43,7 @@ test("every registered function is internal", () => {
     "console/activities:log",
     "console/agents:list",
     "console/agents:upsert",
+    "console/flips:list",
     "console/flips:record",
     "console/heartbeats:list",
     "console/heartbeats:record",

@@ -257,3 +257,15 @@ def test_agent_activities_name_the_changed_fields_alike(sut: StoreUnderTest) -> 
     update = s.list_activities(1)[0]
     assert update.message == "VEDA updated: graceSeconds, tz"
     assert update.detail == {"agentId": "veda", "changed": ["graceSeconds", "tz"]}
+
+
+def test_list_flips_by_backdated_time(sut: StoreUnderTest) -> None:
+    s = sut.store
+    s.record_flip("veda", 3_000, "up", "down", "missed")
+    s.record_flip("orin", 1_000, "new", "up")
+    s.record_flip("veda", 2_000, "new", "up")  # recorded late, backdated earlier
+    assert [(f.agent_id, f.at, f.to_status) for f in s.list_flips()] == [
+        ("orin", 1_000, "up"), ("veda", 2_000, "up"), ("veda", 3_000, "down")]
+    [f] = s.list_flips("veda", since=2_500)
+    assert (f.from_status, f.to_status, f.reason) == ("up", "down", "missed")
+    assert [f.at for f in s.list_flips("veda", since=0, until=3_000)] == [2_000]

@@ -479,6 +479,19 @@ class ConvexStore:
         )
         return flip_from_doc(doc)
 
+    def list_flips(
+        self,
+        agent_id: str | None = None,
+        *,
+        since: float = 0.0,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[Flip]:
+        docs = self.query(
+            "console/flips:list", {"agentId": agent_id, "since": since, "until": until, "limit": limit}
+        )
+        return [flip_from_doc(d) for d in docs]
+
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot:
         out = self.query("console/snapshot:get", {"since": _drop_none(dict(since or {})), "limit": limit})
         agents, tasks = out.get("agents"), out.get("tasks")

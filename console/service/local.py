@@ -671,19 +671,7 @@ class LocalStore:
         until: float | None = None,
         limit: int = 1000,
     ) -> list[Heartbeat]:
-        clauses, params = ["at >= ?"], [since]
-        if until is not None:
-            clauses.append("at < ?")
-            params.append(until)
-        if agent_id is not None:
-            clauses.append("agent_id = ?")
-            params.append(agent_id)
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT * FROM heartbeats WHERE {' AND '.join(clauses)} ORDER BY at, seq LIMIT ?",
-                (*params, limit),
-            )
-            return [_heartbeat(r) for r in rows]
+        return self._list_by_at("heartbeats", _heartbeat, agent_id, since, until, limit)
 
     def record_flip(
         self,
@@ -714,6 +702,34 @@ class LocalStore:
                 detail={"agentId": agent_id, "at": at},
             )
             return _flip(db.execute("SELECT * FROM flips WHERE seq = ?", (cur.lastrowid,)).fetchone())
+
+    def list_flips(
+        self,
+        agent_id: str | None = None,
+        *,
+        since: float = 0.0,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[Flip]:
+        return self._list_by_at("flips", _flip, agent_id, since, until, limit)
+
+    def _list_by_at(
+        self, table: str, reader: Callable[[sqlite3.Row], T], agent_id: str | None,
+        since: float, until: float | None, limit: int,
+    ) -> list[T]:
+        clauses, params = ["at >= ?"], [since]
+        if until is not None:
+            clauses.append("at < ?")
+            params.append(until)
+        if agent_id is not None:
+            clauses.append("agent_id = ?")
+            params.append(agent_id)
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY at, seq LIMIT ?",
+                (*params, limit),
+            )
+            return [reader(r) for r in rows]
 
     # --------------------------------------------------------------- snapshot
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot:

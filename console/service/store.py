@@ -162,5 +162,16 @@ class Store(Protocol):
         actor: str = OPERATOR,
     ) -> Flip: ...
 
+    def list_flips(
+        self,
+        agent_id: str | None = None,
+        *,
+        since: float = 0.0,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[Flip]:
+        """By their (backdated) time `at`, ascending."""
+        ...
+
     # one poll, one call
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot: ...

@@ -32,3 +32,16 @@ describe("flips:record", () => {
     expect(await t.run((ctx) => ctx.db.query("flips").collect())).toHaveLength(2);
   });
 });
+
+describe("flips:list", () => {
+  test("by backdated time, one agent or all, within [since, until)", async () => {
+    const t = convexTest(schema, modules);
+    for (const [agentId, at] of [["veda", 300], ["orin", 100], ["veda", 200]] as const) {
+      await t.mutation(internal.console.flips.record, { agentId, at, from: "up", to: "down" });
+    }
+    const all = await t.query(internal.console.flips.list, { since: 0, limit: 10 });
+    expect(all.map((f) => [f.agentId, f.at])).toEqual([["orin", 100], ["veda", 200], ["veda", 300]]);
+    const veda = await t.query(internal.console.flips.list, { agentId: "veda", since: 150, until: 300, limit: 10 });
+    expect(veda.map((f) => f.at)).toEqual([200]);
+  });
+});

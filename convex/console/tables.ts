@@ -77,7 +77,9 @@ export const consoleTables = {
     from: v.string(),
     to: v.string(),
     reason: v.optional(v.string()),
-  }).index("by_agent_at", ["agentId", "at"]),
+  })
+    .index("by_agent_at", ["agentId", "at"])
+    .index("by_at", ["at"]),
 
   vault: defineTable({
     name: v.string(),

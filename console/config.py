@@ -87,6 +87,10 @@ class StoreSettings:
     def local_path(self) -> Path:
         return self.path or platformdirs.user_data_path(APP) / "squad.db"
 
+    def outbox_path(self) -> Path:
+        """Where beats and activities wait while the store is unreachable: beside the local store."""
+        return self.local_path().parent / "outbox.db"
+
 
 @dataclass(frozen=True)
 class OpenClawSettings:

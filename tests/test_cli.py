@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import PLANNED
+from console.cli import BUILT, PLANNED
 from tests.conftest import ADMIN_KEY
 
-SUBCOMMANDS = ["agents", *PLANNED]
+SUBCOMMANDS = [*BUILT, *PLANNED]
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,73 @@
+"""The subcommands of `squad-console`. Each module has `register(subparsers)` and `run(args, ctx)`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from console.config import Settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A problem to report in words (no traceback) with an exit code and, if any, the fix."""
+
+    def __init__(self, message: str, *, hint: str | None = None, code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+
+
+@dataclass
+class Context:
+    settings: Settings
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def print(self, *parts: Any) -> None:
+        print(*parts, file=self.out)
+
+    def warn(self, *parts: Any) -> None:
+        print(*parts, file=self.err)
+
+
+def with_store(ctx: Context, fn: Callable[[Any], int]) -> int:
+    from console.stores import open_store
+
+    store = open_store(ctx.settings.store)
+    try:
+        return fn(store)
+    finally:
+        store.close()
+
+
+def when(ms: float | None, *, tz: timezone = timezone.utc) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(ms: float | None, now_ms: float) -> str:
+    if not ms:
+        return "never"
+    s = max(0.0, (now_ms - ms) / 1000)
+    if s < 90:
+        return f"{s:.0f}s ago"
+    if s < 5400:
+        return f"{s / 60:.0f}m ago"
+    if s < 172_800:
+        return f"{s / 3600:.1f}h ago"
+    return f"{s / 86400:.1f}d ago"
+
+
+def table(rows: list[list[str]], out: TextIO) -> None:
+    if not rows:
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)

@@ -1,0 +1,97 @@
+"""`squad-console agents`: the registry (list, sync from squad.toml, import from openclaw.json)."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.commands import EXIT_OK, CommandError, Context, table, with_store
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    agents = sub.add_parser("agents", help="the agent registry", description="The agent registry.")
+    actions = agents.add_subparsers(dest="action", metavar="ACTION", parser_class=type(agents))
+    actions.add_parser("list", help="list the agents in the store and in squad.toml",
+                       description="List the agents the store holds, beside the ones squad.toml names.")
+    sync = actions.add_parser("sync", help="register the agents of squad.toml in the store (idempotent)",
+                              description="Register or update every agent of squad.toml in the store. "
+                              "Running it twice changes nothing the second time.")
+    sync.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    imp = actions.add_parser("import", help="import the agents of openclaw.json into the store (idempotent)",
+                             description="Register every agent of OpenClaw's openclaw.json in the store, with its "
+                             "workspace and, when it has a heartbeat cron job, that job's schedule. Running it twice "
+                             "changes nothing the second time.")
+    imp.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.action == "sync":
+        return with_store(ctx, lambda store: _sync(args, ctx, store))
+    if args.action == "import":
+        return _import(args, ctx)
+    return with_store(ctx, lambda store: _list(ctx, store))
+
+
+def _list(ctx: Context, store) -> int:
+    stored = {a.agent_id: a for a in store.list_agents()}
+    rows = [["ID", "NAME", "ROLE", "STATUS", "HEARTBEAT", "IN"]]
+    for a in ctx.settings.agents:
+        s = stored.pop(a.id, None)
+        rows.append([a.id, a.name, a.role, s.status if s else "-", a.heartbeat, "store+config" if s else "config"])
+    for s in stored.values():
+        rows.append([s.agent_id, s.name, s.role, s.status, s.heartbeat or "-", "store"])
+    table(rows, ctx.out)
+    return EXIT_OK
+
+
+def _upsert_all(ctx: Context, store, specs, dry_run: bool) -> None:
+    known = {a.agent_id for a in store.list_agents()}
+    for spec in specs:
+        if dry_run:
+            ctx.print(f"  {spec.agent_id}: {'would update if changed' if spec.agent_id in known else 'would register'}")
+            continue
+        _, created, changed = store.upsert_agent(spec)
+        ctx.print(f"  {spec.agent_id}: {'registered' if created else 'updated' if changed else 'unchanged'}")
+
+
+def _sync(args: argparse.Namespace, ctx: Context, store) -> int:
+    from console.service.models import AgentSpec
+
+    specs = [
+        AgentSpec(a.id, a.name, a.role, workspace=a.workspace, heartbeat=a.heartbeat, tz=a.tz, grace_seconds=a.grace)
+        for a in ctx.settings.agents
+    ]
+    _upsert_all(ctx, store, specs, args.dry_run)
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service import openclaw
+    from console.service.models import AgentSpec
+
+    oc = ctx.settings.openclaw
+    try:
+        config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, ctx.env)
+    except openclaw.OpenClawError as exc:
+        raise CommandError(str(exc), hint=getattr(exc, "hint", None)) from None
+    try:
+        cron = openclaw.load_cron(config.state_dir)
+    except openclaw.OpenClawError as exc:
+        ctx.warn(f"squad-console: cron jobs not read ({exc}); importing without schedules")
+        cron = None
+    configured = {a.id: a for a in ctx.settings.agents}
+    specs = []
+    for agent in config.agents:
+        jobs = openclaw.heartbeat_jobs(cron.jobs, agent.id) if cron else []
+        job = jobs[0] if jobs else None
+        cfg = configured.get(agent.id)
+        specs.append(AgentSpec(
+            agent.id,
+            agent.name or (cfg.name if cfg else agent.id),
+            cfg.role if cfg else "",
+            workspace=str(agent.workspace) if agent.workspace else None,
+            heartbeat=job.schedule.expr if job and job.schedule.expr else (cfg.heartbeat if cfg else None),
+            tz=job.schedule.tz if job and job.schedule.tz else (cfg.tz if cfg else None),
+            grace_seconds=cfg.grace if cfg else None,
+        ))
+    ctx.print(f"{len(specs)} agents in {config.path}:")
+    return with_store(ctx, lambda store: (_upsert_all(ctx, store, specs, args.dry_run), EXIT_OK)[1])

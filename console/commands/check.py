@@ -1,0 +1,169 @@
+"""`squad-console check [--json]`: one line per agent and one for the gateway, for cron jobs,
+Nagios-style monitors and scripts.
+
+Exit codes (Nagios): 0 healthy; 1 degraded (an agent late, new or paused, the gateway not ready);
+2 down (an agent down or failing, or the gateway unreachable); 3 unknown (the store could not be
+read or the configuration is bad).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from console.commands import Context, ago, with_store
+
+OK, DEGRADED, DOWN, UNKNOWN = 0, 1, 2, 3
+LABEL = {OK: "OK", DEGRADED: "DEGRADED", DOWN: "DOWN", UNKNOWN: "UNKNOWN"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="one line per agent and the gateway; exit 0 healthy, 1 degraded, 2 down",
+                       description="Check the squad once: each agent's heartbeat status, last beat, next slot, "
+                       "uptime, the cause of a failure with the command that fixes it, heartbeat tokens and cost "
+                       "over 24 h; and the OpenClaw gateway. Exit 0 healthy, 1 degraded, 2 down, 3 unknown.")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    p.add_argument("--no-gateway", action="store_true", help="skip the gateway and WhatsApp probes")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def _slot_time(ms: float, tz: str) -> str:
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%H:%M ") + ("UTC" if tz == "UTC" else tz)
+
+
+def agent_level(status: str) -> int:
+    if status in ("down", "failing"):
+        return DOWN
+    if status in ("late", "new", "paused"):
+        return DEGRADED
+    return OK
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service import openclaw
+    from console.service.squad import squad_health
+
+    now = time.time() * 1000
+    oc_settings = ctx.settings.openclaw
+    try:
+        oc_config = openclaw.load_openclaw_config(oc_settings.openclaw_json(), oc_settings.state_dir, ctx.env)
+        oc_error = None
+    except openclaw.OpenClawError as exc:
+        oc_config, oc_error = None, str(exc)
+    try:
+        cron = openclaw.load_cron(oc_settings.state_dir)
+    except openclaw.OpenClawError:
+        cron = None
+
+    gateway = None
+    channels = []
+    if not args.no_gateway:
+        from console.service.daemon import gateway_url
+
+        url = gateway_url(oc_settings.gateway, oc_config)
+        gateway = openclaw.probe_gateway(url, oc_config.token if oc_config else None)
+        if oc_config is not None:
+            try:
+                channels = openclaw.channel_status(oc_settings.state_dir, oc_config)
+            except openclaw.OpenClawError:
+                channels = []
+
+    healths = with_store(ctx, lambda store: squad_health(store, ctx.settings.agents, now))
+    level = OK
+    report = []
+    for h in healths:
+        causes = []
+        if oc_config is not None:
+            causes = openclaw.diagnose(
+                h.agent_id, config=oc_config, cron=cron, gateway=gateway, channels=channels,
+                schedule_cron=h.schedule.cron, tz=h.schedule.tz,
+            )
+        agent_lvl = agent_level(h.status.status)
+        level = max(level, agent_lvl)
+        report.append((h, causes, agent_lvl))
+
+    gateway_lvl = OK
+    if gateway is not None:
+        if not gateway.reachable:
+            gateway_lvl = DOWN
+        elif gateway.readyz not in (None, 200):
+            gateway_lvl = DEGRADED
+        level = max(level, gateway_lvl)
+
+    if args.json:
+        doc = {
+            "status": LABEL[level].lower(),
+            "exit": level,
+            "at": now,
+            "agents": [
+                {
+                    "id": h.agent_id,
+                    "name": h.name,
+                    "status": h.status.status,
+                    "since": h.status.since,
+                    "reason": h.status.reason,
+                    "lastBeat": h.last_beat.at if h.last_beat else None,
+                    "nextSlot": h.status.next_slot,
+                    "schedule": {"cron": h.schedule.cron, "tz": h.schedule.tz},
+                    "uptime24h": {"time": h.uptime_24h.time_based, "runs": h.uptime_24h.run_based,
+                                  "okRuns": h.uptime_24h.ok_runs, "expectedRuns": h.uptime_24h.expected_runs},
+                    "uptime7d": {"time": h.uptime_7d.time_based, "runs": h.uptime_7d.run_based,
+                                 "okRuns": h.uptime_7d.ok_runs, "expectedRuns": h.uptime_7d.expected_runs},
+                    "tokens24h": h.tokens_24h,
+                    "costUsd24h": round(h.cost_24h, 6),
+                    "registered": h.registered,
+                    "causes": [{"code": c.code, "title": c.title, "detail": c.detail, "fix": c.fix} for c in causes],
+                }
+                for h, causes, _ in report
+            ],
+            "gateway": None if gateway is None else {
+                "reachable": gateway.reachable, "healthz": gateway.healthz, "readyz": gateway.readyz,
+                "latencyMs": gateway.latency_ms, "error": gateway.error,
+            },
+            "openclawConfig": oc_error,
+        }
+        ctx.print(json.dumps(doc, indent=2))
+        return level
+
+    width = max([len(h.agent_id) for h, _, _ in report] + [7])
+    for h, causes, _ in report:
+        s = h.status
+        line = (f"{h.agent_id.ljust(width)}  {s.status.upper():<8} last beat {ago(h.last_beat.at if h.last_beat else None, now)}"
+                f", next {_slot_time(s.next_slot, h.schedule.tz)}"
+                f", uptime 24h {_pct(h.uptime_24h.time_based)} / 7d {_pct(h.uptime_7d.time_based)}"
+                f" (runs {h.uptime_24h.ok_runs}/{h.uptime_24h.expected_runs} in 24h)"
+                f", {h.tokens_24h:,.0f} tokens ${h.cost_24h:.2f} in 24h")
+        ctx.print(line)
+        if s.status not in ("up",):
+            ctx.print(f"{''.ljust(width)}  why: {s.reason}")
+        if s.status != "up":
+            shown = causes[:3]
+        else:  # a healthy agent shows only advice (a job that will drift, a schedule that differs)
+            shown = [c for c in causes if c.severity == "warning" and not c.code.startswith("gateway_")][:2]
+        for c in shown:
+            ctx.print(f"{''.ljust(width)}  cause: {c.title}")
+            if c.detail:
+                ctx.print(f"{''.ljust(width)}    {c.detail}")
+            for cmd in c.fix:
+                ctx.print(f"{''.ljust(width)}    fix: {cmd}")
+    if gateway is not None:
+        state = "UP" if gateway_lvl == OK else ("NOT READY" if gateway_lvl == DEGRADED else "DOWN")
+        detail = (f"healthz {gateway.healthz} readyz {gateway.readyz} ({gateway.latency_ms:.0f} ms)"
+                  if gateway.reachable else gateway.error or "unreachable")
+        ctx.print(f"{'gateway'.ljust(width)}  {state:<8} {detail}")
+        if gateway_lvl != OK:
+            gateway_causes = {c.code: c for _, causes, _ in report for c in causes if c.code.startswith("gateway_")}
+            for c in gateway_causes.values():
+                ctx.print(f"{''.ljust(width)}  cause: {c.title}")
+                for cmd in c.fix:
+                    ctx.print(f"{''.ljust(width)}    fix: {cmd}")
+    if oc_error:
+        ctx.warn(f"openclaw.json not read: {oc_error}")
+    ctx.print(f"{LABEL[level]}")
+    return level

@@ -1,0 +1,200 @@
+"""`squad-console heartbeat`: push a beat, pause or resume an agent, and the cron jobs that give
+each agent its staggered heartbeat."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime, timezone
+
+from console.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError, Context, with_store
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    hb = sub.add_parser("heartbeat", help="push beats, pause agents, and set up the heartbeat cron jobs",
+                        description="Heartbeats: push a beat from any scheduler, pause and resume an agent, and "
+                        "print (or run) the `openclaw cron add` commands that give each agent its staggered heartbeat.")
+    actions = hb.add_subparsers(dest="action", metavar="ACTION", parser_class=type(hb))
+
+    beat = actions.add_parser("beat", help="record one heartbeat for AGENT (a push any scheduler can call)",
+                              description="Record one heartbeat for AGENT. Idempotent by --run-id. When the store "
+                              "is unreachable the beat waits in the local outbox and `squad-console service` "
+                              "delivers it once the store is back.")
+    beat.add_argument("agent", metavar="AGENT", help="the agent's OpenClaw id, e.g. veda")
+    beat.add_argument("--error", metavar="TEXT", help="the run failed, with this error (never put a secret here)")
+    beat.add_argument("--duration", metavar="MS", type=float, help="how long the run took, in milliseconds")
+    beat.add_argument("--run-id", metavar="ID", help="the run's id: the same id recorded twice is one beat")
+    beat.add_argument("--at", metavar="TIME", help="when it ran: ISO 8601 (default: now)")
+
+    crons = actions.add_parser("crons", help="the `openclaw cron add` commands for each agent's heartbeat",
+                               description="Print the exact `openclaw cron add` commands that give each agent of "
+                               "squad.toml its staggered heartbeat, and check the existing jobs against the "
+                               "configured schedules. With --apply, run the missing ones.")
+    crons.add_argument("--apply", action="store_true", help="run the commands for agents that have no heartbeat job")
+
+    for name, what in (("pause", "stop counting AGENT's missed beats (maintenance)"),
+                       ("resume", "count AGENT's beats again")):
+        p = actions.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}. Recorded as a flip and audited.")
+        p.add_argument("agent", metavar="AGENT")
+        p.add_argument("--reason", metavar="TEXT", default=None, help="why, for the audit log")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.action == "beat":
+        return _beat(args, ctx)
+    if args.action == "crons":
+        return _crons(args, ctx)
+    if args.action in ("pause", "resume"):
+        return with_store(ctx, lambda store: _pause(args, ctx, store))
+    raise CommandError("say what to do: beat, crons, pause or resume", hint="squad-console heartbeat --help",
+                       code=EXIT_USAGE)
+
+
+def _parse_at(text: str | None) -> float:
+    if not text:
+        return time.time() * 1000
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"--at {text!r} is not an ISO 8601 time", hint="e.g. --at 2026-11-24T10:02:00Z",
+                           code=EXIT_USAGE) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp() * 1000
+
+
+def _known_agent(ctx: Context, store, agent_id: str) -> None:
+    known = {a.id for a in ctx.settings.agents}
+    if agent_id in known:
+        return
+    from console.service.store import StoreUnavailable
+
+    try:
+        known |= {a.agent_id for a in store.list_agents()}
+    except StoreUnavailable:
+        pass
+    if agent_id not in known:
+        raise CommandError(f"unknown agent {agent_id!r} (known: {', '.join(sorted(known)) or 'none'})",
+                           hint="add it to squad.toml or run `squad-console agents import`", code=EXIT_USAGE)
+
+
+def _beat(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.models import HeartbeatIn
+    from console.service.outbox import Outbox, record_beat
+    from console.stores import open_store
+
+    beat = HeartbeatIn(
+        agent_id=args.agent,
+        at=_parse_at(args.at),
+        outcome="error" if args.error else "ok",
+        source="push",
+        run_id=args.run_id,
+        duration_ms=args.duration,
+        error=args.error,
+    )
+    store = open_store(ctx.settings.store)
+    outbox = Outbox(ctx.settings.store.outbox_path())
+    try:
+        _known_agent(ctx, store, args.agent)
+        outcome = record_beat(store, outbox, beat)
+    finally:
+        outbox.close()
+        store.close()
+    if outcome == "queued":
+        ctx.print(f"{args.agent}: store unreachable, beat queued in {ctx.settings.store.outbox_path()}; "
+                  "`squad-console service` delivers it when the store is back")
+    else:
+        ctx.print(f"{args.agent}: beat {'recorded' if outcome == 'recorded' else 'already recorded (same run id)'}")
+    return EXIT_OK
+
+
+def _pause(args: argparse.Namespace, ctx: Context, store) -> int:
+    from console.service.heartbeats import runs_from_heartbeats, status_at
+    from console.service.squad import WEEK_MS, last_stored_status, schedule_for
+
+    _known_agent(ctx, store, args.agent)
+    now = time.time() * 1000
+    flips = store.list_flips(args.agent, limit=100_000)
+    last = last_stored_status(flips)
+    if args.action == "pause":
+        if last == "paused":
+            ctx.print(f"{args.agent}: already paused")
+            return EXIT_OK
+        store.record_flip(args.agent, now, last, "paused", args.reason or "paused by the operator")
+        ctx.print(f"{args.agent}: paused; missed beats no longer count until `squad-console heartbeat resume {args.agent}`")
+        return EXIT_OK
+    if last != "paused":
+        ctx.print(f"{args.agent}: not paused")
+        return EXIT_OK
+    configured = {a.id: a for a in ctx.settings.agents}.get(args.agent)
+    stored = {a.agent_id: a for a in store.list_agents()}.get(args.agent)
+    schedule = schedule_for(args.agent, configured, stored, [])
+    beats = store.list_heartbeats(args.agent, since=now - WEEK_MS, limit=20_000)
+    to = status_at(schedule, runs_from_heartbeats(beats), now).status
+    to = "up" if to == "late" else to
+    store.record_flip(args.agent, now, "paused", to, args.reason or "resumed by the operator")
+    ctx.print(f"{args.agent}: resumed ({to})")
+    return EXIT_OK
+
+
+def _crons(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service import openclaw
+
+    try:
+        cron = openclaw.load_cron(ctx.settings.openclaw.state_dir)
+        jobs = cron.jobs
+        source = cron.source
+    except openclaw.OpenClawError as exc:
+        ctx.warn(f"squad-console: existing jobs not read ({exc})")
+        jobs, source = [], None
+    missing: list[list[str]] = []
+    differs = 0
+    for agent in ctx.settings.agents:
+        argv = openclaw.cron_add_command(agent.id, None, agent.heartbeat, agent.tz)
+        existing = openclaw.heartbeat_jobs(jobs, agent.id)
+        if not existing:
+            ctx.print(f"# {agent.id}: no heartbeat job yet ({agent.heartbeat} {agent.tz})")
+            ctx.print(openclaw.format_command(argv))
+            missing.append(argv)
+            continue
+        for job in existing:
+            problems = openclaw.compare_job(job, agent.heartbeat, agent.tz)
+            if problems:
+                differs += 1
+                ctx.print(f"# {agent.id}: job {job.id} differs from squad.toml: {'; '.join(problems)}")
+                for fix in _job_fixes(job, agent.heartbeat, agent.tz):
+                    ctx.print(openclaw.format_command(fix))
+            else:
+                ctx.print(f"# {agent.id}: job {job.id} matches ({agent.heartbeat} {agent.tz})")
+    if source is not None:
+        ctx.warn(f"(existing jobs read from {'the openclaw CLI' if source == 'cli' else 'the cron files'})")
+    if args.apply and missing:
+        runner = openclaw.default_runner()
+        if runner is None:
+            raise CommandError("the openclaw CLI is not on PATH, so --apply cannot run the commands",
+                               hint="run the commands above on the gateway host, or put `openclaw` on PATH")
+        for argv in missing:
+            code, out, err = runner(argv)
+            if code != 0:
+                raise CommandError(f"`{openclaw.format_command(argv[:4])} ...` failed (exit {code}): {openclaw.redact(err.strip())[:300]}")
+            ctx.print(f"applied: {openclaw.format_command(argv[:4])} ...")
+        missing = []
+    # for scripts: 1 while something still needs doing (a missing job, a job that differs)
+    return EXIT_FAIL if (differs or missing) else EXIT_OK
+
+
+def _job_fixes(job, cron: str, tz: str) -> list[list[str]]:
+    """The commands that bring an existing job in line with squad.toml."""
+    from console.service.openclaw import fires_at_top_of_hour
+
+    fixes: list[list[str]] = []
+    if not job.enabled:
+        fixes.append(["openclaw", "cron", "enable", job.id])
+    edit = ["openclaw", "cron", "edit", job.id]
+    if job.schedule.expr != cron or (job.schedule.tz or "") != tz:
+        edit += ["--cron", cron, "--tz", tz]
+    if fires_at_top_of_hour(cron) and not job.schedule.exact:
+        edit.append("--exact")
+    if len(edit) > 4:
+        fixes.append(edit)
+    return fixes

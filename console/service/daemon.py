@@ -1,0 +1,228 @@
+"""`squad-console service`: the long-running collector that records while nobody watches.
+
+The `schedule` library drives its periodic jobs (it is never used to compute heartbeat slots:
+it drifts and does not catch up; croniter does that in heartbeats.py):
+
+- collect: OpenClaw's cron run history → heartbeats in the store (each run sent once);
+- probe: the gateway's /healthz and /readyz and the WhatsApp channel; a change is audited;
+- evaluate: each agent's status now; a change is recorded as a flip, backdated to its deadline;
+- flush: the outbox, where beats and activities wait while the store is unreachable.
+
+Logs are JSON lines on stderr. SIGTERM or SIGINT stops it cleanly after the job in progress,
+with a last flush of the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import schedule as schedule_lib
+
+from console.config import Settings
+from console.service import openclaw
+from console.service.outbox import Outbox, record_beat
+from console.service.squad import squad_health
+from console.service.store import Store, StoreError, StoreUnavailable
+
+LOG = logging.getLogger("squad-console.service")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, event, then the event's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    LOG.handlers[:] = [handler]
+    LOG.setLevel(level)
+    LOG.propagate = False
+
+
+def log(level: int, event: str, **fields: Any) -> None:
+    LOG.log(level, event, extra={"fields": fields})
+
+
+@dataclass(frozen=True)
+class Intervals:
+    collect: float = 60.0
+    probe: float = 60.0
+    evaluate: float = 60.0
+    flush: float = 10.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        outbox: Outbox,
+        *,
+        intervals: Intervals = Intervals(),
+        env: dict[str, str] | None = None,
+        runner: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.outbox = outbox
+        self.intervals = intervals
+        self.env = dict(env or {})
+        self.runner = runner
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.scheduler = schedule_lib.Scheduler()
+
+    # ------------------------------------------------------------------ jobs
+    def _guard(self, name: str, job: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                job()
+            except StoreUnavailable as exc:
+                log(logging.WARNING, f"{name}_store_unavailable", error=str(exc), queued=self.outbox.pending())
+            except StoreError as exc:
+                log(logging.ERROR, f"{name}_store_error", error=str(exc), hint=exc.hint)
+            except openclaw.OpenClawError as exc:
+                log(logging.WARNING, f"{name}_openclaw_error", error=str(exc))
+            except Exception as exc:  # a job never kills the daemon
+                log(logging.ERROR, f"{name}_failed", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                log(logging.DEBUG, f"{name}_done", ms=round((time.perf_counter() - started) * 1000, 1))
+
+        return run
+
+    def collect(self) -> None:
+        state_dir = self.settings.openclaw.state_dir
+        cron = openclaw.load_cron(state_dir, **({"runner": self.runner} if self.runner else {}))
+        agent_ids = [a.id for a in self.settings.agents]
+        counts: dict[str, dict[str, int]] = {}
+        store: Store | None = self.store
+        for agent_id in agent_ids:
+            for job in openclaw.heartbeat_jobs(cron.jobs, agent_id):
+                for run in cron.runs.get(job.id, []):
+                    beat = openclaw.run_to_heartbeat(job, run)
+                    run_id = beat.effective_run_id()
+                    if self.outbox.was_sent(run_id):
+                        continue
+                    outcome = record_beat(store, self.outbox, beat)
+                    if outcome == "queued":
+                        store = None  # the store is away: queue the rest without waiting on it each time
+                    c = counts.setdefault(agent_id, {"recorded": 0, "queued": 0, "duplicate": 0})
+                    c[outcome] += 1
+        for agent_id, c in counts.items():
+            log(logging.INFO, "beats_collected", agent=agent_id, source=cron.source, **c)
+
+    def probe(self) -> None:
+        cfg = self._openclaw_config()
+        url = gateway_url(self.settings.openclaw.gateway, cfg)
+        health = openclaw.probe_gateway(url, cfg.token if cfg else None)
+        state = "up" if health.reachable and health.healthz == 200 else "down"
+        previous = self.outbox.get("gateway_state")
+        if state != previous:
+            self.outbox.set("gateway_state", state)
+            if previous is not None:
+                message = f"gateway {url} is {'reachable again' if state == 'up' else 'unreachable'}"
+                if health.error:
+                    message += f": {health.error}"
+                self._audit(f"gateway_{state}", message)
+            log(logging.INFO if state == "up" else logging.WARNING, f"gateway_{state}", url=url, error=health.error)
+
+    def evaluate(self) -> None:
+        now = self.clock() * 1000
+        for health in squad_health(self.store, self.settings.agents, now):
+            status = health.status.status
+            stored = "up" if status == "late" else status
+            if not health.registered or stored == "new":
+                continue
+            last = health.last_flip
+            if stored != last:
+                at = health.status.since if health.status.since is not None else now
+                self.store.record_flip(health.agent_id, at, last, stored, health.status.reason, actor="service")
+                log(logging.WARNING if stored in ("down", "failing") else logging.INFO, "agent_flip",
+                    agent=health.agent_id, **{"from": last, "to": stored}, reason=health.status.reason)
+
+    def flush(self) -> None:
+        if not self.outbox.pending():
+            return
+        result = self.outbox.flush(self.store)
+        fields = {"delivered": result.delivered, "remaining": result.remaining, "dead": result.dead}
+        if result.error is not None:
+            log(logging.WARNING, "outbox_waiting", error=str(result.error), **fields)
+        elif result.delivered or result.dead:
+            log(logging.INFO, "outbox_flushed", **fields)
+
+    def _audit(self, type: str, message: str) -> None:
+        try:
+            self.store.log_activity(type, message, actor="service")
+        except StoreUnavailable:
+            self.outbox.put_activity(type, message, actor="service")
+
+    def _openclaw_config(self) -> openclaw.OpenClawConfig | None:
+        try:
+            return openclaw.load_openclaw_config(
+                self.settings.openclaw.openclaw_json(), self.settings.openclaw.state_dir, self.env
+            )
+        except openclaw.OpenClawError:
+            return None
+
+    # ------------------------------------------------------------------- run
+    def jobs(self) -> list[tuple[str, float, Callable[[], None]]]:
+        i = self.intervals
+        return [
+            ("flush", i.flush, self.flush),
+            ("collect", i.collect, self.collect),
+            ("probe", i.probe, self.probe),
+            ("evaluate", i.evaluate, self.evaluate),
+        ]
+
+    def run_once(self) -> None:
+        for name, _, job in self.jobs():
+            self._guard(name, job)()
+        self._guard("flush", self.flush)()
+
+    def run(self, *, install_signals: bool = True) -> int:
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop_event.set())
+        log(logging.INFO, "started", store=self.store.describe(), agents=[a.id for a in self.settings.agents],
+            state_dir=str(self.settings.openclaw.state_dir), queued=self.outbox.pending())
+        for name, every, job in self.jobs():
+            self.scheduler.every(every).seconds.do(self._guard(name, job))
+        self.run_once()
+        while not self.stop_event.is_set():
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            self.stop_event.wait(max(0.05, min(1.0, idle if idle is not None else 1.0)))
+        self._guard("flush", self.flush)()
+        log(logging.INFO, "stopped", queued=self.outbox.pending())
+        return 0
+
+
+def gateway_url(configured: str, cfg: openclaw.OpenClawConfig | None) -> str:
+    """The gateway's HTTP base: squad.toml's, with the port openclaw.json names when it differs."""
+    url = configured.replace("ws://", "http://").replace("wss://", "https://").rstrip("/")
+    if cfg is not None and cfg.gateway_port:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        url = urlunsplit((parts.scheme, f"{host}:{cfg.gateway_port}", parts.path, "", ""))
+    return url

@@ -1,0 +1,133 @@
+"""The squad's heartbeat health, computed from the store: what `check`, the daemon and the
+screens all show. Pure evaluation lives in heartbeats.py; this module fetches and assembles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from console.config import AgentSettings
+from console.service.heartbeats import Schedule, Status, Uptime, runs_from_heartbeats, status_at, uptime
+from console.service.models import Agent, Flip, Heartbeat
+from console.service.store import Store
+
+DAY_MS = 86_400_000.0
+WEEK_MS = 7 * DAY_MS
+STORED_STATUSES = ("new", "up", "down", "failing", "paused")
+
+
+@dataclass(frozen=True)
+class AgentHealth:
+    agent_id: str
+    name: str
+    registered: bool
+    schedule: Schedule
+    status: Status
+    uptime_24h: Uptime
+    uptime_7d: Uptime
+    last_beat: Heartbeat | None
+    beats_24h: int
+    tokens_24h: float
+    cost_24h: float
+    last_flip: str = "new"  # the last stored status (flips), to compare with `status`
+    causes: list = field(default_factory=list)  # openclaw.Cause, filled by callers that probe OpenClaw
+
+    @property
+    def healthy(self) -> bool:
+        return self.status.status == "up"
+
+
+def paused_intervals(flips: Iterable[Flip]) -> tuple[tuple[float, float | None], ...]:
+    """[start, end) intervals during which the agent was paused, from its flips."""
+    out: list[tuple[float, float | None]] = []
+    start: float | None = None
+    for f in sorted(flips, key=lambda f: f.at):
+        if f.to_status == "paused" and start is None:
+            start = f.at
+        elif f.from_status == "paused" and f.to_status != "paused" and start is not None:
+            out.append((start, f.at))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return tuple(out)
+
+
+def schedule_for(
+    agent_id: str,
+    configured: AgentSettings | None,
+    stored: Agent | None,
+    flips: Sequence[Flip] = (),
+) -> Schedule:
+    """The operator's squad.toml wins; an agent only in the store uses what it was registered with."""
+    if configured is not None:
+        cron, tz, grace = configured.heartbeat, configured.tz, configured.grace
+    else:
+        cron = (stored.heartbeat if stored else None) or "*/15 * * * *"
+        tz = (stored.tz if stored else None) or "UTC"
+        grace = stored.grace_seconds if stored and stored.grace_seconds is not None else 300.0
+    return Schedule(
+        cron=cron,
+        tz=tz,
+        grace=grace * 1000.0,
+        created_at=stored.created_at if stored else None,
+        paused=paused_intervals(flips),
+    )
+
+
+def evaluate_agent(
+    agent_id: str,
+    name: str,
+    schedule: Schedule,
+    beats: Sequence[Heartbeat],
+    now: float,
+    *,
+    registered: bool = True,
+    last_flip: str = "new",
+) -> AgentHealth:
+    runs = runs_from_heartbeats(beats)
+    day = [b for b in beats if b.at > now - DAY_MS and b.at <= now]
+    return AgentHealth(
+        agent_id=agent_id,
+        name=name,
+        registered=registered,
+        schedule=schedule,
+        status=status_at(schedule, runs, now),
+        uptime_24h=uptime(schedule, runs, now, DAY_MS),
+        uptime_7d=uptime(schedule, runs, now, WEEK_MS),
+        last_beat=max(beats, key=lambda b: b.at) if beats else None,
+        beats_24h=len(day),
+        tokens_24h=sum(b.tokens or 0 for b in day),
+        cost_24h=sum(b.cost_usd or 0 for b in day),
+        last_flip=last_flip,
+    )
+
+
+def squad_health(store: Store, configured: Sequence[AgentSettings], now: float) -> list[AgentHealth]:
+    """Every agent of squad.toml, then every other agent in the store: its health now."""
+    stored = {a.agent_id: a for a in store.list_agents()}
+    since = now - WEEK_MS - DAY_MS
+    flips_by_agent: dict[str, list[Flip]] = {}
+    for f in store.list_flips(since=0.0, limit=100_000):
+        flips_by_agent.setdefault(f.agent_id, []).append(f)
+    out: list[AgentHealth] = []
+    seen: set[str] = set()
+    for agent_id, cfg in [(a.id, a) for a in configured] + [(k, None) for k in stored if k not in {a.id for a in configured}]:
+        if agent_id in seen:
+            continue
+        seen.add(agent_id)
+        agent = stored.get(agent_id)
+        flips = flips_by_agent.get(agent_id, [])
+        beats = store.list_heartbeats(agent_id, since=since, until=now + 1, limit=20_000)
+        schedule = schedule_for(agent_id, cfg, agent, flips)
+        if beats and schedule.created_at is not None and beats[0].at < schedule.created_at:
+            # registered in the console after it had been beating (an import): count from its first run
+            schedule = replace(schedule, created_at=beats[0].at)
+        name = cfg.name if cfg else (agent.name if agent else agent_id)
+        out.append(evaluate_agent(agent_id, name, schedule, beats, now, registered=agent is not None,
+                                  last_flip=last_stored_status(flips)))
+    return out
+
+
+def last_stored_status(flips: Sequence[Flip]) -> str:
+    return max(flips, key=lambda f: (f.at, f.created_at)).to_status if flips else "new"

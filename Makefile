@@ -5,10 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 NPM ?= npm
 
-.PHONY: run test test-python test-node bench clean help
+.PHONY: run demo test test-python test-node bench clean help tools
 
 help:
 	@echo "make run    set up .venv if needed, then start the console on the embedded store"
+	@echo "make demo   the console on a throwaway store holding a generated week of the seed's squad"
 	@echo "make test   install Python and Node test dependencies, then run every suite"
 	@echo "make bench  run the benchmarks and print their figures"
 
@@ -35,7 +36,16 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed-run
 	$(BIN)/squad-console $(ARGS)
 
-test: $(VENV)/.installed-test node_modules/.installed
+demo: $(VENV)/.installed-run
+	$(BIN)/squad-console --demo $(ARGS)
+
+# The real-terminal tests drive the console in tmux.
+tools:
+	@command -v tmux >/dev/null || { echo "installing tmux (for the real-terminal tests)"; \
+	  (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null || \
+	  { echo "tmux is needed for the real-terminal tests: install it, then run make test again"; exit 1; }; }
+
+test: $(VENV)/.installed-test node_modules/.installed tools
 	$(NPM) test --silent
 	$(BIN)/python -m pytest -q
 

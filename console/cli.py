@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from console import __version__
@@ -46,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"squad-console {__version__}")
     parser.add_argument("--config", metavar="PATH", help="squad.toml to read (default: $SQUAD_CONSOLE_CONFIG, ./squad.toml, then the user config folder)")
     parser.add_argument("--store", choices=("local", "convex"), help="which store to use (default: [store] kind, else local)")
+    parser.add_argument("--demo", action="store_true", help="open the console on a throwaway store holding a generated week of the seed's squad")
+    parser.add_argument("--color", choices=("auto", "truecolor", "256", "16", "none"), default="auto",
+                        help="colours: auto keeps truecolor over SSH (which drops COLORTERM); 256, 16 or none to force")
+    parser.add_argument("--text", action="store_true", help="print the squad's snapshot as text instead of opening the console")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in BUILT:
         _command_module(name).register(sub)
@@ -73,12 +78,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     from console.commands import CommandError, Context
     from console.service.store import StoreError
 
+    demo = None
     try:
-        settings = load_settings(args.config, store_kind=args.store)
+        if args.demo:
+            demo = _start_demo()
+        settings = load_settings(args.config, store_kind="local" if args.demo else args.store)
         ctx = Context(settings, out, err, dict(os.environ))
         if args.command in BUILT:
             return _command_module(args.command).run(args, ctx)
-        return _overview(ctx)
+        if args.text or not (out.isatty() and sys.stdin.isatty()):
+            return _overview(ctx)
+        return _tui(ctx, args.color)
     except ConfigError as exc:
         print(f"squad-console: config error: {exc}", file=err)
         return 3 if args.command == "check" else EXIT_USAGE
@@ -90,6 +100,65 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return exc.code
     except KeyboardInterrupt:
         return 130
+    finally:
+        if demo is not None:
+            demo.cleanup()
+
+
+def _start_demo():
+    """Build the demo squad in a temporary folder and point this process at it."""
+    import tempfile
+    import time
+
+    from console.demo import build_demo
+
+    tmp = tempfile.TemporaryDirectory(prefix="squad-console-demo-")
+    built = build_demo(Path(tmp.name) / "demo", time.time() * 1000)
+    # what would point the demo elsewhere (the operator's own Convex or OpenClaw) is set aside
+    for var in ("OPENCLAW_CONFIG_PATH", "OPENCLAW_GATEWAY_PORT", "OPENCLAW_GATEWAY_TOKEN", "CONVEX_URL",
+                "CONVEX_DEPLOY_KEY"):
+        os.environ.pop(var, None)
+    os.environ.update(built.env)
+    os.environ["SQUAD_CONSOLE_DEMO"] = "1"
+    return tmp
+
+
+def color_environment(env: dict[str, str], choice: str) -> dict[str, str]:
+    """What to set so Textual picks the right colour system. OpenSSH forwards TERM but not
+    COLORTERM, so over SSH a truecolor terminal falls back to 256 colours; `auto` restores
+    truecolor when TERM says 256 colours and COLORTERM was dropped. NO_COLOR always wins."""
+    if "NO_COLOR" in env or choice == "none":
+        return {"NO_COLOR": "1"}
+    if choice == "truecolor":
+        return {"COLORTERM": "truecolor", "TEXTUAL_COLOR_SYSTEM": "truecolor"}
+    if choice == "256":
+        return {"TEXTUAL_COLOR_SYSTEM": "256"}
+    if choice == "16":
+        return {"TEXTUAL_COLOR_SYSTEM": "standard"}
+    term = env.get("TERM", "")
+    if not env.get("COLORTERM") and (term.endswith("256color") or term.endswith("-direct")):
+        return {"COLORTERM": "truecolor"}
+    return {}
+
+
+def _tui(ctx, color: str) -> int:
+    from console.app import SquadApp, binding_ids
+    from console.config import check_keys
+    from console.stores import open_store
+
+    check_keys(ctx.settings, binding_ids())
+
+    os.environ.update(color_environment(dict(os.environ), color))
+    store = open_store(ctx.settings.store)
+    try:
+        demo = os.environ.get("SQUAD_CONSOLE_DEMO") == "1"
+        # the demo reads its own OpenClaw files, never a real `openclaw` CLI on PATH, and has no
+        # gateway to probe
+        SquadApp(ctx.settings, store, env=dict(os.environ), openclaw_runner=None if demo else "auto",
+                 probe_gateway=not demo).run()
+    finally:
+        store.close()
+    return EXIT_OK
 
 
 def _command_module(name: str):

@@ -350,3 +350,16 @@ def _valid_cron(expr: str) -> bool:
     from croniter import croniter  # imported here: it is only needed when a config names a schedule
 
     return len(expr.split()) == 5 and croniter.is_valid(expr)
+
+
+def check_keys(settings: Settings, known: set[str]) -> None:
+    """[keys] may only name binding ids the console has (listed by `?` in the console)."""
+    for binding_id in settings.keys:
+        if binding_id not in known:
+            line = None
+            if settings.source is not None:
+                line = _Locator(settings.source.read_text(encoding="utf-8")).find("keys", binding_id)
+            raise ConfigError(
+                f"no key binding has this id (known: {', '.join(sorted(known))})",
+                path=settings.source, line=line, key=f"keys.{binding_id}",
+            )

@@ -1,1 +1,34 @@
-"""One module per screen (arrives with the console issue)."""
+"""One module per screen. MODES maps the app's modes (switched with the digit keys) to screens."""
+
+from __future__ import annotations
+
+
+def _modes() -> dict:
+    from console.screens.agents import AgentsScreen
+    from console.screens.heartbeats import HeartbeatsScreen
+    from console.screens.overview import OverviewScreen
+    from console.screens.placeholder import AuditScreen, PipelineScreen, TasksScreen, VaultScreen
+
+    return {
+        "overview": OverviewScreen,
+        "agents": AgentsScreen,
+        "heartbeats": HeartbeatsScreen,
+        "vault": VaultScreen,
+        "pipeline": PipelineScreen,
+        "tasks": TasksScreen,
+        "audit": AuditScreen,
+    }
+
+
+def __getattr__(name: str):
+    if name == "MODES":
+        return _modes()
+    raise AttributeError(name)
+
+
+def all_screen_classes() -> list[type]:
+    from console.screens.base import ConsoleScreen
+    from console.screens.detail import AgentDetailScreen
+    from console.screens.help import HelpScreen
+
+    return [ConsoleScreen, AgentDetailScreen, HelpScreen, *_modes().values()]

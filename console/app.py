@@ -1,0 +1,230 @@
+"""The full-screen console: screens, bindings, and the poll loop's wiring.
+
+Polls run in an exclusive thread worker (the stores are synchronous); each result comes back as a
+typed message; the next poll is scheduled only after the last one ended, and not while a modal is
+open. Every binding has an id, so squad.toml's [keys] can remap it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+
+from console.config import Settings
+from console.screens import _modes
+from console.service.store import Store
+from console.service.watch import StepResult, Watch
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+SCREENS: list[tuple[str, str, str]] = [
+    # (mode, key, title)
+    ("overview", "1", "Overview"),
+    ("agents", "2", "Agents"),
+    ("heartbeats", "3", "Heartbeats"),
+    ("vault", "4", "Vault"),
+    ("pipeline", "5", "Pipeline"),
+    ("tasks", "6", "Tasks"),
+    ("audit", "7", "Audit"),
+]
+
+
+class PollFinished(Message):
+    """One step of the watch: a poll and everything computed from it."""
+
+    def __init__(self, step: StepResult) -> None:
+        super().__init__()
+        self.step = step
+
+
+class ConsoleCommands(Provider):
+    """The console's own commands in the command palette (`:` or ctrl+p)."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: SquadApp = self.app  # type: ignore[assignment]
+        cmds: list[tuple[str, str, Callable[[], object]]] = [
+            (f"Go to {title}", f"switch to the {title} screen ({key})", lambda m=mode: app.action_goto(m))
+            for mode, key, title in SCREENS
+        ]
+        cmds += [
+            ("Refresh now", "poll the store at once (r)", app.action_refresh),
+            ("Import agents from openclaw.json", "register OpenClaw's agents in the store", app.action_import_agents),
+            ("Show keys", "every key of this screen (?)", app.action_help),
+            ("Quit", "leave the console (q)", app.action_quit),
+        ]
+        return cmds
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+class SquadApp(App):
+    TITLE = "squad-console"
+    MODES = _modes()
+    CSS_PATH = [ASSETS / "app.tcss"]
+    COMMANDS = {ConsoleCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        *[Binding(key, f"goto('{mode}')", title, id=f"screen.{mode}", show=False) for mode, key, title in SCREENS],
+        Binding("question_mark", "help", "Keys", id="help"),
+        Binding("colon,ctrl+p", "command_palette", "Commands", id="palette"),
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        probe_openclaw: bool = True,
+        env: dict[str, str] | None = None,
+        openclaw_runner: object = "auto",
+        probe_gateway: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.watch = Watch(settings, store, clock=clock, probe_openclaw=probe_openclaw, env=env,
+                           openclaw_runner=openclaw_runner, probe_gateway=probe_gateway)
+        self.view = None
+        self._timer: Timer | None = None
+        self._polling = False
+        self._history: list[str] = []
+        self.started_at = time.perf_counter()
+        self.first_frame_ms: float | None = None
+
+    def on_mount(self) -> None:
+        if self.settings.keys:
+            self.set_keymap(self.settings.keys)
+        self.switch_mode("overview")
+        self.call_after_refresh(self._first_frame)
+        self.poll_now()
+        self.set_interval(1.0, self._tick)
+
+    def _first_frame(self) -> None:
+        self.first_frame_ms = (time.perf_counter() - self.started_at) * 1000
+        self.log(f"first frame after {self.first_frame_ms:.0f} ms")
+
+    # ------------------------------------------------------------------ polling
+    def poll_now(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._polling:
+            return
+        if isinstance(self.screen, ModalScreen):
+            # no polling while a modal is open: look again shortly
+            self._timer = self.set_timer(0.5, self.poll_now)
+            return
+        self._polling = True
+        self._poll()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll(self) -> None:
+        step = self.watch.step()
+        self.post_message(PollFinished(step))
+
+    @on(PollFinished)
+    def _on_poll_finished(self, message: PollFinished) -> None:
+        self._polling = False
+        step = message.step
+        self.view = step.view
+        for t in step.transitions:
+            self._toast(t)
+        self._dispatch(step)
+        self._timer = self.set_timer(max(step.poll.next_delay, 0.05), self.poll_now)
+
+    def _toast(self, t) -> None:
+        name = self.view.names.get(t.agent_id, t.agent_id) if self.view else t.agent_id
+        if t.after in ("down", "failing") and t.before not in ("down", "failing"):
+            self.notify(f"{name} is {t.after}: {t.reason}", title="Agent down", severity="error", timeout=10)
+        elif t.after == "up" and t.before in ("down", "failing", "late"):
+            self.notify(f"{name} is back up", title="Agent back", severity="information", timeout=6)
+
+    def _dispatch(self, step: StepResult) -> None:
+        from console.screens.base import ConsoleScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ConsoleScreen):
+                screen.show(step.view, step.changed_agents)
+
+    def _tick(self) -> None:
+        """Once a second: the header's age of the last good poll (a label, nothing else)."""
+        for h in self.screen.query("StatusHeader"):
+            h.tick(self.clock() * 1000)
+
+    # ------------------------------------------------------------------ actions
+    def action_goto(self, mode: str) -> None:
+        if mode != self.current_mode:
+            self._history.append(self.current_mode)
+            del self._history[:-20]
+            self.switch_mode(mode)
+
+    def action_back(self) -> None:
+        """esc on a screen with nothing to clear: back to the screen before."""
+        if self._history:
+            self.switch_mode(self._history.pop())
+
+    def action_refresh(self) -> None:
+        self.notify("refreshing", timeout=1.5)
+        self.poll_now()
+
+    def action_help(self) -> None:
+        from console.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self))
+
+    @work(thread=True, exclusive=True, group="import", exit_on_error=False)
+    def action_import_agents(self) -> None:
+        from console.service import openclaw
+        from console.service.models import AgentSpec
+
+        oc = self.settings.openclaw
+        try:
+            config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.watch.env)
+        except openclaw.OpenClawError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Import failed", severity="error", timeout=10)
+            return
+        configured = {a.id: a for a in self.settings.agents}
+        created = 0
+        for agent in config.agents:
+            cfg = configured.get(agent.id)
+            _, was_created, _ = self.store.upsert_agent(AgentSpec(
+                agent.id, agent.name or agent.id, cfg.role if cfg else "", workspace=str(agent.workspace),
+                heartbeat=cfg.heartbeat if cfg else None, tz=cfg.tz if cfg else None,
+            ))
+            created += was_created
+        self.call_from_thread(self.notify, f"{len(config.agents)} agents imported ({created} new)", title="Import")
+        self.call_from_thread(self.poll_now)
+
+
+def binding_ids() -> set[str]:
+    """Every binding id of the app and its screens (for validating squad.toml's [keys])."""
+    from console.screens import all_screen_classes
+
+    ids = {b.id for b in SquadApp.BINDINGS if isinstance(b, Binding) and b.id}
+    for cls in all_screen_classes():
+        ids |= {b.id for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
+    return ids

@@ -1,0 +1,98 @@
+"""What every console screen shares: the header, the footer, `/` to filter, `esc` to go back."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from widgets.header import StatusHeader
+
+
+class ConsoleScreen(Screen):
+    TITLE = "Console"
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "back", "Back", id="back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.view = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self.TITLE)
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield Input(placeholder="filter: type to narrow, esc to clear", id="filter")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self._mounted = True
+        view = getattr(self.app, "view", None)
+        if view is not None:
+            self.show(view, None)
+
+    def on_screen_resume(self) -> None:
+        view = getattr(self.app, "view", None)
+        if view is not None and view is not self.view:
+            self.show(view, None)
+
+    def show(self, view, changed: set[str] | None) -> None:
+        """New data: the header, then what changed (screens override `draw`)."""
+        self.view = view
+        if getattr(self, "_mounted", False):
+            self.query_one(StatusHeader).show(view)
+            self.draw(view, changed)
+
+    def draw(self, view, changed: set[str] | None) -> None:
+        pass
+
+    def matches(self, *cells: object) -> bool:
+        if not self.filter_text:
+            return True
+        needle = self.filter_text.lower()
+        return any(needle in str(c).lower() for c in cells)
+
+    # ------------------------------------------------------------------ filter
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value.strip()
+            if self.view is not None:
+                self.refilter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.focus_main()
+
+    def refilter(self) -> None:
+        if self.view is not None:
+            self.draw(self.view, None)
+
+    def focus_main(self) -> None:
+        tables = self.query("DataTable")
+        if tables:
+            tables.first().focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.filter_text:
+            box.value = ""
+            self.filter_text = ""
+            box.display = False
+            self.refilter()
+            self.focus_main()
+            return
+        self.app.action_back()

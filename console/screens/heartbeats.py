@@ -1,0 +1,80 @@
+"""Heartbeats: per agent a status badge, last and next beat, uptime 24 h / 7 d, the strip of the
+last slots, heartbeat tokens and cost per day, and the cause of a failure with its fix."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from console.screens.base import ConsoleScreen
+from widgets.format import ago, badge, clock, money, pct, strip, tokens
+from widgets.tables import SyncedTable
+
+
+class HeartbeatsScreen(ConsoleScreen):
+    TITLE = "Heartbeats"
+    BINDINGS = [Binding("enter", "detail", "Detail", id="heartbeats.detail")]
+
+    def compose_body(self) -> ComposeResult:
+        yield SyncedTable(id="beats")
+        yield Static("", id="cause")
+
+    def on_mount(self) -> None:
+        t = self.query_one("#beats", SyncedTable)
+        for label, key in (("agent", "agent"), ("status", "status"), ("last", "last"), ("next", "next"),
+                           ("24h", "up24"), ("7d", "up7"), ("last slots", "strip"), ("tok/24h", "tok"),
+                           ("$/24h", "cost"), ("cause", "cause")):
+            t.add_column(label, key=key)
+        super().on_mount()
+        t.focus()
+
+    def draw(self, view, changed) -> None:
+        rows = {}
+        for agent_id, h in view.health.items():
+            causes = view.causes.get(agent_id) or []
+            cause = causes[0].title if causes and h.status.status != "up" else ""
+            if not self.matches(agent_id, h.name, h.status.status, cause):
+                continue
+            rows[agent_id] = (
+                agent_id, badge(h.status.status),
+                ago(h.last_beat.at if h.last_beat else None, view.at),
+                clock(h.status.next_slot, h.schedule.tz),
+                pct(h.uptime_24h.time_based), pct(h.uptime_7d.time_based),
+                strip([m.outcome for m in view.strips.get(agent_id, [])]),
+                tokens(h.tokens_24h), money(h.cost_24h), cause,
+            )
+        table = self.query_one("#beats", SyncedTable)
+        table.sync(rows)
+        self._show_cause(table.selected_key())
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_cause(event.row_key.value if event.row_key else None)
+
+    def _show_cause(self, agent_id: str | None) -> None:
+        box = self.query_one("#cause", Static)
+        if self.view is None or agent_id is None or agent_id not in self.view.health:
+            box.update("")
+            return
+        h = self.view.health[agent_id]
+        text = Text()
+        text.append(f"{h.name}: ", style="bold")
+        text.append(f"{h.status.status} — {h.status.reason}\n")
+        u = h.uptime_7d
+        text.append(f"runs {u.ok_runs}/{u.expected_runs} in 7 d · {h.schedule.cron} {h.schedule.tz}\n", style="dim")
+        for c in (self.view.causes.get(agent_id) or [])[:2]:
+            text.append(f"cause: {c.title}\n", style="bold red" if h.status.status != "up" else "yellow")
+            for fix in c.fix[:3]:
+                text.append(f"  $ {fix}\n")
+        box.update(text)
+
+    def action_detail(self) -> None:
+        key = self.query_one("#beats", SyncedTable).selected_key()
+        if key and self.view is not None:
+            from console.screens.detail import AgentDetailScreen
+
+            self.app.push_screen(AgentDetailScreen(key, self.view))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_detail()

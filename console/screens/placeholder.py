@@ -1,0 +1,46 @@
+"""Screens whose work lands with later issues: they say so, and what will be there."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from console.screens.base import ConsoleScreen
+
+
+class PlaceholderScreen(ConsoleScreen):
+    WHAT = ""
+    CLI = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            f"[b]{self.TITLE}[/b] is not built yet.\n\n{self.WHAT}\n\n{self.CLI}",
+            classes="placeholder",
+        )
+
+
+class VaultScreen(PlaceholderScreen):
+    TITLE = "Vault"
+    WHAT = ("Here: the encrypted credential vault (entries, versions, where each came from, which workflows "
+            "use it) and the migration wizard that moves .convex-deploy-key and .convex-auth-token out of the "
+            "agents' workspaces.")
+    CLI = "Until then the Overview's 'Credential encryption' line counts the plaintext files."
+
+
+class PipelineScreen(PlaceholderScreen):
+    TITLE = "Pipeline"
+    WHAT = ("Here: VEDA's feeds and signals, ORIN's survey scores and Cestra's go/no-go decisions with "
+            "each criterion's pass or fail.")
+    CLI = "Until then decisions appear in the Overview as `decision_made` activities."
+
+
+class TasksScreen(PlaceholderScreen):
+    TITLE = "Tasks"
+    WHAT = "Here: the task board by Mission Control's statuses (inbox, assigned, in progress, review, done, blocked)."
+    CLI = "Until then the Overview lists the latest activity."
+
+
+class AuditScreen(PlaceholderScreen):
+    TITLE = "Audit"
+    WHAT = "Here: the activity log, newest first, live, with filters by actor, kind and text."
+    CLI = "Until then the Overview lists the latest activity."

@@ -1,0 +1,255 @@
+"""Watch: what the console's screens show, computed off the UI thread. No Textual here.
+
+One `step()` is one poll (one store call), the heartbeat book fed with its deltas, every agent's
+health evaluated, OpenClaw diagnosed now and then (gateway, channel, cron: a probe is network, so
+at most once a minute), and the overview's success criteria computed. The app runs `step()` in a
+worker and posts the resulting `View` to the screens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.config import Settings
+from console.service.health import HealthBook, SlotMark, seed_book
+from console.service.models import Activity, Agent, Task
+from console.service.poller import Poller, PollResult
+from console.service.squad import DAY_MS, AgentHealth
+from console.service.store import Store
+
+UPTIME_TARGET = 0.99
+PLAINTEXT_NAMES = (".convex-deploy-key", ".convex-auth-token")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    target: str
+    value: str
+    ok: bool | None  # None: not measurable yet
+
+
+@dataclass(frozen=True)
+class Alert:
+    severity: str  # "error" | "warning"
+    text: str
+    fix: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transition:
+    agent_id: str
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass
+class View:
+    """Everything the screens draw, as of `at` (ms)."""
+
+    at: float
+    store: str
+    agents: dict[str, Agent] = field(default_factory=dict)  # by OpenClaw id
+    names: dict[str, str] = field(default_factory=dict)
+    health: dict[str, AgentHealth] = field(default_factory=dict)
+    strips: dict[str, list[SlotMark]] = field(default_factory=dict)
+    causes: dict[str, list] = field(default_factory=dict)
+    gateway: object | None = None  # openclaw.GatewayHealth
+    criteria: list[Criterion] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+    last_success: float | None = None
+    last_error: str | None = None
+    error_hint: str | None = None
+
+
+@dataclass
+class StepResult:
+    poll: PollResult
+    view: View
+    transitions: list[Transition]
+    changed_agents: set[str]
+
+
+class Watch:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        probe_openclaw: bool = True,
+        probe_every: float = 60.0,
+        env: dict[str, str] | None = None,
+        openclaw_runner: object = "auto",
+        probe_gateway: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.openclaw_runner = openclaw_runner
+        self.probe_gateway = probe_gateway
+        self.store = store
+        self.clock = clock
+        self.poller = Poller(store, interval=settings.store.poll_interval,
+                             idle_interval=settings.store.poll_interval_idle, clock=clock)
+        self.book: HealthBook | None = None
+        self.probe_openclaw = probe_openclaw
+        self.probe_every = probe_every
+        self.env = dict(env or {})
+        self._last_probe: float | None = None
+        self._causes: dict[str, list] = {}
+        self._gateway = None
+        self._agent_to_agent: bool | None = None
+        self._statuses: dict[str, str] = {}
+        self._view: View | None = None
+
+    def now_ms(self) -> float:
+        return self.clock() * 1000
+
+    def agent_ids(self) -> list[str]:
+        ids = [a.id for a in self.settings.agents]
+        stored = {a.agent_id for a in self.poller.state.agents.values()}
+        return ids + sorted(stored - set(ids))
+
+    def step(self) -> StepResult:
+        result = self.poller.poll_once()
+        now = self.now_ms()
+        changed: set[str] = set()
+        if result.ok and self.book is None:
+            self.book = seed_book(self.store, self.agent_ids(), now)
+            changed |= set(self.agent_ids())
+        if result.ok and self.book is not None and result.snapshot is not None:
+            changed |= self.book.add_beats(result.snapshot.heartbeats)
+            changed |= self.book.add_flips(result.snapshot.flips)
+            if result.snapshot.agents is not None:
+                changed |= set(self.agent_ids())
+        if self.probe_openclaw and (self._last_probe is None or now - self._last_probe >= self.probe_every * 1000):
+            self._probe(now)
+        view, transitions = self._build_view(now, result)
+        return StepResult(result, view, transitions, changed)
+
+    # ------------------------------------------------------------------ OpenClaw
+    def _probe(self, now: float) -> None:
+        from console.service import openclaw
+        from console.service.daemon import gateway_url
+
+        self._last_probe = now
+        oc = self.settings.openclaw
+        try:
+            config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.env)
+        except openclaw.OpenClawError:
+            config = None
+        self._agent_to_agent = config.agent_to_agent if config else None
+        try:
+            cron = openclaw.load_cron(oc.state_dir, runner=self.openclaw_runner)
+        except openclaw.OpenClawError:
+            cron = None
+        self._gateway = (
+            openclaw.probe_gateway(gateway_url(oc.gateway, config), config.token if config else None, timeout=2.0)
+            if self.probe_gateway else None
+        )
+        channels = []
+        if config is not None:
+            try:
+                channels = openclaw.channel_status(oc.state_dir, config, runner=self.openclaw_runner)
+            except openclaw.OpenClawError:
+                channels = []
+        causes: dict[str, list] = {}
+        if config is not None:
+            for a in self.settings.agents:
+                causes[a.id] = openclaw.diagnose(a.id, config=config, cron=cron, gateway=self._gateway,
+                                                 channels=channels, schedule_cron=a.heartbeat, tz=a.tz)
+        self._causes = causes
+
+    # ---------------------------------------------------------------------- view
+    def _build_view(self, now: float, result: PollResult) -> tuple[View, list[Transition]]:
+        state = self.poller.state
+        stored = {a.agent_id: a for a in state.agents.values()}
+        configured = {a.id: a for a in self.settings.agents}
+        last_ok = self.poller.last_success
+        view = View(at=now, store=self.store.describe(), agents=stored,
+                    last_success=None if last_ok is None else last_ok * 1000,
+                    last_error=str(self.poller.last_error) if self.poller.last_error else None,
+                    error_hint=getattr(self.poller.last_error, "hint", None))
+        transitions: list[Transition] = []
+        if self.book is not None:
+            for agent_id in self.agent_ids():
+                cfg = configured.get(agent_id)
+                agent = stored.get(agent_id)
+                name = cfg.name if cfg else (agent.name if agent else agent_id)
+                view.names[agent_id] = name
+                health = self.book.evaluate(agent_id, name, cfg, agent, now)
+                view.health[agent_id] = health
+                view.strips[agent_id] = self.book.strip(agent_id, health.schedule, now)
+                before = self._statuses.get(agent_id)
+                after = health.status.status
+                if before is not None and before != after:
+                    transitions.append(Transition(agent_id, before, after, health.status.reason))
+                self._statuses[agent_id] = after
+        else:
+            for agent_id in self.agent_ids():
+                cfg = configured.get(agent_id)
+                view.names[agent_id] = cfg.name if cfg else agent_id
+        view.causes = self._causes
+        view.gateway = self._gateway
+        view.tasks = sorted(state.tasks.values(), key=lambda t: t.created_at)
+        view.activities = list(reversed(state.activities[-500:]))
+        view.criteria = self._criteria(view, now)
+        view.alerts = self._alerts(view)
+        self._view = view
+        return view, transitions
+
+    def _criteria(self, view: View, now: float) -> list[Criterion]:
+        configured = [a.id for a in self.settings.agents]
+        registered = [a for a in configured if a in view.agents]
+        out = [Criterion("Agents registered", f"{len(configured)}/{len(configured)}",
+                         f"{len(registered)}/{len(configured)}", len(registered) == len(configured))]
+        recent = [m for m in self.poller.state.messages if m.created_at >= now - DAY_MS]
+        a2a = self._agent_to_agent
+        comms = f"{len(recent)} messages in 24 h" + ("" if a2a is None else f" · agent-to-agent {'on' if a2a else 'off'}")
+        out.append(Criterion("Inter-agent comms", "working", comms, bool(recent) and a2a is not False))
+        plaintext = self.plaintext_files()
+        out.append(Criterion("Credential encryption", "no plaintext credentials",
+                             "done" if not plaintext else f"{len(plaintext)} plaintext credential file(s)",
+                             not plaintext))
+        uptimes = [h.uptime_7d.time_based for h in view.health.values() if h.uptime_7d.time_based is not None]
+        worst = min(uptimes) if uptimes else None
+        out.append(Criterion("Heartbeat uptime", "> 99% (7 d)",
+                             "-" if worst is None else f"{worst * 100:.1f}% (worst agent, 7 d)",
+                             None if worst is None else worst > UPTIME_TARGET))
+        decisions = [a for a in self.poller.state.activities if a.type == "decision_made"]
+        out.append(Criterion("Revenue workflow", "prototyped",
+                             f"{len(decisions)} go/no-go decision(s)" if decisions else "no decision yet",
+                             bool(decisions) or None))
+        return out
+
+    def plaintext_files(self) -> list[Path]:
+        found = []
+        for a in self.settings.agents:
+            if a.workspace:
+                for name in PLAINTEXT_NAMES:
+                    p = Path(a.workspace) / name
+                    if p.is_file():
+                        found.append(p)
+        return found
+
+    def _alerts(self, view: View) -> list[Alert]:
+        alerts: list[Alert] = []
+        if view.last_error:
+            alerts.append(Alert("error", f"store: {view.last_error}", (view.error_hint,) if view.error_hint else ()))
+        gw = view.gateway
+        if gw is not None and not getattr(gw, "reachable", True):
+            alerts.append(Alert("error", f"gateway unreachable: {getattr(gw, 'error', '')}",
+                                ("openclaw gateway status", "openclaw gateway restart")))
+        for agent_id, h in view.health.items():
+            if h.status.status in ("down", "failing", "late"):
+                causes = view.causes.get(agent_id) or []
+                first = causes[0] if causes else None
+                text = f"{view.names.get(agent_id, agent_id)} {h.status.status}: " + (first.title if first else h.status.reason)
+                alerts.append(Alert("error" if h.status.status != "late" else "warning", text,
+                                    tuple(first.fix) if first else ()))
+        return alerts

@@ -1,0 +1,63 @@
+"""Small renderers for status badges, slot strips and figures. Colours come from the stylesheet's
+theme variables through Rich styles named here once; screens never pick colours themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+STATUS_STYLE = {
+    "up": "bold green",
+    "late": "bold yellow",
+    "down": "bold red",
+    "failing": "bold red",
+    "paused": "dim",
+    "new": "cyan",
+}
+SLOT_GLYPH = {"ok": ("●", "green"), "late": ("◐", "yellow"), "missed": ("○", "red"), "failed": ("✗", "red"),
+              "pending": ("·", "dim"), "paused": ("‖", "dim")}
+
+
+def badge(status: str) -> Text:
+    return Text(status.upper(), style=STATUS_STYLE.get(status, ""))
+
+
+def strip(outcomes: list[str]) -> Text:
+    text = Text()
+    for outcome in outcomes:
+        glyph, style = SLOT_GLYPH.get(outcome, ("?", ""))
+        text.append(glyph, style=style)
+    return text
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def ago(ms: float | None, now_ms: float) -> str:
+    if not ms:
+        return "never"
+    s = max(0.0, (now_ms - ms) / 1000)
+    if s < 90:
+        return f"{s:.0f}s ago"
+    if s < 5400:
+        return f"{s / 60:.0f}m ago"
+    if s < 172_800:
+        return f"{s / 3600:.1f}h ago"
+    return f"{s / 86400:.1f}d ago"
+
+
+def clock(ms: float | None, tz: str = "UTC") -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%H:%M")
+
+
+def money(x: float) -> str:
+    return f"${x:.2f}"
+
+
+def tokens(x: float) -> str:
+    return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"

@@ -19,10 +19,14 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 
-from console.config import Settings
+from typing import TYPE_CHECKING
+
 from console.screens import _modes
-from console.service.store import Store
-from console.service.watch import StepResult, Watch
+
+if TYPE_CHECKING:  # the service side loads after the first frame
+    from console.config import Settings
+    from console.service.store import Store
+    from console.service.watch import StepResult
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -106,8 +110,9 @@ class SquadApp(App):
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.watch = Watch(settings, store, clock=clock, probe_openclaw=probe_openclaw, env=env,
-                           openclaw_runner=openclaw_runner, probe_gateway=probe_gateway)
+        self._watch_args = dict(clock=clock, probe_openclaw=probe_openclaw, env=env,
+                                openclaw_runner=openclaw_runner, probe_gateway=probe_gateway)
+        self._watch = None
         self.view = None
         self._timer: Timer | None = None
         self._polling = False
@@ -115,24 +120,33 @@ class SquadApp(App):
         self.started_at = time.perf_counter()
         self.first_frame_ms: float | None = None
 
+    @property
+    def watch(self):
+        """The service side (imported and built on first use, after the first frame)."""
+        if self._watch is None:
+            from console.service.watch import Watch
+
+            self._watch = Watch(self.settings, self.store, **self._watch_args)
+        return self._watch
+
     def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
         self.switch_mode("overview")
         self.call_after_refresh(self._first_frame)
-        self.poll_now()
         self.set_interval(1.0, self._tick)
 
     def _first_frame(self) -> None:
         self.first_frame_ms = (time.perf_counter() - self.started_at) * 1000
         self.log(f"first frame after {self.first_frame_ms:.0f} ms")
+        self.poll_now()  # the first poll starts once the screen is up
 
     # ------------------------------------------------------------------ polling
     def poll_now(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        if self._polling:
+        if self._polling or not self.is_running or not self.screen_stack:
             return
         if isinstance(self.screen, ModalScreen):
             # no polling while a modal is open: look again shortly
@@ -151,8 +165,14 @@ class SquadApp(App):
         self._polling = False
         step = message.step
         self.view = step.view
-        for t in step.transitions:
-            self._toast(t)
+        if len(step.transitions) <= 3:
+            for t in step.transitions:
+                self._toast(t)
+        else:  # a squad-wide change is one toast, not a flood
+            down = sum(t.after in ("down", "failing") for t in step.transitions)
+            up = sum(t.after == "up" for t in step.transitions)
+            self.notify(f"{len(step.transitions)} agents changed status: {down} down or failing, {up} up",
+                        title="Squad", severity="error" if down else "information", timeout=8)
         self._dispatch(step)
         self._timer = self.set_timer(max(step.poll.next_delay, 0.05), self.poll_now)
 

@@ -4,6 +4,7 @@ theme variables through Rich styles named here once; screens never pick colours 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -25,6 +26,11 @@ def badge(status: str) -> Text:
 
 
 def strip(outcomes: list[str]) -> Text:
+    return _strip(tuple(outcomes))
+
+
+@lru_cache(maxsize=4096)
+def _strip(outcomes: tuple[str, ...]) -> Text:  # many agents share a pattern: build each once
     text = Text()
     for outcome in outcomes:
         glyph, style = SLOT_GLYPH.get(outcome, ("?", ""))

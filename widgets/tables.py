@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 Row = Sequence[Any]
 
@@ -34,12 +35,26 @@ class SyncedTable(DataTable):
                 self.add_row(*cells, key=key)
                 written += len(cells)
             elif old != cells:
-                for col, (a, b) in zip(columns, zip(old, cells)):
-                    if a != b:
-                        self.update_cell(key, col, b)
-                        written += 1
+                written += self._set_cells(key, [(col, b) for col, a, b in zip(columns, old, cells) if a != b])
             cache[key] = cells
+        if written:
+            self.refresh()  # one repaint for the whole poll, not one per cell
         return written
+
+    def _set_cells(self, key: str, changes: list[tuple[Any, Any]]) -> int:
+        """update_cell without its per-cell refresh (textual is pinned: 8.2.8's DataTable keeps
+        cells in `_data[row_key][column_key]` and bumps `_update_count` to drop its render caches)."""
+        row_key = RowKey(key)
+        data = getattr(self, "_data", None)
+        if data is None or row_key not in data:
+            for col, value in changes:
+                self.update_cell(key, col, value)
+            return len(changes)
+        row = data[row_key]
+        for col, value in changes:
+            row[col] = value
+        self._update_count += len(changes)
+        return len(changes)
 
     def reset(self) -> None:
         self.clear()

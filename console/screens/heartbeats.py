@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import ago, badge, clock, money, pct, strip, tokens
+from widgets.format import badge, clock, money, pct, strip, tokens
 from widgets.tables import SyncedTable
 
 
@@ -23,7 +23,7 @@ class HeartbeatsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#beats", SyncedTable)
-        for label, key in (("agent", "agent"), ("status", "status"), ("last", "last"), ("next", "next"),
+        for label, key in (("agent", "agent"), ("status", "status"), ("last beat", "last"), ("next", "next"),
                            ("24h", "up24"), ("7d", "up7"), ("last slots", "strip"), ("tok/24h", "tok"),
                            ("$/24h", "cost"), ("cause", "cause")):
             t.add_column(label, key=key)
@@ -31,20 +31,32 @@ class HeartbeatsScreen(ConsoleScreen):
         t.focus()
 
     def draw(self, view, changed) -> None:
+        # A row is rebuilt only when what it shows changed: at a thousand agents most rows are
+        # unchanged between two polls, and building Rich cells is most of a redraw's cost.
+        cache: dict[str, tuple] = getattr(self, "_row_keys", {})
         rows = {}
         for agent_id, h in view.health.items():
             causes = view.causes.get(agent_id) or []
             cause = causes[0].title if causes and h.status.status != "up" else ""
             if not self.matches(agent_id, h.name, h.status.status, cause):
                 continue
-            rows[agent_id] = (
+            outcomes = tuple(m.outcome for m in view.strips.get(agent_id, []))
+            key = (h.status.status, h.last_beat.at if h.last_beat else None, h.status.next_slot,
+                   h.uptime_24h.time_based, h.uptime_7d.time_based, outcomes, h.tokens_24h, h.cost_24h, cause)
+            old = cache.get(agent_id)
+            if old is not None and old[0] == key:
+                rows[agent_id] = old[1]
+                continue
+            cells = (
                 agent_id, badge(h.status.status),
-                ago(h.last_beat.at if h.last_beat else None, view.at),
+                clock(h.last_beat.at, h.schedule.tz) if h.last_beat else "never",
                 clock(h.status.next_slot, h.schedule.tz),
                 pct(h.uptime_24h.time_based), pct(h.uptime_7d.time_based),
-                strip([m.outcome for m in view.strips.get(agent_id, [])]),
-                tokens(h.tokens_24h), money(h.cost_24h), cause,
+                strip(list(outcomes)), tokens(h.tokens_24h), money(h.cost_24h), cause,
             )
+            cache[agent_id] = (key, cells)
+            rows[agent_id] = cells
+        self._row_keys = cache
         table = self.query_one("#beats", SyncedTable)
         table.sync(rows)
         self._show_cause(table.selected_key())

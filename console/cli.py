@@ -21,12 +21,11 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 # The subcommands that later issues build; each answers "not built yet" until then.
 PLANNED: dict[str, tuple[str, str]] = {
-    "vault": ("the encrypted credential vault and the migration wizard", "credential security"),
     "pipeline": ("feeds, signals, surveys and go/no-go decisions", "revenue readiness"),
     "tasks": ("the task board: add, assign, move, done, list", "tasks and the audit log"),
     "audit": ("the activity log: list and export", "tasks and the audit log"),
 }
-BUILT = ("agents", "heartbeat", "service", "check")
+BUILT = ("agents", "heartbeat", "service", "check", "vault")
 
 
 class UsageError(Exception):
@@ -142,13 +141,13 @@ def color_environment(env: dict[str, str], choice: str) -> dict[str, str]:
 
 
 def _tui(ctx, color: str) -> int:
+    # before Textual is imported: it reads the colour system once, at import
+    os.environ.update(color_environment(dict(os.environ), color))
     from console.app import SquadApp, binding_ids
     from console.config import check_keys
     from console.stores import open_store
 
     check_keys(ctx.settings, binding_ids())
-
-    os.environ.update(color_environment(dict(os.environ), color))
     store = open_store(ctx.settings.store)
     try:
         demo = os.environ.get("SQUAD_CONSOLE_DEMO") == "1"

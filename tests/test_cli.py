@@ -121,3 +121,14 @@ def test_the_convex_store_end_to_end(convex_server) -> None:
     assert s.returncode == 0, s.stderr
     p = run("--store", "convex", env=env)
     assert p.returncode == 0 and "Agents (3/3 registered)" in p.stdout and f"convex 127.0.0.1:{convex_server.port}" in p.stdout
+
+
+def test_colour_environment_for_the_console() -> None:
+    from console.cli import color_environment
+
+    assert color_environment({"TERM": "xterm-256color"}, "auto") == {"COLORTERM": "truecolor"}
+    assert color_environment({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "auto") == {}
+    assert color_environment({"TERM": "screen"}, "auto") == {}
+    assert color_environment({"TERM": "xterm-256color", "NO_COLOR": ""}, "auto") == {"NO_COLOR": "1"}
+    assert color_environment({}, "256") == {"TEXTUAL_COLOR_SYSTEM": "256"}
+    assert color_environment({}, "16") == {"TEXTUAL_COLOR_SYSTEM": "standard"}

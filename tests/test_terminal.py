@@ -110,3 +110,39 @@ def test_demo_in_a_real_terminal(demo: Tmux) -> None:
 
     demo.keys("q")
     demo.wait_for("EXITED 0")
+
+
+def _colors(tmp_path: Path, *args: str, **env: str) -> str:
+    base = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+            "TERM": "xterm-256color", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    t = Tmux(tmp_path, [sys.executable, "-m", "console", "--demo", *args], {**base, **env})
+    try:
+        t.wait_for("Success criteria", "ORIN")
+        time.sleep(0.5)
+        return t._tmux("capture-pane", "-p", "-e", "-t", "c")
+    finally:
+        t.close()
+
+
+def test_truecolor_kept_over_ssh(tmp_path: Path) -> None:
+    """SSH forwards TERM but drops COLORTERM: the launcher restores truecolor."""
+    screen = _colors(tmp_path)
+    assert "38;2;" in screen or "48;2;" in screen
+
+
+def test_256_and_16_colours_on_request(tmp_path: Path) -> None:
+    screen = _colors(tmp_path / "a", "--color", "256")
+    assert "38;2;" not in screen and "48;2;" not in screen and ("38;5;" in screen or "48;5;" in screen)
+    screen = _colors(tmp_path / "b", "--color", "16")
+    assert "38;2;" not in screen and "38;5;" not in screen and "48;5;" not in screen
+
+
+def test_no_color_is_respected(tmp_path: Path) -> None:
+    """NO_COLOR: Textual draws in monochrome (greys only); the states are still there in words."""
+    import re
+
+    screen = _colors(tmp_path, NO_COLOR="1")
+    assert "38;2;" not in screen and "48;2;" not in screen
+    palette = {int(n) for n in re.findall(r"[34]8;5;(\d+)", screen)}
+    assert palette <= {0, 7, 8, 15, 16, 231} | set(range(232, 256)), palette
+    assert "FAILING" in screen and "UP" in screen

@@ -52,6 +52,11 @@ test("every registered function is internal", () => {
     "console/tasks:create",
     "console/tasks:list",
     "console/tasks:update",
+    "console/vault:get",
+    "console/vault:kidCheck",
+    "console/vault:list",
+    "console/vault:put",
+    "console/vault:remove",
   ]);
 });
 

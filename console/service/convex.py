@@ -45,6 +45,7 @@ from console.service.store import (
     StoreError,
     StoreFunctionError,
     StoreUnavailable,
+    VaultRow,
 )
 
 KEY_HINT = (
@@ -137,6 +138,18 @@ def flip_from_doc(d: dict[str, Any]) -> Flip:
         to_status=d["to"],
         reason=d.get("reason"),
         created_at=d.get("_creationTime", 0.0),
+    )
+
+
+def vault_row_from_doc(d: dict[str, Any]) -> VaultRow:
+    return VaultRow(
+        id=d["_id"],
+        name=d["name"],
+        version=int(d["version"]),
+        kid=d.get("kid", ""),
+        created_at=d.get("createdAt", d.get("_creationTime", 0.0)),
+        deleted=bool(d.get("deleted")),
+        record=d.get("record"),
     )
 
 
@@ -325,6 +338,9 @@ class ConvexStore:
     def mutation(self, path: str, args: dict[str, Any] | None = None) -> Any:
         return self._call("mutation", path, _drop_none(args or {}))
 
+    def action(self, path: str, args: dict[str, Any] | None = None) -> Any:
+        return self._call("action", path, _drop_none(args or {}))
+
     # ------------------------------------------------------------- contract
     def upsert_agent(self, spec: AgentSpec, *, actor: str = OPERATOR) -> tuple[Agent, bool, bool]:
         out = self.mutation(
@@ -506,6 +522,38 @@ class ConvexStore:
             has_more=bool(out.get("hasMore")),
             server_time=float(out.get("serverTime") or 0.0),
         )
+
+    # ------------------------------------------------------------------ vault
+    def vault_put(
+        self,
+        name: str,
+        version: int,
+        record: str,
+        kid: str,
+        *,
+        expected_version: int | None = None,
+        actor: str = OPERATOR,
+    ) -> VaultRow:
+        doc = self.mutation(
+            "console/vault:put",
+            {"name": name, "version": version, "record": record, "kid": kid,
+             "expectedVersion": expected_version, "actor": actor},
+        )
+        return vault_row_from_doc(doc)
+
+    def vault_list(self) -> list[VaultRow]:
+        return [vault_row_from_doc(d) for d in self.query("console/vault:list")]
+
+    def vault_get(self, name: str, version: int | None = None) -> VaultRow:
+        return vault_row_from_doc(self.query("console/vault:get", {"name": name, "version": version}))
+
+    def vault_remove(self, name: str, *, actor: str = OPERATOR) -> int:
+        return int(self.mutation("console/vault:remove", {"name": name, "actor": actor}))
+
+    def vault_kid_check(self) -> dict[str, Any]:
+        """{"kid": ... or None, "problem"?}: the kid of the deployment's CONVEX_VAULT_KEY (never the key)."""
+        out = self.action("console/vault:kidCheck")
+        return out if isinstance(out, dict) else {"kid": out}
 
 
 def _reason(exc: Exception) -> str:

@@ -44,6 +44,7 @@ from console.service.store import (
     StoreError,
     StoreFunctionError,
     StoreUnavailable,
+    VaultRow,
 )
 
 T = TypeVar("T")
@@ -135,10 +136,24 @@ MIGRATIONS: list[list[str]] = [
             for op in ("INSERT", "UPDATE", "DELETE")
         ],
     ],
+    [
+        # the vault: ciphertext records only (docs/VAULT.md)
+        """CREATE TABLE vault (
+            seq INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            record TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (name, version)
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-PREFIX = {"agents": "a", "tasks": "t", "messages": "m", "activities": "e", "heartbeats": "h", "flips": "f"}
+PREFIX = {"agents": "a", "tasks": "t", "messages": "m", "activities": "e", "heartbeats": "h", "flips": "f",
+          "vault": "v"}
 APPEND_TABLES = ("messages", "activities", "heartbeats", "flips")
 
 
@@ -766,6 +781,81 @@ class LocalStore:
                 marks[table] = rows[-1]["seq"] if rows else int(after or 0)
                 out[table] = tuple(READERS[table](r) for r in rows)
         return Snapshot(**out, marks=marks, has_more=has_more, server_time=self._clock())
+
+    # ------------------------------------------------------------------ vault
+    @staticmethod
+    def _vault_row(row: sqlite3.Row, with_record: bool) -> VaultRow:
+        return VaultRow(
+            id=_public_id("vault", row["seq"]),
+            name=row["name"],
+            version=int(row["version"]),
+            kid=row["kid"],
+            created_at=row["created_at"],
+            deleted=bool(row["deleted"]),
+            record=row["record"] if with_record else None,
+        )
+
+    def vault_put(
+        self,
+        name: str,
+        version: int,
+        record: str,
+        kid: str,
+        *,
+        expected_version: int | None = None,
+        actor: str = OPERATOR,
+    ) -> VaultRow:
+        with self._write() as db:
+            same = db.execute("SELECT * FROM vault WHERE name = ? AND version = ?", (name, version)).fetchone()
+            if same is not None and same["record"] == record and same["kid"] == kid:
+                return self._vault_row(same, True)
+            latest = int(db.execute("SELECT COALESCE(MAX(version), 0) FROM vault WHERE name = ?", (name,)).fetchone()[0])
+            if (expected_version is not None and latest != expected_version) or version <= latest:
+                raise StoreFunctionError(
+                    f"vault entry {name}: version {version} conflicts with the stored version {latest}",
+                    hint="another writer got there first: read the entry again, then retry",
+                    data={"code": "Conflict", "name": name, "latest": latest},
+                )
+            now = self._clock()
+            cur = db.execute(
+                "INSERT INTO vault (name, version, record, kid, created_at, deleted) VALUES (?, ?, ?, ?, ?, 0)",
+                (name, version, record, kid, now),
+            )
+            row_id = _public_id("vault", cur.lastrowid)
+            self._activity_in(
+                db, "vault_put", f"vault: stored {name} v{version}", actor=actor, target_id=row_id,
+                detail={"name": name, "version": version, "kid": kid},
+            )
+            return self._vault_row(db.execute("SELECT * FROM vault WHERE seq = ?", (cur.lastrowid,)).fetchone(), True)
+
+    def vault_list(self) -> list[VaultRow]:
+        with self._read() as db:
+            return [self._vault_row(r, False) for r in db.execute("SELECT * FROM vault ORDER BY name, version")]
+
+    def vault_get(self, name: str, version: int | None = None) -> VaultRow:
+        with self._read() as db:
+            if version is None:
+                row = db.execute(
+                    "SELECT * FROM vault WHERE name = ? AND deleted = 0 ORDER BY version DESC LIMIT 1", (name,)
+                ).fetchone()
+            else:
+                row = db.execute("SELECT * FROM vault WHERE name = ? AND version = ?", (name, version)).fetchone()
+        if row is None:
+            what = f"vault entry {name}" + (f" version {version}" if version is not None else "")
+            raise NotFoundError(f"{what} not found", data={"code": "NotFound", "name": name})
+        return self._vault_row(row, True)
+
+    def vault_remove(self, name: str, *, actor: str = OPERATOR) -> int:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM vault WHERE name = ?", (name,)).fetchone() is None:
+                raise NotFoundError(f"vault entry {name} not found", data={"code": "NotFound", "name": name})
+            marked = db.execute("UPDATE vault SET deleted = 1 WHERE name = ? AND deleted = 0", (name,)).rowcount
+            if marked:
+                self._activity_in(
+                    db, "vault_removed", f"vault: removed {name}", actor=actor, target_id=name,
+                    detail={"name": name, "versions": marked},
+                )
+            return marked
 
 
 def task_update_activity(title: str, changes: dict[str, dict[str, Any]]) -> tuple[str, str]:

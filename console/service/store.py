@@ -7,6 +7,7 @@ a hint saying what to do next; none of them ever carries a secret.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from console.service.models import (
@@ -72,6 +73,20 @@ class NotFoundError(StoreFunctionError):
     """The record named does not exist."""
 
     kind = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class VaultRow:
+    """One version of a vault entry as the store keeps it: ciphertext only (docs/VAULT.md).
+    `record` is None in listings (`vault_list` never ships record bodies)."""
+
+    id: str
+    name: str
+    version: int
+    kid: str
+    created_at: float
+    deleted: bool = False
+    record: str | None = None
 
 
 @runtime_checkable
@@ -175,3 +190,34 @@ class Store(Protocol):
 
     # one poll, one call
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot: ...
+
+    # the vault table: ciphertext records only (docs/VAULT.md); each write is audited without
+    # any secret (name, version, kid)
+    def vault_put(
+        self,
+        name: str,
+        version: int,
+        record: str,
+        kid: str,
+        *,
+        expected_version: int | None = None,
+        actor: str = OPERATOR,
+    ) -> VaultRow:
+        """Store one version. `version` must be above every stored version of `name`; with
+        `expected_version` the latest stored version (0: none) must also equal it, else a
+        StoreFunctionError with data code `Conflict`. Writing the same (name, version, record)
+        again returns the stored row and writes nothing (a retried replication)."""
+        ...
+
+    def vault_list(self) -> list[VaultRow]:
+        """Every stored version (deleted ones too), without record bodies, by name then version."""
+        ...
+
+    def vault_get(self, name: str, version: int | None = None) -> VaultRow:
+        """One version with its record: the latest not deleted one when `version` is None."""
+        ...
+
+    def vault_remove(self, name: str, *, actor: str = OPERATOR) -> int:
+        """Soft-deletes every version of `name`; returns how many were marked. NotFoundError if
+        the store has none."""
+        ...

@@ -22,6 +22,7 @@ import type * as console_messages from "../console/messages.js";
 import type * as console_snapshot from "../console/snapshot.js";
 import type * as console_tables from "../console/tables.js";
 import type * as console_tasks from "../console/tasks.js";
+import type * as console_vault from "../console/vault.js";
 import type * as testing_server from "../testing/server.js";
 
 /**
@@ -42,6 +43,7 @@ declare const fullApi: ApiFromModules<{
   "console/snapshot": typeof console_snapshot;
   "console/tables": typeof console_tables;
   "console/tasks": typeof console_tasks;
+  "console/vault": typeof console_vault;
   "testing/server": typeof testing_server;
 }>;
 export declare const api: FilterApi<

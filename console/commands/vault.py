@@ -1,0 +1,481 @@
+"""`squad-console vault`: the encrypted credential vault (docs/VAULT.md) and the migration of the
+agents' plaintext credentials into it.
+
+Values are printed only where asked for by name: `vault get` (the value), `vault init` (the new
+key, once, when no keyring can keep it) and whatever the child of `vault exec` prints. Everything
+else shows names, versions, dates, sources and fingerprints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from console.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError, Context, table, when
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    v = sub.add_parser("vault", help="the encrypted credential vault and the migration of plaintext credentials",
+                       description="The encrypted credential vault (AES-256-GCM, key CONVEX_VAULT_KEY or the OS "
+                       "keyring) and the migration of the agents' plaintext credentials into it. "
+                       "See docs/VAULT.md.")
+    actions = v.add_subparsers(dest="action", metavar="ACTION", parser_class=type(v))
+
+    init = actions.add_parser("init", help="generate the vault key; keep it in the OS keyring or print how to set it",
+                              description="Generate a new vault key. With a working OS keyring it is kept there; "
+                              "otherwise it is printed ONCE as `export CONVEX_VAULT_KEY=...`: keep a copy, "
+                              "losing it loses every secret.")
+    init.add_argument("--print-key", action="store_true", help="also print the export line when the keyring keeps the key")
+    init.add_argument("--force", action="store_true", help="make a new key even though one is already set (the vault must be empty)")
+
+    put = actions.add_parser("put", help="store a value (from --from-file or stdin) as a new version of NAME")
+    put.add_argument("name", metavar="NAME")
+    put.add_argument("--from-file", metavar="FILE", help="read the value from FILE (default: stdin)")
+    put.add_argument("--expected-version", metavar="N", type=int,
+                     help="check-and-set: store only if NAME is at version N now (0: only if it does not exist)")
+
+    get = actions.add_parser("get", help="print NAME's value to stdout (for scripts: $(squad-console vault get NAME))")
+    get.add_argument("name", metavar="NAME")
+    get.add_argument("--version", metavar="N", type=int, help="an older version (the last 5 are kept)")
+
+    ls = actions.add_parser("list", help="names, versions, dates and sources; never values")
+    ls.add_argument("--all", action="store_true", help="include removed entries")
+
+    rm = actions.add_parser("rm", help="remove NAME (soft: its versions stay in the file until overwritten)")
+    rm.add_argument("name", metavar="NAME")
+
+    ex = actions.add_parser("exec", help="run a command with secrets in its environment only",
+                            description="Run CMD with vault entries in its environment (and nowhere else). "
+                            "Without --env every entry is given as an upper-case variable "
+                            "(convex-deploy-key -> CONVEX_DEPLOY_KEY). Exits with CMD's exit code.")
+    ex.add_argument("--env", metavar="VAR=NAME", action="append", default=[], help="set VAR to entry NAME (repeatable)")
+    ex.add_argument("--clean", action="store_true", help="start from an empty environment (PATH, HOME, LANG kept)")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+
+    rs = actions.add_parser("restore", help="write NAME's value back to a file (mode 0600)")
+    rs.add_argument("name", metavar="NAME")
+    rs.add_argument("--to", metavar="PATH", required=True)
+    rs.add_argument("--version", metavar="N", type=int)
+    rs.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
+    ck = actions.add_parser("convex-key", help="set or verify CONVEX_VAULT_KEY in the Convex deployment",
+                            description="`set`: put the vault key in the deployment's environment (Convex's "
+                            "environment-variable API, with CONVEX_URL and CONVEX_DEPLOY_KEY). `verify`: compare "
+                            "key ids through console/vault:kidCheck; the key never comes back.")
+    ck.add_argument("what", choices=("set", "verify"))
+
+    mg = actions.add_parser("migrate", help="move the agents' plaintext credentials into the vault (resumable)",
+                            description="Scan the agents' workspaces, store every credential in the vault, verify "
+                            "it byte for byte, point the workflows at `squad-console vault get`, then remove the "
+                            "plaintext. Resumable: a journal beside the vault records each step.")
+    mg.add_argument("--dry-run", action="store_true", help="show the whole plan and change nothing")
+    mg.add_argument("--yes", action="store_true", help="confirm every step without asking (including setting the "
+                    "deployment's key when the store is Convex)")
+
+
+# ------------------------------------------------------------------------- helpers
+def vault_path(ctx: Context) -> Path:
+    return ctx.settings.store.local_path().parent / "vault.json"
+
+
+def _open_store(ctx: Context) -> tuple[Any | None, str]:
+    from console.service.store import StoreError
+    from console.stores import open_store
+
+    try:
+        return open_store(ctx.settings.store), ""
+    except StoreError as exc:
+        return None, exc.message
+
+
+def _vault(ctx: Context, store: Any | None = None, *, need_key: bool = True):
+    from console.service.vault import Vault, find_key
+
+    key = find_key(ctx.env) if need_key else None
+    return Vault(vault_path(ctx), key=key, key_provider=lambda: find_key(ctx.env), store=store)
+
+
+def _write_value(ctx: Context, data: bytes) -> None:
+    buf = getattr(ctx.out, "buffer", None)
+    if buf is not None:
+        ctx.out.flush()
+        buf.write(data)
+        buf.flush()
+    else:
+        ctx.out.write(data.decode("utf-8", "surrogateescape"))
+
+
+def _replication(ctx: Context, replicated: bool | None, note: str, store: Any | None, why_none: str) -> None:
+    if replicated:
+        ctx.warn(f"  copied (ciphertext) to the store: {store.describe()}")
+    elif replicated is False:
+        ctx.warn(f"  not copied to the store: {note}")
+    elif why_none:
+        ctx.warn(f"  not copied to the store: {why_none}")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    action = getattr(args, "action", None)
+    handlers = {"init": _init, "put": _put, "get": _get, "list": _list, "rm": _rm, "exec": _exec,
+                "restore": _restore, "convex-key": _convex_key, "migrate": _migrate}
+    if action not in handlers:
+        raise CommandError("say what to do: init, put, get, list, rm, exec, restore, convex-key or migrate",
+                           hint="squad-console vault --help", code=EXIT_USAGE)
+    return handlers[action](args, ctx)
+
+
+# ------------------------------------------------------------------------ commands
+def _init(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.vault import Vault, VaultKeyMissing, find_key, init_key
+
+    existing = None
+    try:
+        existing = find_key(ctx.env)
+    except VaultKeyMissing:
+        pass
+    vault = Vault(vault_path(ctx))
+    written_with = vault.kid() if vault.exists() else None
+    if existing is not None and not args.force:
+        raise CommandError(f"a vault key is already set (key {existing.kid}, from {existing.source})",
+                           hint="keep using it; `vault init --force` makes a new one only for an empty vault")
+    if written_with is not None and vault.entries(include_deleted=True):
+        raise CommandError(f"the vault {vault.path} already holds entries written with key {written_with}",
+                           hint="a new key could not read them: give the old key (CONVEX_VAULT_KEY), or move "
+                           "the file aside first")
+    result = init_key(ctx.env)
+    if result.stored_in_keyring:
+        ctx.print(f"vault key {result.key.kid} generated and kept in the OS keyring ({result.keyring_backend})")
+        ctx.warn("keep a copy somewhere safe (a password manager): losing the key loses every secret; "
+                 "`squad-console vault init --print-key` would have printed it")
+        if args.print_key:
+            ctx.print(f"export CONVEX_VAULT_KEY={result.key.hex()}")
+        return EXIT_OK
+    ctx.warn(f"squad-console: no usable OS keyring ({result.reason}); the key is printed once below.")
+    ctx.warn("KEEP A COPY of it now (a password manager): it is not stored anywhere, and losing it loses every "
+             "secret. Put the export line in the environment of every shell and agent that uses the vault.")
+    ctx.print(f"export CONVEX_VAULT_KEY={result.key.hex()}")
+    ctx.warn(f"(key id {result.key.kid}: shown by `vault list`, never the key)")
+    return EXIT_OK
+
+
+def _read_value(args: argparse.Namespace, ctx: Context) -> bytes:
+    if args.from_file:
+        try:
+            return Path(args.from_file).expanduser().read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.from_file}: {exc.strerror}", code=EXIT_USAGE) from None
+    stdin = sys.stdin
+    if stdin is None:
+        raise CommandError("no value: give --from-file FILE or pipe it on stdin", code=EXIT_USAGE)
+    if stdin.isatty():
+        value = getpass.getpass(f"value for {args.name} (not echoed): ").encode("utf-8")
+    else:
+        value = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8")
+    if not value:
+        raise CommandError("no value: stdin was empty", hint=f"e.g. squad-console vault put {args.name} --from-file FILE",
+                           code=EXIT_USAGE)
+    return value
+
+
+def _put(args: argparse.Namespace, ctx: Context) -> int:
+    value = _read_value(args, ctx)
+    store, why = _open_store(ctx)
+    try:
+        vault = _vault(ctx, store)
+        result = vault.put(args.name, value, expected_version=args.expected_version,
+                           source=str(Path(args.from_file).expanduser().resolve()) if args.from_file else "stdin")
+        ctx.print(f"stored {result.name} v{result.version} ({len(value)} bytes, {result.fingerprint}, key {vault.require_key().kid})")
+        _replication(ctx, result.replicated, result.note, store, why)
+    finally:
+        if store is not None:
+            store.close()
+    return EXIT_OK
+
+
+def _get(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.store import StoreError
+    from console.service.vault import VaultNotFound
+
+    vault = _vault(ctx)
+    try:
+        value = vault.get(args.name, args.version)
+    except VaultNotFound as local_miss:
+        if vault.exists() and args.name in {e.name for e in vault.entries(include_deleted=True)}:
+            raise
+        store, _ = _open_store(ctx)  # another machine's copy, if the store has one
+        if store is None:
+            raise local_miss from None
+        try:
+            vault.store = store
+            value = vault.get_from_store(args.name, args.version)
+        except StoreError:
+            raise local_miss from None
+        finally:
+            store.close()
+    _write_value(ctx, value)
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace, ctx: Context) -> int:
+    vault = _vault(ctx, need_key=False)
+    entries = vault.entries(include_deleted=args.all)
+    if not entries:
+        ctx.print(f"the vault {vault.path} is empty" if vault.exists() else f"no vault yet ({vault.path})")
+        ctx.print("  add a value: squad-console vault put NAME --from-file FILE; "
+                  "or move the workspaces' credentials: squad-console vault migrate --dry-run")
+        return EXIT_OK
+    rows = [["NAME", "VERSION", "KEPT", "UPDATED", "KEY", "FINGERPRINT", "SOURCE"]]
+    for e in entries:
+        latest = e.versions[-1] if e.versions else None
+        rows.append([
+            e.name + (" (removed)" if e.deleted else ""),
+            f"v{e.latest}",
+            ",".join(str(v.version) for v in e.versions),
+            when(e.updated_at),
+            latest.kid if latest else "-",
+            latest.fingerprint if latest else "-",
+            e.source or "-",
+        ])
+    ctx.print(f"vault {vault.path} (key {vault.kid()})")
+    table(rows, ctx.out)
+    return EXIT_OK
+
+
+def _rm(args: argparse.Namespace, ctx: Context) -> int:
+    store, why = _open_store(ctx)
+    try:
+        result = _vault(ctx, store).remove(args.name)
+        ctx.print(f"removed {result.name} ({result.versions} version(s) kept in the file until overwritten)")
+        _replication(ctx, result.replicated, result.note, store, why)
+    finally:
+        if store is not None:
+            store.close()
+    return EXIT_OK
+
+
+def _env_var_for(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper().strip("_") or "SECRET"
+
+
+def _exec(args: argparse.Namespace, ctx: Context) -> int:
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise CommandError("no command to run", hint="squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx convex deploy",
+                           code=EXIT_USAGE)
+    vault = _vault(ctx)
+    mapping: list[tuple[str, str]] = []
+    for item in args.env:
+        var, sep, name = item.partition("=")
+        if not sep or not ENV_NAME_RE.match(var) or not name:
+            raise CommandError(f"--env {item!r} is not VAR=NAME", hint="e.g. --env CONVEX_DEPLOY_KEY=convex-deploy-key",
+                               code=EXIT_USAGE)
+        mapping.append((var, name))
+    if not mapping:
+        mapping = [(_env_var_for(e.name), e.name) for e in vault.entries()]
+    env = dict(ctx.env)
+    if args.clean:
+        env = {k: v for k, v in env.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "TZ")}
+    for var, name in mapping:
+        value = vault.get(name)
+        if value.endswith(b"\n") and value.count(b"\n") == 1:
+            value = value[:-1]  # a key file's trailing newline is not part of the key
+        if b"\0" in value:
+            raise CommandError(f"entry {name} holds a NUL byte and cannot go in an environment variable",
+                               hint=f"use `squad-console vault restore {name} --to PATH` instead")
+        env[var] = value.decode("utf-8", "surrogateescape")
+    if "CONVEX_VAULT_KEY" not in {var for var, _ in mapping}:
+        env.pop("CONVEX_VAULT_KEY", None)  # the child gets its secrets, not the key to all of them
+    try:
+        ctx.out.flush()
+        ctx.err.flush()
+        return subprocess.run(cmd, env=env).returncode
+    except FileNotFoundError:
+        raise CommandError(f"command not found: {cmd[0]}", code=127) from None
+    except PermissionError:
+        raise CommandError(f"cannot run {cmd[0]}: permission denied", code=126) from None
+
+
+def _restore(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.vault import atomic_write
+
+    value = _vault(ctx).get(args.name, args.version, include_deleted=True)
+    target = Path(args.to).expanduser()
+    if target.exists() and not args.force:
+        raise CommandError(f"{target} exists", hint="choose another path, or --force to overwrite it", code=EXIT_USAGE)
+    if not target.parent.is_dir():
+        raise CommandError(f"the folder {target.parent} does not exist", code=EXIT_USAGE)
+    atomic_write(target, value, mode=0o600)
+    ctx.print(f"restored {args.name} to {target} ({len(value)} bytes, mode 0600)")
+    return EXIT_OK
+
+
+def _deployment(ctx: Context):
+    from console.service.migration import Deployment
+
+    s = ctx.settings.store
+    if s.kind != "convex" or not s.url or not s.deploy_key:
+        return None
+    from console.stores import open_store
+
+    return Deployment(s.url, s.deploy_key, open_store(s))
+
+
+def _convex_key(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.store import StoreError
+    from console.service.vault import find_key
+
+    key = find_key(ctx.env)
+    dep = _deployment(ctx)
+    if dep is None:
+        raise CommandError("this needs the Convex deployment: CONVEX_URL and CONVEX_DEPLOY_KEY, with --store convex",
+                           hint="squad-console --store convex vault convex-key " + args.what, code=EXIT_USAGE)
+    try:
+        if args.what == "set":
+            dep.set(key)
+            ctx.print(f"CONVEX_VAULT_KEY set in {dep.url} (key {key.kid})")
+        try:
+            kid, problem = dep.kid()
+        except StoreError as exc:
+            if args.what == "set":
+                ctx.warn(f"squad-console: set, but not verified: {exc.message}")
+                ctx.warn("  fix: deploy convex/ (npx convex deploy) so console/vault:kidCheck exists, then `vault convex-key verify`")
+                return EXIT_OK
+            raise
+    finally:
+        dep.store.close()
+    if kid == key.kid:
+        ctx.print(f"the deployment holds the same key ({kid})")
+        return EXIT_OK
+    have = f"key {kid}" if kid else (problem or "no CONVEX_VAULT_KEY")
+    ctx.print(f"the deployment has {have}; this machine's key is {key.kid}")
+    ctx.warn("  fix: squad-console --store convex vault convex-key set")
+    return EXIT_FAIL
+
+
+# ------------------------------------------------------------------------- migrate
+def _migrate(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.migration import Migration, workspaces_from_settings
+    from console.service.vault import VaultKeyMissing, find_key
+
+    store, why = _open_store(ctx)
+    try:
+        try:
+            key = find_key(ctx.env)
+        except VaultKeyMissing:
+            key = None
+            if not args.dry_run:
+                raise
+        from console.service.vault import Vault
+
+        vault = Vault(vault_path(ctx), key=key, store=store)
+        deployment = None
+        if ctx.settings.store.kind == "convex" and store is not None and ctx.settings.store.deploy_key:
+            from console.service.migration import Deployment
+
+            deployment = Deployment(ctx.settings.store.url or "", ctx.settings.store.deploy_key, store)
+        m = Migration(workspaces_from_settings(ctx.settings), store, vault, deployment=deployment)
+        if args.dry_run:
+            return _show_plan(m, ctx, key is None)
+        return _run_migration(m, args, ctx, why)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _show_plan(m: Any, ctx: Context, no_key: bool) -> int:
+    plan = m.plan()
+    ctx.print("Dry run: nothing is changed.\n")
+    ctx.print(f"Found ({len(plan.findings)}):")
+    rows = [["PATH", "KIND", "SIZE", "MODE", "OWNER", "FINGERPRINT", "PLAN"]]
+    for f in plan.findings:
+        what = {"migrate": f"→ vault {f.entry}, then removed", "inline": f"→ vault {f.entry}, line {f.line} replaced",
+                "report": f"left alone: {f.reason}"}[f.action]
+        rows.append([f.path, f.kind, f"{f.size} B", f.mode + (" (others can read!)" if f.loose else ""), f.owner,
+                     f.fingerprint, what])
+    table(rows, ctx.out)
+    ctx.print("\nSteps:")
+    for i, s in enumerate(plan.steps, 1):
+        tag = " [destructive]" if s.destructive else ""
+        ctx.print(f"  {i}. {s.title}{tag} ({s.status}): {s.description}")
+    if plan.edits:
+        ctx.print("\nWorkflow changes:")
+        for e in plan.edits:
+            ctx.print(f"  {e.path}" + (f" (backup {e.backup})" if e.backup else " (no backup: it holds the key itself)"))
+            for line in e.diff.splitlines():
+                ctx.print(f"    {line}")
+    if plan.mentions:
+        ctx.print("\nMentions to update by hand:")
+        for mention in plan.mentions:
+            ctx.print(f"  {mention.path}:{mention.line}: {mention.text}")
+    ctx.print("\nWarnings:")
+    for w in plan.warnings:
+        ctx.print(f"  - {w}")
+    if no_key:
+        ctx.print("\n(no vault key yet: `squad-console vault init` first, or export CONVEX_VAULT_KEY)")
+    ctx.print(f"\nRun it: squad-console vault migrate   (journal: {m.journal_path})")
+    return EXIT_OK
+
+
+def _run_migration(m: Any, args: argparse.Namespace, ctx: Context, store_note: str) -> int:
+    if store_note:
+        ctx.warn(f"squad-console: the store is not available ({store_note}): activities wait in the journal")
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+
+    def confirm(step: Any) -> str | None:
+        if args.yes:
+            return step.confirm
+        if not interactive:
+            return None
+        ctx.print(f"\n{step.title}: {step.description}")
+        try:
+            typed = input(f"type \"{step.confirm}\" to go on (anything else {'skips' if step.id == 'convex' else 'stops'}): ")
+        except EOFError:
+            return None
+        return typed.strip()
+
+    steps = m.steps()
+    ids, total = [s.id for s in steps], len(steps)
+    for i, step in enumerate(steps, 1):
+        if step.status in ("done", "skipped"):
+            ctx.print(f"[{i}/{total}] {step.id}: already {step.status}: {step.summary}")
+    results = m.run_all(confirm)
+    for r in results:
+        ctx.print(f"[{ids.index(r.id) + 1}/{total}] {r.id}: {r.status}: {r.summary}")
+        for d in r.details:
+            ctx.print(f"    {d}")
+    report = m.report()
+    ctx.print("")
+    ctx.print(f"stored: {', '.join(report.migrated) or 'nothing'}")
+    ctx.print(f"verified: {len(report.verified)}   removed: {len(report.removed)}   "
+              f"inline keys replaced: {len(report.rewritten)}   files updated: {len(report.references_updated)}")
+    for line in report.left:
+        ctx.print(f"still in plaintext: {line}")
+    for mention in report.mentions:
+        ctx.print(f"update by hand: {mention.path}:{mention.line}: {mention.text}")
+    if report.rotate:
+        ctx.print("rotate now:")
+        for r in report.rotate:
+            ctx.print(f"  - {r}")
+    ctx.print(f"journal: {m.journal_path}")
+    if report.done:
+        ctx.print("migration complete")
+        return EXIT_OK
+    last = results[-1] if results else None
+    if last is not None and last.status == "needs-confirmation":
+        ctx.warn("squad-console: stopped before a destructive step: run again in a terminal to type the "
+                 "confirmation, or pass --yes")
+        return EXIT_FAIL
+    if last is not None and last.status == "failed":
+        ctx.warn(f"squad-console: step {last.id} failed: {last.summary}")
+        ctx.warn("  fix: correct the cause, then run `squad-console vault migrate` again: it resumes from the journal")
+    return EXIT_FAIL

@@ -1,0 +1,1020 @@
+"""The credential migration (DESIGN §7): plaintext credentials in the agents' workspaces move
+into the vault, one resumable step at a time, never losing one.
+
+Built for a wizard screen to drive it step by step (and for `squad-console vault migrate`):
+
+    m = Migration(workspaces_from_settings(settings), store, vault, deployment=...)
+    m.plan()                      # everything it would do; changes nothing (the dry run)
+    for step in m.steps():        # id, title, what it will do in words, destructive, confirm phrase
+        m.run_step(step.id, confirm=step.confirm)   # destructive steps need the phrase typed
+    m.state(); m.report()
+
+Steps: scan → key → convex → encrypt → verify → workflows → remove. (DESIGN lists "remove
+plaintext" before "update workflows"; here the workflows are switched to the vault first, so an
+agent's script never runs in a window where its key file is gone but the script still reads it.
+Both happen only after verification.)
+
+Invariant at every instant, whatever crashes when: every credential is recoverable from its file
+or from a vault entry verified byte for byte against it. Each step records its progress in a JSON
+journal beside the vault file (atomic writes), so a rerun continues where a crash stopped. Every
+step writes an activity with paths, counts and fingerprints: never a value. No Textual import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hmac
+import json
+import os
+import pwd
+import re
+import stat
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.service.store import StoreError
+from console.service.vault import (
+    Vault,
+    VaultError,
+    VaultKey,
+    atomic_write,
+    check_private_file,
+    ensure_private_folder,
+    file_lock,
+    fingerprint,
+    fsync_dir,
+    set_deployment_key,
+)
+
+JOURNAL_FORMAT = "squad-console-migration"
+JOURNAL_VERSION = 1
+
+# The tested Convex deploy key rule (reference/heartbeats-vault-feeds.md §3).
+CONVEX_KEY_RE = re.compile(
+    r"(?<![\w-])(?:prod|dev|preview|project):[a-z0-9][a-z0-9-]*(?::[a-z0-9][a-z0-9-]*)?\|[A-Za-z0-9+/=_-]{20,}"
+)
+CREDENTIAL_FILES = {".convex-deploy-key": "convex-deploy-key", ".convex-auth-token": "convex-auth-token"}
+ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
+SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".cache"}
+MAX_SCAN_BYTES = 2 * 1024 * 1024
+BACKUP_SUFFIX = ".pre-vault"
+
+STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove")
+CONFIRM = {"convex": "set the key", "workflows": "update workflows", "remove": "remove plaintext"}
+TITLES = {
+    "scan": "Scan the workspaces",
+    "key": "The vault key",
+    "convex": "The Convex deployment",
+    "encrypt": "Encrypt and store",
+    "verify": "Verify",
+    "workflows": "Update the workflows",
+    "remove": "Remove the plaintext",
+}
+HONEST_WARNING = (
+    "Removing a file does not reliably erase it: journaling, copy-on-write (btrfs, ZFS) and "
+    "log-structured file systems, snapshots, backups and SSD wear-levelling keep old blocks. "
+    "Treat every migrated credential as exposed and rotate it: create a new Convex deploy key "
+    "(dashboard → Settings → Deploy keys), `squad-console vault put convex-deploy-key` the new "
+    "one, then revoke the old key; log in again for a new auth token. Check git history, shell "
+    "history and backups for copies too."
+)
+
+
+class MigrationError(VaultError):
+    kind = "migration"
+
+
+def _now_ms() -> float:
+    return time.time() * 1000.0
+
+
+# ------------------------------------------------------------------------ records
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A credential (or a leftover) found in a workspace: never its value."""
+
+    id: str
+    agent: str
+    path: str
+    kind: str  # convex-deploy-key | convex-auth-token | env-file | backup-copy | inline-key
+    action: str  # migrate (file into the vault, then removed) | inline (value stored, literal replaced) | report
+    entry: str | None
+    size: int
+    mode: str
+    owner: str
+    fingerprint: str
+    line: int | None = None
+    reason: str = ""
+    # progress (from the journal)
+    stored_version: int | None = None
+    verified: bool = False
+    removed: bool = False
+    rewritten: bool = False
+    problem: str = ""
+
+    @property
+    def loose(self) -> bool:
+        return bool(int(self.mode, 8) & 0o077)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowEdit:
+    path: str
+    diff: str  # unified diff, with any credential value redacted
+    replacements: int
+    backup: str | None  # None when the original held a credential itself (no plaintext copy kept)
+    applied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    path: str
+    line: int
+    text: str  # the line, with any credential value redacted
+    target: str  # the removed file it names
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    title: str
+    description: str  # what it will do, in words
+    destructive: bool
+    confirm: str | None  # the phrase to type (destructive steps and setting the deployment's key)
+    status: str  # pending | done | skipped | failed
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    id: str
+    status: str  # done | skipped | failed | needs-confirmation
+    summary: str
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    findings: tuple[Finding, ...]
+    edits: tuple[WorkflowEdit, ...]
+    mentions: tuple[Mention, ...]
+    steps: tuple[Step, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    migrated: tuple[str, ...]  # entry names stored
+    verified: tuple[str, ...]  # paths verified byte for byte
+    removed: tuple[str, ...]  # paths removed
+    rewritten: tuple[str, ...]  # paths whose inline credential was replaced
+    references_updated: tuple[str, ...]  # files edited
+    mentions: tuple[Mention, ...]  # references left to update by hand
+    left: tuple[str, ...]  # plaintext still there, with why
+    steps: tuple[Step, ...]
+    rotate: tuple[str, ...]
+    warnings: tuple[str, ...]
+    done: bool
+
+
+@dataclass
+class Deployment:
+    """The Convex deployment the vault key may be set in: its URL, a deploy key, and a store
+    that can call console/vault:kidCheck."""
+
+    url: str
+    deploy_key: str = field(repr=False)
+    store: Any = None
+    transport: Any = None
+
+    def kid(self) -> tuple[str | None, str]:
+        out = self.store.vault_kid_check()
+        return out.get("kid"), str(out.get("problem") or "")
+
+    def set(self, key: VaultKey) -> None:
+        set_deployment_key(self.url, self.deploy_key, key, transport=self.transport)
+
+
+def workspaces_from_settings(settings: Any) -> list[tuple[str, Path]]:
+    return [(a.id, Path(a.workspace).expanduser()) for a in settings.agents if a.workspace]
+
+
+# ------------------------------------------------------------------------ helpers
+def _mode(st: os.stat_result) -> str:
+    return f"{stat.S_IMODE(st.st_mode):04o}"
+
+
+def _owner(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _sanitize(name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._/-]", "-", name.lstrip(".")).strip("-") or "file"
+    return name[:100]
+
+
+def _backup_base(name: str) -> str | None:
+    """`x~`, `x.bak`, `x.orig`, `.x.swp` -> `x`; None when it is not a backup or editor copy."""
+    if name.endswith("~"):
+        return name[:-1]
+    for suffix in (".bak", ".orig"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    m = re.match(r"^\.(.+)\.sw[a-p]$", name)
+    if m:
+        return m.group(1)
+    return None
+
+
+def _is_env(name: str) -> bool:
+    return name.startswith(".env")
+
+
+def _redact(text: str, values: Iterable[bytes], salt: bytes) -> str:
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        try:
+            plain = value.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if plain.strip():
+            text = text.replace(plain.strip(), f"<redacted {fingerprint(plain.strip().encode(), salt)}>")
+    return CONVEX_KEY_RE.sub(lambda m: f"<redacted {fingerprint(m.group(0).encode(), salt)}>", text)
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name not in SKIP_DIRS:
+                yield from _walk(Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            yield Path(entry.path)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _is_text(data: bytes) -> bool:
+    return b"\x00" not in data[:8192]
+
+
+def _ref_regex(basename: str) -> re.Pattern[str]:
+    """A path token naming `basename`: `.convex-deploy-key`, `./x/.convex-deploy-key`, `$HOME/...`."""
+    return re.compile(r"(?<![\w.-])(?:[\w.~${}/-]*/)?" + re.escape(basename) + r"(?![\w-]|\.\w)")
+
+
+# ------------------------------------------------------------------------ the migration
+class Migration:
+    """One migration, resumable from its journal (`<vault folder>/migration.json`)."""
+
+    def __init__(
+        self,
+        workspaces: Sequence[tuple[str, Path | str]],
+        store: Any,
+        vault: Vault,
+        *,
+        deployment: Deployment | None = None,
+        clock: Callable[[], float] = _now_ms,
+        journal_path: Path | str | None = None,
+        actor: str = "operator",
+    ) -> None:
+        self.workspaces = [(agent, Path(p).expanduser()) for agent, p in workspaces]
+        self.store = store
+        self.vault = vault
+        self.deployment = deployment
+        self._clock = clock
+        self.actor = actor
+        self.journal_path = Path(journal_path) if journal_path else vault.path.with_name("migration.json")
+        self.lock_path = self.journal_path.with_name(self.journal_path.name + ".lock")
+        self._j = self._load_journal()
+
+    # ------------------------------------------------------------------ journal
+    def _fresh_journal(self) -> dict[str, Any]:
+        return {
+            "format": JOURNAL_FORMAT,
+            "version": JOURNAL_VERSION,
+            "startedAt": self._clock(),
+            "salt": self._initial_salt().hex(),
+            "steps": {},
+            "findings": [],
+            "edits": [],
+            "pendingActivities": [],
+            "kid": None,
+        }
+
+    def _initial_salt(self) -> bytes:
+        """The fingerprint salt: derived from the vault key when there is one (so a dry run and
+        the real run show the same fingerprints), else random."""
+        if self.vault.has_key:
+            return self.vault.require_key()._derive(b"squad-console migration fp")[:16]
+        return os.urandom(16)
+
+    def _load_journal(self) -> dict[str, Any]:
+        st = check_private_file(self.journal_path, "the migration journal")
+        if st is None:
+            return self._fresh_journal()
+        try:
+            data = json.loads(self.journal_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise MigrationError(
+                f"the migration journal {self.journal_path} is damaged",
+                hint="nothing was changed; every credential is still in its file or in the vault. "
+                "Move the journal aside and run the migration again: it starts with a new scan",
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT or data.get("version") != JOURNAL_VERSION:
+            raise MigrationError(f"{self.journal_path} is not a migration journal this console reads",
+                                 hint="move it aside and run the migration again")
+        return data
+
+    def _save(self) -> None:
+        ensure_private_folder(self.journal_path.parent)
+        data = json.dumps(self._j, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
+        atomic_write(self.journal_path, data)
+
+    @property
+    def _salt(self) -> bytes:
+        return bytes.fromhex(self._j["salt"])
+
+    def _fp(self, data: bytes) -> str:
+        return fingerprint(data, self._salt)
+
+    def _findings(self) -> list[dict[str, Any]]:
+        return self._j["findings"]
+
+    def _step_status(self, step_id: str) -> str:
+        return (self._j["steps"].get(step_id) or {}).get("status", "pending")
+
+    def _finish(self, step_id: str, status: str, summary: str, details: Sequence[str] = (),
+                activity: dict[str, Any] | None = None) -> StepResult:
+        self._j["steps"][step_id] = {"status": status, "at": self._clock(), "summary": summary}
+        self._activity(step_id, status, summary, activity or {})  # saves the journal
+        return StepResult(step_id, status, summary, tuple(details))
+
+    # --------------------------------------------------------------- activities
+    def _activity(self, step_id: str, status: str, summary: str, detail: dict[str, Any]) -> None:
+        item = {"type": "vault_migration", "message": f"vault migration: {TITLES[step_id].lower()}: {summary}",
+                "detail": {"step": step_id, "status": status, **detail}}
+        pending = self._j.setdefault("pendingActivities", [])
+        pending.append(item)
+        if all(self._step_status(s) in ("done", "skipped") for s in STEP_ORDER) and not self._j.get("migratedLogged"):
+            pending.append({"type": "vault_migrated", "message": "vault migration finished: " + self._summary_line(),
+                            "detail": {"findings": [self._public(f) for f in self._findings() if f["action"] != "report"]}})
+            self._j["migratedLogged"] = True
+        self._flush_activities(save=False)
+        self._save()  # the step's result and what is still unsent, in one write
+
+    def _flush_activities(self, *, save: bool = True) -> None:
+        """Sends the waiting activities (at least once: a crash between sending and the journal
+        write sends one again on the next run)."""
+        pending = self._j.get("pendingActivities") or []
+        if not pending or self.store is None:
+            return
+        sent = 0
+        for item in pending:
+            try:
+                self.store.log_activity(item["type"], item["message"], actor=self.actor, detail=item["detail"])
+            except StoreError:
+                break  # kept in the journal; sent with the next step
+            sent += 1
+        if sent:
+            self._j["pendingActivities"] = pending[sent:]
+            if save:
+                self._save()
+
+    @staticmethod
+    def _public(f: dict[str, Any]) -> dict[str, Any]:
+        """What an activity may say about a finding: where, what, fingerprint, progress."""
+        return {k: f.get(k) for k in ("id", "agent", "path", "kind", "action", "entry", "fingerprint",
+                                      "storedVersion", "verified", "removed", "rewritten") if f.get(k) is not None}
+
+    def _summary_line(self) -> str:
+        r = self.report()
+        return (f"{len(r.migrated)} stored, {len(r.verified)} verified, {len(r.removed)} removed, "
+                f"{len(r.references_updated)} files updated")
+
+    # --------------------------------------------------------------------- scan
+    def _scan(self, salt: bytes) -> list[dict[str, Any]]:
+        """Fresh findings from disk (no entry names yet)."""
+        out: list[dict[str, Any]] = []
+        for agent, root in self.workspaces:
+            if not root.is_dir():
+                continue
+            for path in _walk(root):
+                name = path.name
+                if name.endswith(BACKUP_SUFFIX) or path == self.vault.path or path == self.journal_path:
+                    continue
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                data = _read(path) if st.st_size <= MAX_SCAN_BYTES else None
+                base = dict(agent=agent, path=str(path), size=st.st_size, mode=_mode(st), owner=_owner(st.st_uid))
+                keys = sorted({m.group(0) for m in CONVEX_KEY_RE.finditer(data.decode("utf-8", "replace"))}) if data else []
+                backup_of = _backup_base(name)
+                if data is None:
+                    if name in CREDENTIAL_FILES or _is_env(name):
+                        out.append({**base, "kind": "credential-file", "action": "report", "fingerprint": "",
+                                    "reason": f"larger than {MAX_SCAN_BYTES} bytes: not read; look at it by hand"})
+                    continue
+                fp = fingerprint(data, salt)
+                if name in CREDENTIAL_FILES:
+                    out.append({**base, "kind": CREDENTIAL_FILES[name], "action": "migrate", "fingerprint": fp,
+                                "base": CREDENTIAL_FILES[name], "reason": "a credential file"})
+                elif _is_env(name):
+                    if name in ENV_TEMPLATES and not keys:
+                        out.append({**base, "kind": "env-file", "action": "report", "fingerprint": fp,
+                                    "reason": "an env template with no credential found: left alone"})
+                    else:
+                        out.append({**base, "kind": "env-file", "action": "migrate", "fingerprint": fp,
+                                    "base": _sanitize(name), "reason": "an env file (may hold secrets)"})
+                elif backup_of is not None:
+                    holds = backup_of in CREDENTIAL_FILES or _is_env(backup_of) or bool(keys)
+                    if holds:
+                        out.append({**base, "kind": "backup-copy", "action": "migrate", "fingerprint": fp,
+                                    "base": _sanitize(name),
+                                    "reason": f"a backup or editor copy of {backup_of}" if not keys
+                                    else "a backup or editor copy holding a Convex deploy key"})
+                    else:
+                        out.append({**base, "kind": "backup-copy", "action": "report", "fingerprint": fp,
+                                    "reason": "a backup or editor copy with no credential found: left alone"})
+                elif keys and _is_text(data):
+                    text = data.decode("utf-8", "replace")
+                    for value in keys:
+                        line = text[: text.index(value)].count("\n") + 1
+                        out.append({**base, "kind": "inline-key", "action": "inline",
+                                    "fingerprint": fingerprint(value.encode(), salt), "line": line,
+                                    "base": "convex-deploy-key",
+                                    "reason": f"a Convex deploy key written inside the file (line {line})"})
+                elif keys:
+                    out.append({**base, "kind": "inline-key", "action": "report", "fingerprint": fp,
+                                "reason": "a binary file holding a Convex deploy key: remove it by hand"})
+        return out
+
+    def _value_of(self, f: dict[str, Any]) -> bytes | None:
+        """The credential's bytes as they are on disk now (None when gone or unreadable)."""
+        data = _read(Path(f["path"]))
+        if data is None:
+            return None
+        if f["action"] == "inline":
+            text = data.decode("utf-8", "replace")
+            for m in CONVEX_KEY_RE.finditer(text):
+                if hmac.compare_digest(fingerprint(m.group(0).encode(), self._salt), f["fingerprint"]):
+                    return m.group(0).encode()
+            return None
+        return data
+
+    def _merge(self, fresh: list[dict[str, Any]], journal: dict[str, Any]) -> list[dict[str, Any]]:
+        """Adds newly found items to the journal's findings (kept ones keep their progress) and
+        names their vault entries: the same bytes share one entry (an inline key shares the entry
+        of a file holding just that key); different values under one name are told apart by agent."""
+        findings = journal["findings"]
+        known = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in findings}
+        exact: dict[str, str] = {}  # fingerprint of a file's bytes (or an inline value) -> entry
+        stripped: dict[str, str] = {}  # fingerprint of a file's stripped bytes -> entry
+        used: set[str] = set()
+        for f in findings:
+            if f.get("entry"):
+                used.add(f["entry"])
+                exact.setdefault(f["fingerprint"], f["entry"])
+                if f.get("strippedFp"):
+                    stripped.setdefault(f["strippedFp"], f["entry"])
+        added: list[dict[str, Any]] = []
+        # whole files first, so inline keys can share their entries
+        for item in sorted(fresh, key=lambda i: i["action"] == "inline"):
+            k = (item["path"], item["fingerprint"] if item["action"] == "inline" else None)
+            old = known.get(k)
+            if old is not None:
+                if not old.get("storedVersion") and not old.get("removed"):
+                    for field_ in ("size", "mode", "owner", "fingerprint"):
+                        old[field_] = item[field_]
+                continue
+            item["id"] = f"f{len(findings) + len(added) + 1}"
+            base = item.pop("base", None)
+            if item["action"] in ("migrate", "inline"):
+                if item["action"] == "migrate":
+                    item["strippedFp"] = fingerprint((_read(Path(item["path"])) or b"").strip(), self._salt_of(journal))
+                    same = exact.get(item["fingerprint"])
+                else:
+                    same = exact.get(item["fingerprint"]) or stripped.get(item["fingerprint"])
+                if same is None:
+                    name = base or "credential"
+                    if name in used or self._vault_has_other(name, item):
+                        name = f"{item['agent']}/{name}"
+                    candidate, n = name, 2
+                    while candidate in used or self._vault_has_other(candidate, item):
+                        candidate, n = f"{name}-{n}", n + 1
+                    same = candidate
+                    used.add(same)
+                item["entry"] = same
+                exact.setdefault(item["fingerprint"], same)
+                if item.get("strippedFp"):
+                    stripped.setdefault(item["strippedFp"], same)
+            added.append(item)
+        findings.extend(added)
+        return added
+
+    @staticmethod
+    def _salt_of(journal: dict[str, Any]) -> bytes:
+        return bytes.fromhex(journal["salt"])
+
+    def _vault_has_other(self, name: str, item: dict[str, Any]) -> bool:
+        """True when the vault already holds `name` with another value (or we cannot tell)."""
+        try:
+            entries = {e.name for e in self.vault.entries()}
+        except VaultError:
+            return True
+        if name not in entries:
+            return False
+        if not self.vault.has_key:
+            return True
+        try:
+            current = self.vault.current(name)
+        except VaultError:
+            return True
+        value = self._value_of({**item, "fingerprint": item["fingerprint"]})
+        return current is None or value is None or current[1] != value
+
+    # -------------------------------------------------------------- workflows
+    def _edits(self, findings: list[dict[str, Any]], *, for_plan: bool) -> tuple[list[tuple[Path, str, str, int, bool]], list[Mention]]:
+        """(path, old text, new text, replacements, holds inline secret) per file, and mentions
+        left for a person. Only for credentials that are (or, in a plan, will be) verified."""
+        targets = [f for f in findings if f["action"] == "migrate" and f.get("entry")
+                   and (for_plan or f.get("verified") or f.get("removed"))]
+        inline = [f for f in findings if f["action"] == "inline" and f.get("entry")
+                  and (for_plan or f.get("verified")) and not f.get("rewritten")]
+        cred_paths = {f["path"] for f in findings if f["action"] == "migrate"}
+        edits: list[tuple[Path, str, str, int, bool]] = []
+        mentions: list[Mention] = []
+        env_names = {Path(f["path"]).name for f in targets if f["kind"] == "env-file"}
+        by_ws: dict[str, list[dict[str, Any]]] = {}
+        for f in targets:
+            by_ws.setdefault(str(self._workspace_of(f["path"])), []).append(f)
+        inline_by_path: dict[str, list[dict[str, Any]]] = {}
+        for f in inline:
+            inline_by_path.setdefault(f["path"], []).append(f)
+        salt = self._salt
+        for agent, root in self.workspaces:
+            if not root.is_dir():
+                continue
+            refs = by_ws.get(str(root), [])
+            for path in _walk(root):
+                sp = str(path)
+                if sp in cred_paths or path.name.endswith(BACKUP_SUFFIX):
+                    continue
+                data = _read(path) if path.stat().st_size <= MAX_SCAN_BYTES else None
+                if data is None or not _is_text(data):
+                    continue
+                try:
+                    old = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                new, count = old, 0
+                for f in inline_by_path.get(sp, []):
+                    value = self._value_of(f)
+                    if value:
+                        n = new.count(value.decode())
+                        new = new.replace(value.decode(), f"$(squad-console vault get {f['entry']})")
+                        count += n
+                seen_names = set()
+                for f in refs:
+                    basename = Path(f["path"]).name
+                    if basename in seen_names:
+                        continue
+                    seen_names.add(basename)
+                    token = _ref_regex(basename).pattern
+                    get = f"squad-console vault get {f['entry']}"
+                    rules = [
+                        (re.compile(r"\$\(\s*<\s*([\"']?)" + token + r"\1\s*\)"), f"$({get})"),
+                        (re.compile(r"\bcat\s+([\"']?)" + token + r"\1"), get),
+                    ]
+                    if basename in env_names or f["kind"] == "env-file":
+                        rules.append((re.compile(r"(^|[;&|(]\s*|\bthen\s+|\bdo\s+)(?:source|\.)\s+([\"']?)" + token + r"\2",
+                                                 re.M), rf'\g<1>eval "$({get})"'))
+                    for rx, repl in rules:
+                        new, n = rx.subn(repl, new)
+                        count += n
+                    for number, line in enumerate(new.splitlines(), 1):
+                        if _ref_regex(basename).search(line):
+                            mentions.append(Mention(sp, number, _redact(line.strip(), [], salt)[:200], basename))
+                if new != old:
+                    edits.append((path, old, new, count, sp in inline_by_path))
+        return edits, mentions
+
+    def _workspace_of(self, path: str) -> Path:
+        for _, root in self.workspaces:
+            try:
+                Path(path).relative_to(root)
+                return root
+            except ValueError:
+                continue
+        return Path(path).parent
+
+    def _diff(self, path: Path, old: str, new: str, secrets: Iterable[bytes]) -> str:
+        lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                     f"a/{path.name}", f"b/{path.name}", n=1)
+        return _redact("".join(lines), secrets, self._salt)
+
+    # ------------------------------------------------------------------ public API
+    def plan(self) -> Plan:
+        """The whole migration as it would run now: changes nothing (no journal, no vault, no
+        activity). This is the dry run."""
+        journal = json.loads(json.dumps(self._j))
+        self._merge(self._scan(self._salt), journal)
+        findings = journal["findings"]
+        edits_raw, mentions = self._edits(findings, for_plan=True)
+        secrets = [v for f in findings if f["action"] != "report" for v in [self._value_of(f)] if v]
+        edits = tuple(
+            WorkflowEdit(str(p), self._diff(p, old, new, secrets), n, None if holds else str(p) + BACKUP_SUFFIX)
+            for p, old, new, n, holds in edits_raw
+        )
+        warnings = []
+        loose = [f for f in findings if f["action"] != "report" and int(f["mode"], 8) & 0o077]
+        if loose:
+            warnings.append(f"{len(loose)} file(s) can be read by other users: " + ", ".join(f["path"] for f in loose[:5]))
+        if any(f["action"] == "report" and f["kind"] != "backup-copy" for f in findings):
+            warnings.append("some findings are only reported: see their reason")
+        warnings.append(HONEST_WARNING)
+        return Plan(tuple(self._finding(f) for f in findings), edits, tuple(mentions),
+                    tuple(self._steps(journal, edits, findings)), tuple(warnings))
+
+    def steps(self) -> list[Step]:
+        edits, _ = self._edits(self._findings(), for_plan=True)
+        return self._steps(self._j, edits, self._findings())
+
+    def next_step(self) -> Step | None:
+        return next((s for s in self.steps() if s.status not in ("done", "skipped")), None)
+
+    def state(self) -> dict[str, Any]:
+        """The journal as it is (no values in it: paths, fingerprints, progress)."""
+        return json.loads(json.dumps({k: v for k, v in self._j.items() if k != "salt"}))
+
+    def findings(self) -> list[Finding]:
+        return [self._finding(f) for f in self._findings()]
+
+    def run_step(self, step_id: str, confirm: str | None = None) -> StepResult:
+        """Runs one step (again, when it was done: every step is idempotent). Destructive steps
+        (and setting the deployment's key) need `confirm` equal to the step's phrase."""
+        if step_id not in STEP_ORDER:
+            raise MigrationError(f"there is no migration step {step_id!r}", hint=f"steps: {', '.join(STEP_ORDER)}")
+        index = STEP_ORDER.index(step_id)
+        missing = [s for s in STEP_ORDER[:index] if self._step_status(s) not in ("done", "skipped")]
+        if missing:
+            raise MigrationError(f"step {step_id!r} comes after {', '.join(missing)}, not done yet",
+                                 hint=f"run the step {missing[0]!r} first")
+        ensure_private_folder(self.journal_path.parent)
+        with file_lock(self.lock_path, 5.0):
+            self._j = self._load_journal()  # another process may have moved on
+            self._flush_activities()
+            return getattr(self, f"_step_{step_id}")(confirm)
+
+    def run_all(self, confirm: Callable[[Step], str | None]) -> list[StepResult]:
+        """Every step not done yet, in order; `confirm(step)` gives the typed phrase (or None to
+        stop before a step that needs one)."""
+        results = []
+        while (step := self.next_step()) is not None:
+            phrase = confirm(step) if step.confirm else None
+            if step.confirm and phrase != step.confirm and step.id != "convex":
+                results.append(StepResult(step.id, "needs-confirmation", f"stopped before: {step.title.lower()} (not confirmed)"))
+                break
+            result = self.run_step(step.id, phrase)
+            results.append(result)
+            if result.status == "failed":
+                break
+        return results
+
+    def report(self) -> Report:
+        fs = self._findings()
+        active = [f for f in fs if f["action"] != "report"]
+        left = []
+        for f in active:
+            if f["action"] == "migrate" and not f.get("removed") and Path(f["path"]).exists():
+                left.append(f"{f['path']}: " + ("verified, not removed yet" if f.get("verified") else f.get("problem") or "not verified yet"))
+            if f["action"] == "inline" and not f.get("rewritten"):
+                left.append(f"{f['path']} line {f.get('line')}: the key is still written in the file")
+        _, mentions = self._edits(fs, for_plan=False)
+        rotate = []
+        kinds = {f["kind"] for f in active}
+        if kinds & {"convex-deploy-key", "inline-key"} or any(f["kind"] == "backup-copy" for f in active):
+            rotate.append("Convex deploy key: dashboard → Settings → Deploy keys → create a new key, "
+                          "`squad-console vault put convex-deploy-key < newkey`, then revoke the old one")
+        if "convex-auth-token" in kinds:
+            rotate.append("Convex auth token: log in again (`npx convex login`) and store the new token with "
+                          "`squad-console vault put convex-auth-token`")
+        if "env-file" in kinds:
+            rotate.append("every secret in the migrated .env files: issue new ones where the provider allows it")
+        steps = self.steps()
+        return Report(
+            migrated=tuple(sorted({f["entry"] for f in active if f.get("storedVersion")})),
+            verified=tuple(f["path"] for f in active if f.get("verified")),
+            removed=tuple(f["path"] for f in active if f.get("removed")),
+            rewritten=tuple(f["path"] for f in active if f.get("rewritten")),
+            references_updated=tuple(e["path"] for e in self._j.get("edits", []) if e.get("applied")),
+            mentions=tuple(mentions),
+            left=tuple(left),
+            steps=tuple(steps),
+            rotate=tuple(rotate),
+            warnings=(HONEST_WARNING,),
+            done=all(s.status in ("done", "skipped") for s in steps),
+        )
+
+    # ------------------------------------------------------------------ steps
+    def _finding(self, f: dict[str, Any]) -> Finding:
+        return Finding(
+            id=f.get("id", "?"), agent=f["agent"], path=f["path"], kind=f["kind"], action=f["action"],
+            entry=f.get("entry"), size=int(f.get("size") or 0), mode=f.get("mode", "0000"), owner=f.get("owner", "?"),
+            fingerprint=f.get("fingerprint", ""), line=f.get("line"), reason=f.get("reason", ""),
+            stored_version=f.get("storedVersion"), verified=bool(f.get("verified")), removed=bool(f.get("removed")),
+            rewritten=bool(f.get("rewritten")), problem=f.get("problem", ""),
+        )
+
+    def _steps(self, journal: dict[str, Any], edits: Sequence[Any], findings: list[dict[str, Any]]) -> list[Step]:
+        active = [f for f in findings if f["action"] != "report"]
+        migrate = [f for f in active if f["action"] == "migrate"]
+        inline = [f for f in active if f["action"] == "inline"]
+        entries = sorted({f["entry"] for f in active if f.get("entry")})
+        if self.deployment is None:
+            convex = ("skip: the store is local, so there is no Convex deployment to configure "
+                      "(later: `squad-console --store convex vault convex-key set`)")
+        else:
+            convex = (f"check that the deployment at {self.deployment.url} holds the same CONVEX_VAULT_KEY "
+                      "(compared by key id, the key never comes back); if it does not, set it there "
+                      f"when you type \"{CONFIRM['convex']}\", or skip")
+        what = {
+            "scan": "look through the agents' workspaces (" + ", ".join(str(p) for _, p in self.workspaces)
+            + ") for .convex-deploy-key, .convex-auth-token, .env*, backup and editor copies, and Convex deploy "
+            "keys inside files; show path, size, mode, owner and a fingerprint, never a value",
+            "key": "use the vault key (CONVEX_VAULT_KEY or the OS keyring) and check it opens the vault; "
+            "keep a copy of it somewhere safe: losing the key loses every secret",
+            "convex": convex,
+            "encrypt": f"encrypt {len(migrate)} file(s) and {len(inline)} inline key(s) into the vault as "
+            + (", ".join(entries) or "nothing") + "; the ciphertext is copied to the store",
+            "verify": "read every entry back, decrypt it and compare it byte for byte with the file on disk",
+            "workflows": f"edit {len(edits)} file(s) so they read the credentials with `squad-console vault get NAME` "
+            f"instead of the files (backups beside them as *{BACKUP_SUFFIX}); replace inline keys by "
+            "`$(squad-console vault get NAME)`",
+            "remove": f"delete {len(migrate)} plaintext file(s), only those verified; " + HONEST_WARNING,
+        }
+        out = []
+        for sid in STEP_ORDER:
+            rec = journal["steps"].get(sid) or {}
+            out.append(Step(sid, TITLES[sid], what[sid], sid in ("workflows", "remove"), CONFIRM.get(sid),
+                            rec.get("status", "pending"), rec.get("summary", "")))
+        return out
+
+    def _step_scan(self, confirm: str | None) -> StepResult:
+        added = self._merge(self._scan(self._salt), self._j)
+        fs = self._findings()
+        active = [f for f in fs if f["action"] != "report"]
+        details = [
+            f"{f['path']}  {f['kind']}  {f['size']} B  mode {f['mode']}  owner {f['owner']}  {f['fingerprint']}"
+            + (f"  → {f['entry']}" if f.get("entry") else f"  ({f['reason']})")
+            for f in fs
+        ]
+        summary = f"{len(active)} credential(s) to migrate, {len(fs) - len(active)} reported only" + (
+            f" ({len(added)} new)" if added and len(added) != len(fs) else "")
+        return self._finish("scan", "done", summary, details,
+                            activity={"findings": [self._public(f) for f in fs]})
+
+    def _step_key(self, confirm: str | None) -> StepResult:
+        try:
+            key = self.vault.require_key()
+            self.vault.kid()  # the file opens (permissions, format)
+            if self.vault.kid() not in (None, key.kid):
+                raise VaultError(f"this vault was written with key {self.vault.kid()}, the key given is {key.kid}",
+                                 hint="give the key this vault was written with")
+        except VaultError as exc:
+            self._j["steps"]["key"] = {"status": "failed", "at": self._clock(), "summary": exc.message}
+            self._save()
+            return StepResult("key", "failed", exc.describe())
+        self._j["kid"] = key.kid
+        return self._finish("key", "done", f"key {key.kid} from {key.source}; keep a copy: losing it loses every secret",
+                            activity={"kid": key.kid, "source": key.source})
+
+    def _step_convex(self, confirm: str | None) -> StepResult:
+        key = self.vault.require_key()
+        if self.deployment is None:
+            return self._finish("convex", "skipped", "the store is local: no Convex deployment to configure",
+                                activity={"reason": "local store"})
+        phase = "checked"
+        try:
+            kid, problem = self.deployment.kid()
+            if kid == key.kid:
+                return self._finish("convex", "done", f"the deployment holds the same key ({kid})", activity={"kid": kid})
+            have = f"holds another key ({kid})" if kid else (problem or "has no CONVEX_VAULT_KEY")
+            if confirm != CONFIRM["convex"]:
+                return self._finish("convex", "skipped", f"the deployment {have}; not set (not confirmed): "
+                                    "`squad-console vault convex-key set` does it later",
+                                    activity={"reason": "not confirmed", "deploymentKid": kid})
+            phase = "given the key"
+            self.deployment.set(key)
+            phase = "checked after setting the key"
+            kid, problem = self.deployment.kid()
+            if kid != key.kid:
+                return self._finish("convex", "skipped", f"set, but the deployment reports key {kid} ({problem or 'no key'})",
+                                    activity={"reason": "kid mismatch after set", "deploymentKid": kid})
+            return self._finish("convex", "done", f"CONVEX_VAULT_KEY set in the deployment and verified ({kid})",
+                                activity={"kid": kid, "set": True})
+        except StoreError as exc:  # VaultError included
+            return self._finish("convex", "skipped", f"the deployment could not be {phase}: {exc.message}",
+                                activity={"reason": exc.message[:200]})
+
+    def _step_encrypt(self, confirm: str | None) -> StepResult:
+        key = self.vault.require_key()
+        details, stored, problems = [], 0, 0
+        for f in self._findings():
+            if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
+                continue
+            value = self._value_of(f)
+            if value is None:
+                if f.get("storedVersion"):
+                    continue
+                f["problem"] = "the file disappeared before it was stored: nothing to migrate"
+                details.append(f"{f['path']}: {f['problem']}")
+                continue
+            try:
+                current = self.vault.current(f["entry"])
+                same = current is not None and (
+                    current[1] == value or (f["action"] == "inline" and current[1].strip() == value))
+                if same:
+                    version = current[0]
+                else:
+                    result = self.vault.put(f["entry"], value, expected_version=current[0] if current else 0,
+                                            source=f["path"])
+                    version = result.version
+                    stored += 1
+            except VaultError as exc:
+                f["problem"] = exc.message
+                problems += 1
+                details.append(f"{f['path']}: {exc.message}")
+                continue
+            if f.get("storedVersion") != version:
+                f["verified"] = False
+            f["storedVersion"] = version
+            f["problem"] = ""
+            f["fingerprint"] = f["fingerprint"] if f["action"] == "inline" else self._fp(value)
+            details.append(f"{f['path']} → {f['entry']} v{version}")
+        summary = f"{stored} new version(s) stored under key {key.kid}" + (f"; {problems} problem(s)" if problems else "")
+        return self._finish("encrypt", "failed" if problems else "done", summary, details,
+                            activity={"stored": [self._public(f) for f in self._findings() if f.get("storedVersion")]})
+
+    def _verify_one(self, f: dict[str, Any]) -> tuple[bool, str]:
+        value = self._value_of(f)
+        if value is None:
+            return False, "the file (or the key in it) is gone"
+        try:
+            stored = self.vault.get(f["entry"], f["storedVersion"])
+        except VaultError as exc:
+            return False, exc.message
+        if f["action"] == "inline":
+            ok = hmac.compare_digest(stored, value) or hmac.compare_digest(stored.strip(), value)
+        else:
+            ok = hmac.compare_digest(stored, value)
+        return ok, "" if ok else "the file changed since it was stored: run the encrypt step again"
+
+    def _step_verify(self, confirm: str | None) -> StepResult:
+        details, bad = [], 0
+        for f in self._findings():
+            if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
+                continue
+            if not f.get("storedVersion"):
+                if self._value_of(f) is None:
+                    continue  # gone before it was stored: nothing to lose
+                bad += 1
+                details.append(f"{f['path']}: not stored: run the encrypt step again")
+                continue
+            ok, why = self._verify_one(f)
+            f["verified"], f["problem"] = ok, why
+            details.append(f"{f['path']}: " + ("verified byte for byte" if ok else why))
+            bad += 0 if ok else 1
+        summary = f"{sum(1 for f in self._findings() if f.get('verified'))} verified" + (f", {bad} not" if bad else "")
+        return self._finish("verify", "failed" if bad else "done", summary, details,
+                            activity={"verified": [self._public(f) for f in self._findings() if f.get("verified")]})
+
+    def _step_workflows(self, confirm: str | None) -> StepResult:
+        if confirm != CONFIRM["workflows"]:
+            return StepResult("workflows", "needs-confirmation", f"type \"{CONFIRM['workflows']}\" to edit the files")
+        edits, mentions = self._edits(self._findings(), for_plan=False)
+        records = {e["path"]: e for e in self._j.setdefault("edits", [])}
+        details = []
+        new_records = False
+        for path, old, new, count, holds in edits:
+            if str(path) not in records:
+                rec = {"path": str(path), "backup": None if holds else str(path) + BACKUP_SUFFIX, "applied": False}
+                self._j["edits"].append(rec)
+                records[str(path)] = rec
+                new_records = True
+        if new_records:
+            self._save()  # before the first write: a rerun then knows these files are ours to finish
+        for path, old, new, count, holds in edits:
+            rec = records[str(path)]
+            st = path.stat()
+            if rec["backup"] and not Path(rec["backup"]).exists():
+                atomic_write(Path(rec["backup"]), old.encode("utf-8"), mode=stat.S_IMODE(st.st_mode))
+            atomic_write(path, new.encode("utf-8"), mode=stat.S_IMODE(st.st_mode))
+            rec["applied"], rec["replacements"] = True, count
+            for f in self._findings():
+                if f["action"] == "inline" and f["path"] == str(path) and f.get("verified"):
+                    f["rewritten"] = True
+            details.append(f"{path}: {count} reference(s) now read the vault"
+                           + (f" (backup {rec['backup']})" if rec["backup"] else " (no backup: it held the key itself)"))
+        # a crash after a file was written but before the journal said so: the file needs no edit now
+        pending = {str(p) for p, *_ in edits}
+        for rec in self._j["edits"]:
+            if not rec.get("applied") and rec["path"] not in pending:
+                rec["applied"] = True
+        # inline keys already gone from their files (rewritten, or edited by hand): done
+        for f in self._findings():
+            if f["action"] == "inline" and f.get("verified") and not f.get("rewritten") and self._value_of(f) is None:
+                f["rewritten"] = True
+        for m in mentions:
+            details.append(f"{m.path}:{m.line}: still names {m.target}: update by hand: {m.text}")
+        summary = f"{len(edits)} file(s) updated" + (f", {len(mentions)} mention(s) to update by hand" if mentions else "")
+        return self._finish("workflows", "done", summary, details,
+                            activity={"files": [str(p) for p, *_ in edits], "mentions": len(mentions)})
+
+    def _step_remove(self, confirm: str | None) -> StepResult:
+        if confirm != CONFIRM["remove"]:
+            return StepResult("remove", "needs-confirmation", f"type \"{CONFIRM['remove']}\" to delete the plaintext files")
+        details, kept = [], 0
+        marked = False
+        for f in self._findings():
+            if f["action"] != "migrate" or f.get("removed") or f.get("removing"):
+                continue
+            path = Path(f["path"])
+            if not f.get("verified") and not f.get("storedVersion") and not path.exists():
+                continue  # gone before it was stored: nothing to remove
+            if not f.get("verified"):
+                kept += 1
+                details.append(f"{path}: kept (not verified)")
+                continue
+            ok, why = self._verify_one(f)  # right before: the entry decrypts to these very bytes
+            if not ok:
+                f["verified"], f["problem"] = False, why
+                kept += 1
+                details.append(f"{path}: kept ({why})")
+                continue
+            f["removing"] = marked = True
+        if marked:
+            self._save()  # from here a rerun finishes these removals without comparing again
+        for f in self._findings():
+            if f.get("removing"):
+                if not self._still_ours(f):  # changed by someone since it was compared: keep it
+                    f["removing"], f["verified"] = False, False
+                    f["problem"] = "the file changed since it was stored: run the encrypt step again"
+                    kept += 1
+                    details.append(f"{f['path']}: kept ({f['problem']})")
+                    continue
+                self._erase(Path(f["path"]))
+                f["removed"], f["removing"] = True, False
+                details.append(f"{f['path']}: removed (verified in the vault as {f['entry']} v{f['storedVersion']})")
+        details.append(HONEST_WARNING)
+        summary = f"{sum(1 for f in self._findings() if f.get('removed'))} file(s) removed" + (f", {kept} kept" if kept else "")
+        return self._finish("remove", "done" if not kept else "failed", summary, details,
+                            activity={"removed": [self._public(f) for f in self._findings() if f.get("removed")],
+                                      "warning": "overwrite is not reliable on journaling/SSD/copy-on-write storage; rotate the keys"})
+
+    def _still_ours(self, f: dict[str, Any]) -> bool:
+        """The file is gone, holds the verified bytes, or is them partly overwritten with zeros by
+        an erase a crash interrupted."""
+        data = _read(Path(f["path"]))
+        if data is None:
+            return True
+        try:
+            stored = self.vault.get(f["entry"], f["storedVersion"])
+        except VaultError:
+            return False
+        rest = data.lstrip(b"\0")
+        return len(data) == len(stored) and stored.endswith(rest)
+
+    @staticmethod
+    def _erase(path: Path) -> None:
+        """Overwrite with zeros (best effort: see HONEST_WARNING), fsync, unlink, fsync the folder."""
+        try:
+            size = path.stat().st_size
+            with open(path, "r+b", buffering=0) as fh:
+                fh.write(b"\0" * size)
+                os.fsync(fh.fileno())
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass  # a read-only file: still unlink it
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        fsync_dir(path.parent)

@@ -1,0 +1,379 @@
+"""The credential migration: scan, plan (dry run), journal and resume, every step, crash safety.
+
+The fixture workspace is built like an OpenClaw one (`~/.openclaw/workspace-<agent>`):
+workspace-cestra holds `.convex-deploy-key` (a fake `prod:...|...` key) and a backup copy of it,
+`.convex-auth-token`, a HEARTBEAT.md and `scripts/report.sh` that reads the key file;
+workspace-veda holds a `.env`, an `.env.example` and a deploy script with the key written inline.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.service import migration as M
+from console.service import vault as V
+from console.service.local import LocalStore
+from console.service.store import StoreUnavailable
+
+DEPLOY_KEY = "prod:qualified-jaguar-123|eyJ2MiI6InBsYW50ZWQtZGVwbG95LWtleS05ZjJhIn0="
+AUTH_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwbGFudGVkLWF1dGgtdG9rZW4ifQ.c2ln"
+ENV_SECRET = "sk-planted-openai-0b1c2d3e4f"
+KEY_HEX = "5" * 64
+
+REPORT_SH = """#!/bin/sh
+# daily report: run from anywhere
+cd "$(dirname "$0")/.."
+CONVEX_DEPLOY_KEY=$(cat .convex-deploy-key) npx convex run reports:daily '{"agent":"cestra"}'
+"""
+HEARTBEAT_MD = """# HEARTBEAT (Cestra)
+
+Every 15 minutes:
+
+    CONVEX_DEPLOY_KEY=$(cat .convex-deploy-key) npx convex run tasks:list
+
+The deploy key is kept in .convex-deploy-key.
+"""
+DEPLOY_SH = f"""#!/bin/sh
+set -a; . ./.env; set +a
+CONVEX_DEPLOY_KEY="{DEPLOY_KEY}" npx convex deploy
+"""
+
+
+def build_workspaces(root: Path) -> dict[str, Any]:
+    """The OpenClaw-like fixture; returns the workspaces and the planted secret values."""
+    cestra, veda, orin = root / "workspace-cestra", root / "workspace-veda", root / "workspace-orin"
+    (cestra / "scripts").mkdir(parents=True)
+    veda.mkdir()
+    orin.mkdir()
+    (cestra / ".convex-deploy-key").write_text(DEPLOY_KEY + "\n")
+    (cestra / ".convex-deploy-key.bak").write_text(DEPLOY_KEY + "\n")
+    (cestra / ".convex-auth-token").write_text(AUTH_TOKEN)
+    (cestra / ".convex-auth-token").chmod(0o600)
+    (cestra / "HEARTBEAT.md").write_text(HEARTBEAT_MD)
+    (cestra / "scripts" / "report.sh").write_text(REPORT_SH)
+    (cestra / "scripts" / "report.sh").chmod(0o755)
+    (cestra / "notes.md~").write_text("nothing secret here\n")
+    (veda / ".env").write_text(f"CONVEX_URL=https://happy-otter-123.convex.cloud\nOPENAI_API_KEY={ENV_SECRET}\n")
+    (veda / ".env.example").write_text("OPENAI_API_KEY=\n")
+    (veda / "deploy.sh").write_text(DEPLOY_SH)
+    (orin / "HEARTBEAT.md").write_text("# ORIN\nNo credentials here. CONVEX_DEPLOYMENT=prod:qualified-jaguar-123\n")
+    return {
+        "workspaces": [("cestra", cestra), ("veda", veda), ("orin", orin)],
+        "secrets": {"deploy key": DEPLOY_KEY.encode(), "auth token": AUTH_TOKEN.encode(), "env": ENV_SECRET.encode()},
+    }
+
+
+def confirm_all(step: M.Step) -> str | None:
+    return step.confirm
+
+
+@pytest.fixture
+def key() -> V.VaultKey:
+    return V.parse_key(KEY_HEX)
+
+
+class World:
+    def __init__(self, tmp: Path, key: V.VaultKey, *, memory_store: bool = False) -> None:
+        self.tmp = tmp
+        self.key = key
+        self.fx = build_workspaces(tmp / "state")
+        self.data = tmp / "data"
+        self.store = LocalStore(":memory:" if memory_store else self.data / "squad.db")
+        self._seen: dict[bytes, list[bytes]] = {}
+
+    def migration(self, *, deployment: Any = None, store: Any = None) -> M.Migration:
+        vault = V.Vault(self.data / "vault.json", key=self.key, store=self.store if store is None else store)
+        return M.Migration(self.fx["workspaces"], self.store if store is None else store, vault, deployment=deployment)
+
+    def files(self) -> dict[str, bytes]:
+        out = {}
+        for folder, _, names in os.walk(self.tmp / "state"):
+            for name in names:
+                with open(os.path.join(folder, name), "rb") as fh:
+                    out[os.path.join(folder, name)] = fh.read()
+        return out
+
+    def recoverable(self) -> list[str]:
+        """The planted secrets found neither in a file nor in a vault entry (should be none)."""
+        blobs = list(self.files().values())
+        vault = V.Vault(self.data / "vault.json", key=self.key)
+        if vault.exists():
+            raw = vault.path.read_bytes()
+            if raw not in self._seen:  # decrypt each state of the vault file once
+                self._seen[raw] = [vault.get(e.name, v.version, include_deleted=True)
+                                   for e in vault.entries(include_deleted=True) for v in e.versions]
+            blobs += self._seen[raw]
+        return [name for name, secret in self.fx["secrets"].items() if not any(secret in b for b in blobs)]
+
+    def plaintext_left(self) -> list[str]:
+        return [f"{name} in {path}" for path, data in self.files().items()
+                for name, secret in self.fx["secrets"].items() if secret in data]
+
+
+@pytest.fixture
+def world(tmp_path: Path, key: V.VaultKey) -> World:
+    w = World(tmp_path, key)
+    yield w
+    w.store.close()
+
+
+def all_text(w: World) -> str:
+    """Everything the migration wrote that is not the vault: journal, activities."""
+    journal = (w.data / "migration.json").read_text() if (w.data / "migration.json").exists() else ""
+    acts = " ".join(f"{a.type} {a.message} {a.detail}" for a in w.store.list_activities(1000))
+    return journal + acts
+
+
+# ---------------------------------------------------------------------------- scan
+def test_scan_reports_path_size_mode_owner_fingerprint_never_a_value(world: World) -> None:
+    m = world.migration()
+    result = m.run_step("scan")
+    assert result.status == "done"
+    fs = {(Path(f.path).name, f.action): f for f in m.findings()}
+    dk = fs[(".convex-deploy-key", "migrate")]
+    assert dk.kind == "convex-deploy-key" and dk.entry == "convex-deploy-key" and dk.size == len(DEPLOY_KEY) + 1
+    assert dk.mode == "0644" and dk.loose and dk.owner and dk.fingerprint.startswith("fp:")
+    assert fs[(".convex-deploy-key.bak", "migrate")].entry == "convex-deploy-key"  # same bytes, one entry
+    assert fs[(".convex-auth-token", "migrate")].mode == "0600"
+    assert fs[(".env", "migrate")].entry == "env"
+    assert fs[(".env.example", "report")].kind == "env-file"
+    assert fs[("notes.md~", "report")].kind == "backup-copy"
+    inline = fs[("deploy.sh", "inline")]
+    assert inline.entry == "convex-deploy-key" and inline.line == 3
+    assert not any(Path(f.path).name == "HEARTBEAT.md" for f in m.findings())  # CONVEX_DEPLOYMENT is no secret
+    text = all_text(world) + " ".join(result.details)
+    for secret in world.fx["secrets"].values():
+        assert secret.decode() not in text
+
+
+def test_the_dry_run_changes_nothing(world: World) -> None:
+    before = {p: (d, stat.S_IMODE(os.stat(p).st_mode)) for p, d in world.files().items()}
+    plan = world.migration().plan()
+    assert {(p, d, stat.S_IMODE(os.stat(p).st_mode)) for p, d in world.files().items()} == {(p, *v) for p, v in before.items()}
+    assert not (world.data / "migration.json").exists() and not (world.data / "vault.json").exists()
+    assert world.store.list_activities() == []
+    assert [s.id for s in plan.steps] == list(M.STEP_ORDER)
+    assert [s.destructive for s in plan.steps] == [False] * 5 + [True, True]
+    edited = {Path(e.path).name: e for e in plan.edits}
+    assert set(edited) == {"report.sh", "HEARTBEAT.md", "deploy.sh"}
+    assert "+CONVEX_DEPLOY_KEY=$(squad-console vault get convex-deploy-key) npx convex run" in edited["report.sh"].diff
+    assert edited["deploy.sh"].backup is None and "<redacted fp:" in edited["deploy.sh"].diff
+    assert 'eval "$(squad-console vault get env)"' in edited["deploy.sh"].diff
+    assert [Path(x.path).name for x in plan.mentions] == ["HEARTBEAT.md"]
+    shown = repr(plan)
+    for secret in world.fx["secrets"].values():
+        assert secret.decode() not in shown
+
+
+# ---------------------------------------------------------------------- whole run
+def test_a_whole_run_moves_everything_and_updates_the_workflows(world: World, key: V.VaultKey) -> None:
+    m = world.migration()
+    results = m.run_all(confirm_all)
+    assert [(r.id, r.status) for r in results] == [
+        ("scan", "done"), ("key", "done"), ("convex", "skipped"), ("encrypt", "done"),
+        ("verify", "done"), ("workflows", "done"), ("remove", "done")]
+    assert world.plaintext_left() == [] and world.recoverable() == []
+    vault = V.Vault(world.data / "vault.json", key=key)
+    assert vault.get("convex-deploy-key") == DEPLOY_KEY.encode() + b"\n"
+    assert vault.get("convex-auth-token") == AUTH_TOKEN.encode()
+    assert [e.latest for e in vault.entries()] == [1, 1, 1]
+    cestra = world.fx["workspaces"][0][1]
+    assert (cestra / "scripts" / "report.sh").read_text() == REPORT_SH.replace(
+        "$(cat .convex-deploy-key)", "$(squad-console vault get convex-deploy-key)")
+    assert (cestra / "scripts" / "report.sh.pre-vault").read_text() == REPORT_SH
+    assert stat.S_IMODE((cestra / "scripts" / "report.sh").stat().st_mode) == 0o755
+    assert not (cestra / ".convex-deploy-key").exists() and (cestra / "notes.md~").exists()
+    report = m.report()
+    assert report.done and report.left == () and set(report.migrated) == {"convex-deploy-key", "convex-auth-token", "env"}
+    assert len(report.removed) == 4 and len(report.references_updated) == 3 and len(report.rewritten) == 1
+    assert any("Deploy keys" in r for r in report.rotate) and "copy-on-write" in report.warnings[0]
+    # every step wrote an activity; the store holds the ciphertext; no value anywhere
+    types = [a.type for a in world.store.list_activities(1000)]
+    assert types.count("vault_migration") == 7 and types.count("vault_migrated") == 1
+    assert {r.name for r in world.store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "env"}
+    text = all_text(world)
+    for secret in world.fx["secrets"].values():
+        assert secret.decode() not in text
+    # a second run changes nothing
+    again = world.migration()
+    assert again.next_step() is None and again.run_step("scan").status == "done"
+    assert world.plaintext_left() == []
+
+
+def test_destructive_steps_need_the_typed_phrase_and_steps_keep_their_order(world: World) -> None:
+    m = world.migration()
+    with pytest.raises(M.MigrationError, match="comes after scan"):
+        m.run_step("key")
+    for sid in ("scan", "key", "convex", "encrypt", "verify"):
+        m.run_step(sid)
+    assert m.run_step("workflows", "yes").status == "needs-confirmation"
+    assert m.run_step("workflows").status == "needs-confirmation"
+    with pytest.raises(M.MigrationError, match="comes after workflows"):
+        m.run_step("remove", "remove plaintext")
+    m.run_step("workflows", "update workflows")
+    assert m.run_step("remove", "sure").status == "needs-confirmation"
+    assert world.recoverable() == [] and (world.fx["workspaces"][0][1] / ".convex-deploy-key").exists()
+    assert m.run_step("remove", "remove plaintext").status == "done"
+    assert world.plaintext_left() == []
+
+
+def test_a_file_changed_after_verification_is_kept_until_stored_again(world: World) -> None:
+    m = world.migration()
+    for sid in ("scan", "key", "convex", "encrypt", "verify"):
+        m.run_step(sid)
+    m.run_step("workflows", "update workflows")
+    keyfile = world.fx["workspaces"][0][1] / ".convex-deploy-key"
+    keyfile.write_text(DEPLOY_KEY.replace("eyJ2", "eyJ3") + "\n")  # an agent rotated it meanwhile
+    world.fx["secrets"]["new key"] = DEPLOY_KEY.replace("eyJ2", "eyJ3").encode()
+    result = m.run_step("remove", "remove plaintext")
+    assert result.status == "failed" and keyfile.exists()
+    assert any("changed since it was stored" in d for d in result.details)
+    assert world.recoverable() == []
+    assert m.run_step("encrypt").status == "done" and m.run_step("verify").status == "done"
+    m.run_step("workflows", "update workflows")
+    assert m.run_step("remove", "remove plaintext").status == "done"
+    assert world.plaintext_left() == [] and world.recoverable() == []
+    vault = V.Vault(world.data / "vault.json", key=world.key)
+    assert vault.get("convex-deploy-key").startswith(world.fx["secrets"]["new key"])
+
+
+def test_the_convex_step_checks_then_sets_only_when_confirmed(world: World, key: V.VaultKey) -> None:
+    class FakeDeployment:
+        url = "https://happy-otter-123.convex.cloud"
+
+        def __init__(self) -> None:
+            self.kid_now: str | None = None
+            self.sets = 0
+
+        def kid(self) -> tuple[str | None, str]:
+            return self.kid_now, ""
+
+        def set(self, k: V.VaultKey) -> None:
+            self.sets += 1
+            self.kid_now = k.kid
+
+    dep = FakeDeployment()
+    m = world.migration(deployment=dep)
+    m.run_step("scan")
+    m.run_step("key")
+    r = m.run_step("convex")
+    assert r.status == "skipped" and "has no CONVEX_VAULT_KEY" in r.summary and dep.sets == 0
+    r = m.run_step("convex", "set the key")
+    assert r.status == "done" and dep.sets == 1 and key.kid in r.summary
+    assert m.run_step("convex").status == "done" and dep.sets == 1  # already the same key
+
+
+def test_activities_wait_in_the_journal_while_the_store_is_away(world: World) -> None:
+    class Flaky:
+        def __init__(self, inner: LocalStore) -> None:
+            self.inner, self.away = inner, True
+
+        def log_activity(self, *a: Any, **k: Any) -> Any:
+            if self.away:
+                raise StoreUnavailable("cannot connect to Convex: connection refused")
+            return self.inner.log_activity(*a, **k)
+
+        def vault_put(self, *a: Any, **k: Any) -> Any:
+            if self.away:
+                raise StoreUnavailable("cannot connect to Convex: connection refused")
+            return self.inner.vault_put(*a, **k)
+
+        def describe(self) -> str:
+            return "flaky"
+
+    flaky = Flaky(world.store)
+    m = world.migration(store=flaky)
+    m.run_step("scan")
+    m.run_step("key")
+    assert len(m.state()["pendingActivities"]) == 2 and world.store.list_activities() == []
+    flaky.away = False
+    m.run_step("convex")
+    assert m.state()["pendingActivities"] == [] and len(world.store.list_activities()) == 3
+
+
+def test_a_damaged_journal_is_a_clear_error(world: World) -> None:
+    m = world.migration()
+    m.run_step("scan")
+    (world.data / "migration.json").write_text('{"format": "squad-console-migr')
+    with pytest.raises(M.MigrationError, match="journal .* is damaged") as err:
+        world.migration()
+    assert "still in its file or in the vault" in (err.value.hint or "")
+
+
+# ---------------------------------------------------------------------- crash safety
+class Crash(BaseException):
+    """A simulated power cut: not an Exception, so nothing in the code under test catches it."""
+
+
+def _run_with_fault(world: World, monkeypatch: pytest.MonkeyPatch, crash_at: int | None,
+                    checks: list[int]) -> int:
+    """Runs the whole migration, crashing at the `crash_at`-th fsync/replace call (before it runs:
+    after the write, before the fsync; after the fsync, before the rename; after the rename, before
+    the folder's fsync). At every such point it first checks every credential is recoverable."""
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def point() -> None:
+        calls["n"] += 1
+        missing = world.recoverable()
+        checks.append(len(missing))
+        assert missing == [], f"at I/O point {calls['n']} these credentials were not recoverable: {missing}"
+        if calls["n"] == crash_at:
+            raise Crash()
+
+    def fsync(fd: int) -> None:
+        point()  # durability itself is not what a simulated crash tests: skip the real fsync
+
+    def replace(a: Any, b: Any) -> None:
+        point()
+        real_replace(a, b)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "fsync", fsync)
+        mp.setattr(os, "replace", replace)
+        try:
+            world.migration().run_all(confirm_all)
+        except Crash:
+            pass
+    return calls["n"]
+
+
+def test_crash_at_every_point_then_rerun_loses_nothing(tmp_path: Path, key: V.VaultKey,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    checks: list[int] = []
+    probe = World(tmp_path / "probe", key, memory_store=True)
+    total = _run_with_fault(probe, monkeypatch, None, checks)
+    probe.store.close()
+    assert total > 20
+    tried = 0
+    for crash_at in range(1, total + 1):
+        w = World(tmp_path / f"io-{crash_at}", key, memory_store=True)
+        _run_with_fault(w, monkeypatch, crash_at, checks)
+        assert w.recoverable() == [], crash_at
+        _run_with_fault(w, monkeypatch, None, checks)  # the rerun, checked at every I/O point too
+        rerun = w.migration()
+        assert rerun.report().done, (crash_at, rerun.steps())
+        assert w.plaintext_left() == [] and w.recoverable() == [], crash_at
+        assert all(f.verified for f in rerun.findings() if f.action != "report"), crash_at
+        w.store.close()
+        tried += 1
+    # crashes at the step boundaries: stop after k steps, then a new process resumes
+    for k in range(len(M.STEP_ORDER) + 1):
+        w = World(tmp_path / f"step-{k}", key, memory_store=True)
+        m = w.migration()
+        for sid in M.STEP_ORDER[:k]:
+            m.run_step(sid, M.CONFIRM.get(sid))
+            assert w.recoverable() == []
+        rerun = w.migration()
+        rerun.run_all(confirm_all)
+        assert rerun.report().done and w.plaintext_left() == [] and w.recoverable() == [], k
+        w.store.close()
+        tried += 1
+    print(f"\ncrash safety: {tried} crash points tried ({total} I/O points + {len(M.STEP_ORDER) + 1} step "
+          f"boundaries), {len(checks)} instants checked recoverable")
+    assert all(c == 0 for c in checks)

@@ -22,10 +22,8 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # The subcommands that later issues build; each answers "not built yet" until then.
 PLANNED: dict[str, tuple[str, str]] = {
     "pipeline": ("feeds, signals, surveys and go/no-go decisions", "revenue readiness"),
-    "tasks": ("the task board: add, assign, move, done, list", "tasks and the audit log"),
-    "audit": ("the activity log: list and export", "tasks and the audit log"),
 }
-BUILT = ("agents", "heartbeat", "service", "check", "vault")
+BUILT = ("agents", "heartbeat", "service", "check", "vault", "tasks", "audit")
 
 
 class UsageError(Exception):

@@ -327,3 +327,66 @@ def test_an_unknown_binding_id_is_a_config_error(tmp_path: Path) -> None:
         check_keys(settings, binding_ids())
     line = (tmp_path / "squad.toml").read_text().splitlines().index('quitt = "y"') + 1
     assert info.value.line == line and info.value.key == "keys.quitt" and "no key binding has this id" in str(info.value)
+
+
+async def test_tasks_create_assign_complete_and_each_step_is_in_the_audit(app_factory) -> None:
+    from console.screens.audit import AuditScreen
+    from console.screens.tasks import TaskForm, TasksScreen
+
+    app = app_factory()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        assert isinstance(app.screen, TasksScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, TaskForm)
+        for ch in "Survey 20 founders":
+            await pilot.press(ch if ch != " " else "space")
+        await pilot.press("enter")  # to description
+        await pilot.press("enter")  # to assignees
+        await pilot.press("v", "e", "d", "a", "enter")
+        await settle(pilot, 0.5)
+        [task] = app.store.list_tasks()
+        assert (task.title, task.status) == ("Survey 20 founders", "assigned")
+        assigned = app.screen.query_one("#col-assigned", SyncedTable)
+        assert assigned.row_count == 1
+        # assign to ORIN too, then move it along and complete it
+        assigned.focus()
+        await pilot.press("a")
+        await pilot.press("end", "comma", "o", "r", "i", "n", "enter")
+        await settle(pilot, 0.5)
+        assert len(app.store.list_tasks()[0].assignee_ids) == 2
+        app.screen.query_one("#col-assigned", SyncedTable).focus()
+        await pilot.press("right_square_bracket")
+        await settle(pilot, 0.5)
+        assert app.store.list_tasks()[0].status == "in_progress"
+        app.screen.query_one("#col-in_progress", SyncedTable).focus()
+        await pilot.press("d")
+        await settle(pilot, 0.5)
+        assert app.store.list_tasks()[0].status == "done"
+        assert app.screen.query_one("#col-done", SyncedTable).row_count == 1
+
+        await pilot.press("7")
+        await settle(pilot, 0.3)
+        assert isinstance(app.screen, AuditScreen)
+        log = app.screen.query_one("#log", SyncedTable)
+        kinds = [str(log.get_cell(k, "kind")) for k in log._rows_cache]
+        assert kinds[:4] == ["task_completed", "task_moved", "task_assigned", "task_created"]
+        # filter by kind, then open one entry
+        await pilot.press("slash", *"kind:task_c*")
+        await pilot.pause(0.1)
+        assert sorted(str(log.get_cell(k, "kind")) for k in log._rows_cache) == ["task_completed", "task_created"]
+        await pilot.press("enter")  # leave the filter box for the table
+        await pilot.press("enter")
+        assert type(app.screen).__name__ == "ActivityDetail"
+
+
+async def test_the_audit_filter_by_actor(app_factory) -> None:
+    app = app_factory()
+    app.store.log_activity("note", "by hand", actor="dominic")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("7", "slash", *"actor:dominic")
+        await pilot.pause(0.1)
+        log = app.screen.query_one("#log", SyncedTable)
+        assert [str(log.get_cell(k, "actor")) for k in log._rows_cache] == ["dominic"]

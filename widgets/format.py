@@ -67,3 +67,10 @@ def money(x: float) -> str:
 
 def tokens(x: float) -> str:
     return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
+
+
+def stamp(ms: float | None, tz: str = "UTC") -> str:
+    """Month-day and time: for lists that span days (the audit log)."""
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%m-%d %H:%M")

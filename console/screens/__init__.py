@@ -7,7 +7,9 @@ def _modes() -> dict:
     from console.screens.agents import AgentsScreen
     from console.screens.heartbeats import HeartbeatsScreen
     from console.screens.overview import OverviewScreen
-    from console.screens.placeholder import AuditScreen, PipelineScreen, TasksScreen, VaultScreen
+    from console.screens.audit import AuditScreen
+    from console.screens.placeholder import PipelineScreen, VaultScreen
+    from console.screens.tasks import TasksScreen
 
     return {
         "overview": OverviewScreen,
@@ -29,6 +31,8 @@ def __getattr__(name: str):
 def all_screen_classes() -> list[type]:
     from console.screens.base import ConsoleScreen
     from console.screens.detail import AgentDetailScreen
+    from console.screens.audit import ActivityDetail
     from console.screens.help import HelpScreen
+    from console.screens.tasks import TaskForm
 
-    return [ConsoleScreen, AgentDetailScreen, HelpScreen, *_modes().values()]
+    return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, *_modes().values()]

@@ -32,15 +32,3 @@ class PipelineScreen(PlaceholderScreen):
     WHAT = ("Here: VEDA's feeds and signals, ORIN's survey scores and Cestra's go/no-go decisions with "
             "each criterion's pass or fail.")
     CLI = "Until then decisions appear in the Overview as `decision_made` activities."
-
-
-class TasksScreen(PlaceholderScreen):
-    TITLE = "Tasks"
-    WHAT = "Here: the task board by Mission Control's statuses (inbox, assigned, in progress, review, done, blocked)."
-    CLI = "Until then the Overview lists the latest activity."
-
-
-class AuditScreen(PlaceholderScreen):
-    TITLE = "Audit"
-    WHAT = "Here: the activity log, newest first, live, with filters by actor, kind and text."
-    CLI = "Until then the Overview lists the latest activity."

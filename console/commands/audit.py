@@ -1,0 +1,92 @@
+"""`squad-console audit`: the activity log (Convex's `activities`), listed or exported."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from datetime import datetime, timedelta, timezone
+
+from console.commands import EXIT_OK, EXIT_USAGE, CommandError, Context, when, with_store
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="the activity log: list and export",
+                       description="The audit log: every change the console and the agents made, newest first.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    ls = actions.add_parser("list", help="the latest activities", description="The latest activities, newest first.")
+    ls.add_argument("--limit", type=int, default=30)
+    ls.add_argument("--kind", help="only this type (e.g. task_created, heartbeat_down)")
+    ls.add_argument("--actor", help="only this actor (e.g. operator, service, veda)")
+    exp = actions.add_parser("export", help="export the log as JSON lines or CSV",
+                             description="Export the activity log, oldest first, to standard output.")
+    exp.add_argument("--since", metavar="T", help="from this time: ISO 8601 (2026-11-20T00:00Z) or an age (24h, 7d)")
+    exp.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+
+
+def parse_since(text: str | None, now: datetime) -> float | None:
+    if not text:
+        return None
+    t = text.strip()
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if t[:-1].isdigit() and t[-1] in units:
+        return (now - timedelta(seconds=int(t[:-1]) * units[t[-1]])).timestamp() * 1000
+    try:
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"--since {text!r} is neither an ISO 8601 time nor an age like 24h or 7d",
+                           hint="e.g. --since 2026-11-20T00:00Z or --since 7d", code=EXIT_USAGE) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp() * 1000
+
+
+def _all_since(store, since: float | None, page: int = 500):
+    """Every activity since `since`, newest first, a page at a time (`before` walks back)."""
+    before = None
+    while True:
+        batch = store.list_activities(page, before=before)
+        for a in batch:
+            if since is not None and a.created_at < since:
+                return
+            yield a
+        if len(batch) < page:
+            return
+        before = batch[-1].created_at
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.action is None:
+        raise CommandError("say what to do: list or export", hint="squad-console audit --help", code=EXIT_USAGE)
+    if args.action == "list":
+        def show(store) -> int:
+            shown = 0
+            for a in _all_since(store, None):
+                if (args.kind and a.type != args.kind) or (args.actor and a.actor != args.actor):
+                    continue
+                ctx.print(f"{when(a.created_at)}  {a.type:<20} {(a.actor or '-'):<10} {a.message}")
+                shown += 1
+                if shown >= args.limit:
+                    break
+            return EXIT_OK
+        return with_store(ctx, show)
+
+    since = parse_since(args.since, datetime.now(timezone.utc))
+
+    def export(store) -> int:
+        rows = list(_all_since(store, since))
+        rows.reverse()  # oldest first: an export reads like a log
+        if args.format == "jsonl":
+            for a in rows:
+                ctx.print(json.dumps({"id": a.id, "at": a.created_at, "type": a.type, "actor": a.actor,
+                                      "agentId": a.agent_id, "targetId": a.target_id, "message": a.message,
+                                      "detail": a.detail}, ensure_ascii=False))
+        else:
+            w = csv.writer(ctx.out)
+            w.writerow(["id", "at", "time", "type", "actor", "agentId", "targetId", "message", "detail"])
+            for a in rows:
+                w.writerow([a.id, f"{a.created_at:.0f}", when(a.created_at), a.type, a.actor or "", a.agent_id or "",
+                            a.target_id or "", a.message, json.dumps(a.detail) if a.detail else ""])
+        return EXIT_OK
+
+    return with_store(ctx, export)

@@ -1,0 +1,113 @@
+"""`squad-console tasks`: Mission Control's task workflow from the shell: add, assign, move, done, list.
+Every change is written to the audit log by the store, in the same transaction."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from console.commands import EXIT_OK, EXIT_USAGE, CommandError, Context, table, when, with_store
+from console.service.models import TASK_STATUSES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tasks", help="the task board: add, assign, move, done, list",
+                       description="Mission Control's tasks: create, assign to agents, move between statuses "
+                       f"({', '.join(TASK_STATUSES)}), complete. Each change is in the audit log.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    ls = actions.add_parser("list", help="the tasks, by status", description="List the tasks, by status.")
+    ls.add_argument("--status", choices=TASK_STATUSES, help="only this status")
+    ls.add_argument("--json", action="store_true", help="one JSON document")
+    add = actions.add_parser("add", help="create a task", description="Create a task (status inbox, or assigned with --assign).")
+    add.add_argument("title")
+    add.add_argument("--description", default="", help="what it is about")
+    add.add_argument("--assign", metavar="AGENT", action="append", default=[], help="an agent's OpenClaw id (repeatable)")
+    assign = actions.add_parser("assign", help="assign a task to agents", description="Set a task's assignees (and move an inbox task to assigned).")
+    assign.add_argument("task", metavar="TASK", help="the task's id (see `tasks list`)")
+    assign.add_argument("agents", metavar="AGENT", nargs="+", help="OpenClaw ids, e.g. veda orin")
+    move = actions.add_parser("move", help="move a task to a status", description="Move a task to another status.")
+    move.add_argument("task", metavar="TASK")
+    move.add_argument("status", choices=TASK_STATUSES)
+    done = actions.add_parser("done", help="complete a task", description="Move a task to done.")
+    done.add_argument("task", metavar="TASK")
+    for a in (add, assign, move, done):
+        a.add_argument("--actor", default="operator", help="who did it, for the audit log (default: operator)")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.action is None:
+        raise CommandError("say what to do: list, add, assign, move or done", hint="squad-console tasks --help",
+                           code=EXIT_USAGE)
+    return with_store(ctx, lambda store: ACTIONS[args.action](args, ctx, store))
+
+
+def _agent_doc_ids(store, names: list[str]) -> list[str]:
+    agents = {a.agent_id: a.id for a in store.list_agents()}
+    unknown = [n for n in names if n not in agents]
+    if unknown:
+        raise CommandError(f"unknown agent(s) {', '.join(unknown)} (registered: {', '.join(sorted(agents)) or 'none'})",
+                           hint="register them first: squad-console agents sync (or agents import)", code=EXIT_USAGE)
+    return [agents[n] for n in names]
+
+
+def _resolve_task(store, ref: str):
+    tasks = store.list_tasks()
+    exact = [t for t in tasks if t.id == ref]
+    if exact:
+        return exact[0]
+    matches = [t for t in tasks if t.id.endswith(ref) or t.title.lower() == ref.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    raise CommandError(f"no single task matches {ref!r}" + (f" ({len(matches)} do)" if matches else ""),
+                       hint="use the id shown by `squad-console tasks list`", code=EXIT_USAGE)
+
+
+def _list(args, ctx: Context, store) -> int:
+    tasks = [t for t in store.list_tasks() if not args.status or t.status == args.status]
+    names = {a.id: a.agent_id for a in store.list_agents()}
+    if args.json:
+        ctx.print(json.dumps([{"id": t.id, "title": t.title, "status": t.status,
+                               "assignees": [names.get(i, i) for i in t.assignee_ids],
+                               "updatedAt": t.updated_at} for t in tasks], indent=2))
+        return EXIT_OK
+    order = {s: i for i, s in enumerate(TASK_STATUSES)}
+    rows = [["ID", "STATUS", "TITLE", "ASSIGNEES", "UPDATED"]]
+    for t in sorted(tasks, key=lambda t: (order.get(t.status, 99), t.created_at)):
+        rows.append([t.id, t.status, t.title[:60], ",".join(names.get(i, i) for i in t.assignee_ids) or "-",
+                     when(t.updated_at or t.created_at)])
+    table(rows, ctx.out)
+    if len(rows) == 1:
+        ctx.print("  (no tasks yet: squad-console tasks add \"...\")")
+    return EXIT_OK
+
+
+def _add(args, ctx: Context, store) -> int:
+    ids = _agent_doc_ids(store, args.assign) if args.assign else []
+    task = store.create_task(args.title, args.description, status="assigned" if ids else "inbox",
+                             assignee_ids=ids, actor=args.actor)
+    ctx.print(f"{task.id}  {task.status}  {task.title}")
+    return EXIT_OK
+
+
+def _assign(args, ctx: Context, store) -> int:
+    task = _resolve_task(store, args.task)
+    ids = _agent_doc_ids(store, args.agents)
+    task = store.update_task(task.id, assignee_ids=ids, status="assigned" if task.status == "inbox" else None,
+                             actor=args.actor)
+    ctx.print(f"{task.id}  {task.status}  assigned to {', '.join(args.agents)}")
+    return EXIT_OK
+
+
+def _move(args, ctx: Context, store) -> int:
+    task = store.update_task(_resolve_task(store, args.task).id, status=args.status, actor=args.actor)
+    ctx.print(f"{task.id}  {task.status}  {task.title}")
+    return EXIT_OK
+
+
+def _done(args, ctx: Context, store) -> int:
+    task = store.update_task(_resolve_task(store, args.task).id, status="done", actor=args.actor)
+    ctx.print(f"{task.id}  done  {task.title}")
+    return EXIT_OK
+
+
+ACTIONS = {"list": _list, "add": _add, "assign": _assign, "move": _move, "done": _done}

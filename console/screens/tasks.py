@@ -1,0 +1,195 @@
+"""Tasks: a board by Mission Control's statuses. The tasks the agents create themselves appear here
+too (the poller sees every change to the table). Create, assign, move and complete from the
+keyboard; every change goes through the store, which writes its activity to the audit log."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from console.screens.base import ConsoleScreen
+from console.service.models import TASK_STATUSES
+from widgets.tables import SyncedTable
+
+LABELS = {"inbox": "Inbox", "assigned": "Assigned", "in_progress": "In progress", "review": "Review",
+          "done": "Done", "blocked": "Blocked"}
+
+
+class TaskForm(ModalScreen):
+    """New task, or the assignees of one: fields, enter to save, esc to cancel."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.form_title = title
+        self.fields = fields  # (name, label, initial value)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Static(f"[b]{self.form_title}[/b]  (enter: next / save · esc: cancel)")
+            for name, label, value in self.fields:
+                yield Label(label)
+                yield Input(value=value, id=f"field-{name}")
+            yield Static("", id="form-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        i = inputs.index(event.input)
+        if i + 1 < len(inputs):
+            inputs[i + 1].focus()
+            return
+        values = {name: self.query_one(f"#field-{name}", Input).value.strip() for name, _, _ in self.fields}
+        if "title" in values and not values["title"]:
+            self.query_one("#form-error", Static).update("[red]a task needs a title[/red]")
+            inputs[0].focus()
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TasksScreen(ConsoleScreen):
+    TITLE = "Tasks"
+    BINDINGS = [
+        Binding("n", "new", "New", id="tasks.new"),
+        Binding("a", "assign", "Assign", id="tasks.assign"),
+        Binding("right_square_bracket", "move(1)", "Move →", id="tasks.forward"),
+        Binding("left_square_bracket", "move(-1)", "← Move", id="tasks.back"),
+        Binding("d", "done", "Done", id="tasks.done"),
+        Binding("b", "block", "Block", id="tasks.block"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="board"):
+            for status in TASK_STATUSES:
+                table = SyncedTable(id=f"col-{status}", classes="board-column", show_header=False)
+                table.border_title = LABELS[status]
+                yield table
+        yield Static("", id="task-detail")
+
+    def on_mount(self) -> None:
+        for status in TASK_STATUSES:
+            self.query_one(f"#col-{status}", SyncedTable).add_column(LABELS[status], key="task")
+        super().on_mount()
+        self.query_one("#col-inbox", SyncedTable).focus()
+
+    def draw(self, view, changed) -> None:
+        names = {a.id: a.agent_id for a in view.agents.values()}
+        columns: dict[str, dict] = {s: {} for s in TASK_STATUSES}
+        for t in view.tasks:
+            who = ",".join(names.get(i, "?") for i in t.assignee_ids)
+            if not self.matches(t.title, who, t.status, t.description):
+                continue
+            columns.setdefault(t.status, {})[t.id] = (f"{t.title}" + (f" · {who}" if who else ""),)
+        for status in TASK_STATUSES:
+            table = self.query_one(f"#col-{status}", SyncedTable)
+            table.sync(columns.get(status, {}))
+            table.border_title = f"{LABELS[status]} {len(columns.get(status, {}))}"
+
+    def on_data_table_row_highlighted(self, event) -> None:
+        key = event.row_key.value if event.row_key else None
+        task = next((t for t in self.view.tasks if t.id == key), None) if self.view and key else None
+        box = self.query_one("#task-detail", Static)
+        if task is None:
+            box.update("")
+            return
+        names = {a.id: a.agent_id for a in self.view.agents.values()}
+        who = ", ".join(names.get(i, i) for i in task.assignee_ids) or "nobody"
+        box.update(f"[b]{task.title}[/b] · {LABELS.get(task.status, task.status)} · {who} · {task.id}\n"
+                   f"[dim]{task.description or ''}[/dim]")
+
+    # ----------------------------------------------------------------- actions
+    def _selected(self) -> tuple[str, object] | None:
+        focused = self.focused
+        if isinstance(focused, SyncedTable) and focused.id and focused.id.startswith("col-"):
+            key = focused.selected_key()
+            if key and self.view is not None:
+                task = next((t for t in self.view.tasks if t.id == key), None)
+                if task is not None:
+                    return key, task
+        self.app.notify("select a task first (tab between columns, arrows within)", severity="warning", timeout=3)
+        return None
+
+    def action_new(self) -> None:
+        def created(values) -> None:
+            if values:
+                self._write("create", values)
+
+        self.app.push_screen(TaskForm("New task", [("title", "Title", ""), ("description", "Description", ""),
+                                                   ("assign", "Assign to (OpenClaw ids, comma-separated)", "")]),
+                             created)
+
+    def action_assign(self) -> None:
+        picked = self._selected()
+        if picked is None:
+            return
+        task_id, task = picked
+        names = {a.id: a.agent_id for a in self.view.agents.values()}
+        current = ",".join(names.get(i, "") for i in task.assignee_ids)
+
+        def assigned(values) -> None:
+            if values is not None:
+                self._write("assign", {"id": task_id, "assign": values["assign"], "status": task.status})
+
+        self.app.push_screen(TaskForm(f"Assign: {task.title}", [("assign", "Agents (OpenClaw ids, comma-separated)", current)]),
+                             assigned)
+
+    def action_move(self, step: int) -> None:
+        picked = self._selected()
+        if picked is None:
+            return
+        task_id, task = picked
+        flow = [s for s in TASK_STATUSES if s != "blocked"]
+        i = flow.index(task.status) if task.status in flow else 0
+        target = flow[max(0, min(len(flow) - 1, i + step))]
+        if target != task.status:
+            self._write("move", {"id": task_id, "status": target})
+
+    def action_done(self) -> None:
+        picked = self._selected()
+        if picked is not None:
+            self._write("move", {"id": picked[0], "status": "done"})
+
+    def action_block(self) -> None:
+        picked = self._selected()
+        if picked is not None:
+            self._write("move", {"id": picked[0], "status": "blocked"})
+
+    @work(thread=True, exclusive=False, group="tasks", exit_on_error=False)
+    def _write(self, what: str, values: dict) -> None:
+        from console.service.store import StoreError
+
+        store = self.app.store
+        try:
+            agents = {a.agent_id: a.id for a in store.list_agents()}
+            ids = None
+            if "assign" in values:
+                wanted = [n.strip() for n in values["assign"].split(",") if n.strip()]
+                unknown = [n for n in wanted if n not in agents]
+                if unknown:
+                    self.app.call_from_thread(self.app.notify, f"unknown agent(s): {', '.join(unknown)}",
+                                              severity="error", timeout=6)
+                    return
+                ids = [agents[n] for n in wanted]
+            if what == "create":
+                task = store.create_task(values["title"], values.get("description", ""),
+                                         status="assigned" if ids else "inbox", assignee_ids=ids or [])
+                message = f"created: {task.title}"
+            elif what == "assign":
+                task = store.update_task(values["id"], assignee_ids=ids or [],
+                                         status="assigned" if values.get("status") == "inbox" and ids else None)
+                message = f"assigned: {task.title}"
+            else:
+                task = store.update_task(values["id"], status=values["status"])
+                message = f"{task.title} → {task.status}"
+        except StoreError as exc:
+            self.app.call_from_thread(self.app.notify, exc.describe(), title="Not saved", severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self.app.notify, message, title="Task", timeout=3)
+        self.app.call_from_thread(self.app.poll_now)

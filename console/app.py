@@ -62,6 +62,8 @@ class ConsoleCommands(Provider):
         cmds += [
             ("Refresh now", "poll the store at once (r)", app.action_refresh),
             ("Import agents from openclaw.json", "register OpenClaw's agents in the store", app.action_import_agents),
+            ("Migrate credentials", "move plaintext credentials into the encrypted vault, step by step",
+             app.action_migrate),
             ("Show keys", "every key of this screen (?)", app.action_help),
             ("Quit", "leave the console (q)", app.action_quit),
         ]
@@ -210,6 +212,12 @@ class SquadApp(App):
     def action_refresh(self) -> None:
         self.notify("refreshing", timeout=1.5)
         self.poll_now()
+
+    def action_migrate(self) -> None:
+        from console.screens.vault import MigrationWizard
+
+        self.action_goto("vault")
+        self.push_screen(MigrationWizard())
 
     def action_help(self) -> None:
         from console.screens.help import HelpScreen

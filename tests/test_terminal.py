@@ -146,3 +146,32 @@ def test_no_color_is_respected(tmp_path: Path) -> None:
     palette = {int(n) for n in re.findall(r"[34]8;5;(\d+)", screen)}
     assert palette <= {0, 7, 8, 15, 16, 231} | set(range(232, 256)), palette
     assert "FAILING" in screen and "UP" in screen
+
+
+def test_the_migration_wizard_in_a_real_terminal(tmp_path: Path) -> None:
+    from console.service.vault import generate_key
+
+    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "TERM": "xterm-256color", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ESCDELAY": "25",
+           "CONVEX_VAULT_KEY": generate_key().hex(), "SQUAD_CONSOLE_KEYRING": "off"}
+    t = Tmux(tmp_path, [sys.executable, "-m", "console", "--demo"], env, size=(100, 30))
+    try:
+        t.wait_for("Success criteria", "plaintext")
+        t.keys("4")
+        t.wait_for("Vault", "Press m to migrate")
+        t.keys("m")
+        t.wait_for("step 1/7", ".convex-deploy-key")
+        for title, phrase in (("step 2/7", None), ("step 3/7", None), ("step 4/7", None), ("step 5/7", None),
+                              ("step 6/7", None), ("step 7/7", "update workflows"), ("Migration report", "remove plaintext")):
+            if phrase:
+                t.keys("-l", phrase)
+            t.keys("Enter")
+            t.wait_for(title)
+        screen = t.wait_for("Migration report", "migrated:")
+        assert "convex-deploy-key" in screen
+        t.keys("Escape")
+        t.wait_until(lambda s: "Migration report" not in s and "convex-deploy-key" in s)
+        t.keys("1")
+        t.wait_for("Credential encryption", "done")
+    finally:
+        t.close()

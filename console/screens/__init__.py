@@ -8,8 +8,9 @@ def _modes() -> dict:
     from console.screens.heartbeats import HeartbeatsScreen
     from console.screens.overview import OverviewScreen
     from console.screens.audit import AuditScreen
-    from console.screens.placeholder import PipelineScreen, VaultScreen
+    from console.screens.placeholder import PipelineScreen
     from console.screens.tasks import TasksScreen
+    from console.screens.vault import VaultScreen
 
     return {
         "overview": OverviewScreen,
@@ -34,5 +35,7 @@ def all_screen_classes() -> list[type]:
     from console.screens.audit import ActivityDetail
     from console.screens.help import HelpScreen
     from console.screens.tasks import TaskForm
+    from console.screens.vault import MigrationWizard
 
-    return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, *_modes().values()]
+    return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, MigrationWizard,
+            *_modes().values()]

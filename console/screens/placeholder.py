@@ -19,14 +19,6 @@ class PlaceholderScreen(ConsoleScreen):
         )
 
 
-class VaultScreen(PlaceholderScreen):
-    TITLE = "Vault"
-    WHAT = ("Here: the encrypted credential vault (entries, versions, where each came from, which workflows "
-            "use it) and the migration wizard that moves .convex-deploy-key and .convex-auth-token out of the "
-            "agents' workspaces.")
-    CLI = "Until then the Overview's 'Credential encryption' line counts the plaintext files."
-
-
 class PipelineScreen(PlaceholderScreen):
     TITLE = "Pipeline"
     WHAT = ("Here: VEDA's feeds and signals, ORIN's survey scores and Cestra's go/no-go decisions with "

@@ -1,0 +1,337 @@
+"""Vault: the encrypted entries (names, versions, where each came from, which workflows use it;
+never a value), and the migration wizard that moves plaintext credentials out of the agents'
+workspaces one step at a time, resumable, with a typed confirmation for destructive steps."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, ProgressBar, Static
+
+from console.screens.base import ConsoleScreen
+from widgets.format import stamp
+from widgets.tables import SyncedTable
+
+
+def vault_path(settings) -> Path:
+    return settings.store.local_path().parent / "vault.json"
+
+
+def _usage(settings, names: list[str]) -> dict[str, list[str]]:
+    """Which workspace files use each entry (`vault get NAME`, `vault exec`), by a bounded scan."""
+    used: dict[str, list[str]] = {n: [] for n in names}
+    pattern = re.compile(r"vault\s+(?:get|exec)\b[^\n]*")
+    for agent in settings.agents:
+        root = Path(agent.workspace or "")
+        if not root.is_dir():
+            continue
+        seen = 0
+        for path in root.rglob("*"):
+            if seen > 2000 or any(part in (".git", "node_modules", ".venv") for part in path.parts):
+                break
+            if not path.is_file() or path.stat().st_size > 512_000:
+                continue
+            seen += 1
+            try:
+                text = path.read_text(errors="ignore")
+            except OSError:
+                continue
+            for m in pattern.finditer(text):
+                for name in names:
+                    if name in m.group(0) or "vault exec" in m.group(0):
+                        rel = f"{root.name}/{path.relative_to(root)}"
+                        if rel not in used[name]:
+                            used[name].append(rel)
+    return used
+
+
+class VaultLoaded(Message):
+    def __init__(self, entries, usage, error: str | None) -> None:
+        super().__init__()
+        self.entries, self.usage, self.error = entries, usage, error
+
+
+class VaultScreen(ConsoleScreen):
+    TITLE = "Vault"
+    BINDINGS = [
+        Binding("m", "migrate", "Migrate credentials", id="vault.migrate"),
+        Binding("enter", "detail", "Versions", id="vault.detail"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="vault-status")
+        yield SyncedTable(id="entries")
+        yield Static("", id="vault-detail")
+
+    def on_mount(self) -> None:
+        t = self.query_one("#entries", SyncedTable)
+        for label, key in (("entry", "name"), ("version", "v"), ("updated", "at"), ("from", "source"),
+                           ("used by", "used")):
+            t.add_column(label, key=key)
+        super().on_mount()
+        t.focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.load()
+
+    @work(thread=True, exclusive=True, group="vault-load", exit_on_error=False)
+    def load(self) -> None:
+        from console.service.vault import Vault, VaultError
+
+        try:
+            vault = Vault(vault_path(self.app.settings))
+            entries = vault.entries()
+            usage = _usage(self.app.settings, [e.name for e in entries])
+            self.post_message(VaultLoaded(entries, usage, None))
+        except VaultError as exc:
+            self.post_message(VaultLoaded([], {}, exc.describe()))
+
+    @on(VaultLoaded)
+    def _loaded(self, message: VaultLoaded) -> None:
+        self.entries = message.entries
+        rows = {}
+        for e in message.entries:
+            used = message.usage.get(e.name) or []
+            if self.matches(e.name, e.source, *used):
+                rows[e.name] = (e.name, f"v{e.latest}", stamp(e.updated_at), e.source or "-",
+                                ", ".join(used) or "-")
+        self.query_one("#entries", SyncedTable).sync(rows)
+        status = self.query_one("#vault-status", Static)
+        if message.error:
+            status.update(Text(message.error, style="red"))
+        elif not message.entries:
+            status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
+        else:
+            status.update(f"{len(message.entries)} entries in {vault_path(self.app.settings)} · values are never shown")
+
+    def draw(self, view, changed) -> None:
+        pass  # the vault is a local file: it is read on entry and after the wizard, not on every poll
+
+    def refilter(self) -> None:
+        self.load()
+
+    def action_detail(self) -> None:
+        key = self.query_one("#entries", SyncedTable).selected_key()
+        entry = next((e for e in getattr(self, "entries", []) if e.name == key), None)
+        box = self.query_one("#vault-detail", Static)
+        if entry is None:
+            box.update("")
+            return
+        t = Text()
+        t.append(f"{entry.name}\n", style="bold")
+        for v in entry.versions:
+            t.append(f"  v{v.version}  {stamp(v.created_at)}  key {v.kid}  fingerprint {v.fingerprint}  "
+                     f"from {v.source or '-'}\n")
+        box.update(t)
+
+    def action_migrate(self) -> None:
+        self.app.push_screen(MigrationWizard(), lambda _: self.load())
+
+
+class WizardReady(Message):
+    def __init__(self, migration, plan, error: str | None) -> None:
+        super().__init__()
+        self.migration, self.plan, self.error = migration, plan, error
+
+
+class StepFinished(Message):
+    def __init__(self, result, error: str | None = None) -> None:
+        super().__init__()
+        self.result, self.error = result, error
+
+
+class MigrationWizard(ModalScreen):
+    """One step per page: what it will do, then (enter) doing it. esc closes; the journal keeps
+    the progress, so reopening the wizard resumes where it stopped."""
+
+    BINDINGS = [
+        Binding("enter", "run_step", "Run this step", id="wizard.run"),
+        Binding("escape", "close", "Close (resume later)", id="wizard.close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.migration = None
+        self.plan = None
+        self.last = None
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="wizard"):
+            yield Static("Migrate credentials", id="wizard-title")
+            yield ProgressBar(total=7, show_eta=False, id="wizard-progress")
+            with VerticalScroll(id="wizard-body"):
+                yield Static("Reading the workspaces…", id="wizard-text")
+            yield Input(placeholder="", id="wizard-confirm")
+            yield Static("", id="wizard-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#wizard-confirm", Input).display = False
+        self.start()
+
+    @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
+    def start(self) -> None:
+        from console.service.migration import Deployment, Migration, workspaces_from_settings
+        from console.service.vault import Vault, VaultError, VaultKeyMissing, find_key
+
+        app = self.app
+        settings = app.settings
+        try:
+            try:
+                key = find_key(app.watch.env or None)
+            except VaultKeyMissing:
+                key = None
+            vault = Vault(vault_path(settings), key=key, store=app.store)
+            deployment = None
+            if settings.store.kind == "convex" and settings.store.deploy_key:
+                deployment = Deployment(settings.store.url or "", settings.store.deploy_key, app.store)
+            m = Migration(workspaces_from_settings(settings), app.store, vault, deployment=deployment)
+            self.post_message(WizardReady(m, m.plan(), None))
+        except VaultError as exc:
+            self.post_message(WizardReady(None, None, exc.describe()))
+
+    @on(WizardReady)
+    def _ready(self, message: WizardReady) -> None:
+        self.migration, self.plan = message.migration, message.plan
+        if message.error:
+            self._page(Text(message.error, style="red"), hint="esc to close")
+            return
+        self.show_current()
+
+    def show_current(self) -> None:
+        m = self.migration
+        steps = m.steps()
+        done = sum(s.status in ("done", "skipped") for s in steps)
+        self.query_one("#wizard-progress", ProgressBar).update(total=len(steps), progress=done)
+        step = m.next_step()
+        box = self.query_one("#wizard-confirm", Input)
+        if step is None:
+            box.display = False
+            self._page(self._report(), hint="esc to close · the vault screen lists the entries")
+            return
+        index = [s.id for s in steps].index(step.id) + 1
+        self.query_one("#wizard-title", Static).update(
+            f"[b]Migrate credentials[/b] — step {index}/{len(steps)}: {step.title}")
+        t = Text()
+        if self.last is not None:
+            style = "green" if self.last.status == "done" else ("yellow" if self.last.status == "skipped" else "red")
+            t.append(f"{self.last.id}: {self.last.status}: {self.last.summary}\n", style=style)
+            for d in self.last.details[:8]:
+                t.append(f"  {d}\n", style="dim")
+            t.append("\n")
+        t.append(f"{step.title}\n", style="bold")
+        t.append(f"{step.description}\n")
+        if step.destructive:
+            t.append("This step changes files in the workspaces.\n", style="bold yellow")
+        t.append_text(self._step_extra(step.id))
+        needs = step.confirm is not None
+        box.display = needs
+        if needs:
+            box.value = ""
+            box.placeholder = f'type "{step.confirm}" then enter' + (" (or just enter to skip)" if step.id == "convex" else "")
+            box.focus()
+        self._page(t, hint="enter runs this step · esc closes (the journal keeps the progress)")
+
+    def _step_extra(self, step_id: str) -> Text:
+        t = Text()
+        plan = self.plan
+        if plan is None:
+            return t
+        if step_id in ("scan", "encrypt", "verify"):
+            t.append(f"\nFound {len(plan.findings)}:\n", style="bold")
+            for f in plan.findings:
+                t.append(f"  {f.path}\n")
+                t.append(f"    {f.kind}, {f.size} B, mode {f.mode}, owner {f.owner}, fingerprint {f.fingerprint}"
+                         f" → {f.action}{' ' + f.entry if f.entry else ''}\n", style="dim")
+        if step_id == "workflows":
+            for e in plan.edits:
+                t.append(f"\n{e.path}" + (f" (backup {e.backup})\n" if e.backup else "\n"), style="bold")
+                for line in e.diff.splitlines()[:30]:
+                    style = "green" if line.startswith("+") else ("red" if line.startswith("-") else "dim")
+                    t.append(f"  {line}\n", style=style)
+        if step_id == "remove":
+            for w in plan.warnings:
+                t.append(f"\n{w}\n", style="yellow")
+        return t
+
+    def _report(self) -> Text:
+        r = self.migration.report()
+        t = Text()
+        t.append("Migration report\n\n", style="bold")
+        t.append(f"migrated: {', '.join(r.migrated) or 'nothing'}\n")
+        t.append(f"verified: {len(r.verified)}   removed: {len(r.removed)}   inline keys replaced: {len(r.rewritten)}"
+                 f"   references updated: {len(r.references_updated)}\n")
+        for path in r.references_updated:
+            t.append(f"  updated {path}\n", style="dim")
+        for m in r.mentions:
+            t.append(f"  to update by hand: {m.path}:{m.line}\n", style="yellow")
+        for left in r.left:
+            t.append(f"  still in plaintext: {left}\n", style="yellow")
+        if r.rotate:
+            t.append("\nRotate:\n", style="bold")
+            for item in r.rotate:
+                t.append(f"  {item}\n")
+        for w in r.warnings:
+            t.append(f"\n{w}\n", style="dim")
+        return t
+
+    def _page(self, text, *, hint: str) -> None:
+        self.query_one("#wizard-text", Static).update(text)
+        self.query_one("#wizard-hint", Static).update(Text(hint, style="dim"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "wizard-confirm":
+            self.action_run_step()
+
+    def action_run_step(self) -> None:
+        if self.migration is None or self.busy:
+            return
+        step = self.migration.next_step()
+        if step is None:
+            self.dismiss(True)
+            return
+        typed = self.query_one("#wizard-confirm", Input).value.strip() or None
+        if step.destructive and step.confirm and typed != step.confirm:
+            self.query_one("#wizard-hint", Static).update(
+                Text(f'type exactly "{step.confirm}" to run this step (esc to stop here)', style="bold red"))
+            return
+        self.busy = True
+        self.query_one("#wizard-hint", Static).update(Text(f"running: {step.title}…", style="bold"))
+        self._run(step.id, typed)
+
+    @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
+    def _run(self, step_id: str, confirm: str | None) -> None:
+        from console.service.store import StoreError
+
+        try:
+            result = self.migration.run_step(step_id, confirm=confirm)
+            self.post_message(StepFinished(result))
+        except StoreError as exc:
+            self.post_message(StepFinished(None, exc.describe()))
+
+    @on(StepFinished)
+    def _finished(self, message: StepFinished) -> None:
+        self.busy = False
+        if message.error:
+            self.query_one("#wizard-hint", Static).update(Text(message.error, style="bold red"))
+            return
+        self.last = message.result
+        if message.result.status == "failed":
+            self.show_current()
+            self.query_one("#wizard-hint", Static).update(Text(f"failed: {message.result.summary}", style="bold red"))
+            return
+        self.show_current()
+
+    def action_close(self) -> None:
+        self.dismiss(False)

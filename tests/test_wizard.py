@@ -1,0 +1,168 @@
+"""The migration wizard driven end to end by Pilot (and once in tmux), on a fixture workspace
+built like an OpenClaw one: workspace-cestra holding .convex-deploy-key, .convex-auth-token, a
+HEARTBEAT.md and a script that reads the key file. Afterwards the script reads the key through
+the vault, and no plaintext credential is left."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.app import SquadApp
+from console.config import load_settings
+from console.demo import build_demo
+from console.screens.vault import MigrationWizard, VaultScreen
+from console.service.local import LocalStore
+from console.service.vault import generate_key
+from widgets.tables import SyncedTable
+
+NOW_MS = 1_764_000_000_000.0
+
+
+@pytest.fixture
+def squad(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    demo = build_demo(tmp_path / "demo", NOW_MS)
+    key = generate_key()
+    monkeypatch.setenv("CONVEX_VAULT_KEY", key.hex())
+    monkeypatch.setenv("SQUAD_CONSOLE_KEYRING", "off")
+    settings = load_settings(demo.config_path, env=demo.env)
+    cestra = Path(settings.agents[0].workspace)
+    return demo, settings, cestra, key
+
+
+def run_script(cestra: Path, tmp_path: Path, env: dict[str, str]) -> str:
+    """Run the workspace's report script with a stub `npx` that prints the key it was given."""
+    stub = tmp_path / "stub-bin"
+    stub.mkdir(exist_ok=True)
+    npx = stub / "npx"
+    npx.write_text('#!/bin/sh\necho "key=$CONVEX_DEPLOY_KEY"\n')
+    npx.chmod(npx.stat().st_mode | stat.S_IEXEC)
+    path = f"{stub}:{Path(sys.executable).parent}:/usr/bin:/bin"
+    p = subprocess.run(["sh", str(cestra / "scripts" / "report.sh")], capture_output=True, text=True,
+                       env={**os.environ, **env, "PATH": path}, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
+    demo, settings, cestra, key = squad
+    secret = (cestra / ".convex-deploy-key").read_text().strip()
+    before = run_script(cestra, tmp_path, demo.env)
+    assert before == f"key={secret}"
+
+    store = LocalStore(demo.db_path)
+    app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env={**os.environ, **demo.env},
+                   openclaw_runner=None, probe_gateway=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("4")
+        assert isinstance(app.screen, VaultScreen)
+        await pilot.press("m")
+        await pilot.pause(0.5)
+        await app.workers.wait_for_complete()
+        assert isinstance(app.screen, MigrationWizard)
+
+        async def page() -> str:
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.1)
+            return str(app.screen.query_one("#wizard-text").render())
+
+        text = await page()
+        assert "Scan the workspaces" in text and ".convex-deploy-key" in text and secret not in text
+        seen = []
+        for _ in range(12):
+            step = app.screen.migration.next_step()
+            if step is None:
+                break
+            seen.append(step.id)
+            if step.destructive and step.confirm:
+                await pilot.press("enter")  # without the phrase: refused
+                await pilot.pause(0.1)
+                assert "type exactly" in str(app.screen.query_one("#wizard-hint").render())
+                assert app.screen.migration.next_step().id == step.id
+                for ch in step.confirm:
+                    await pilot.press("space" if ch == " " else ch)
+            await pilot.press("enter")
+            text = await page()
+            assert secret not in text
+        assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove"]
+        assert "Migration report" in text and "convex-deploy-key" in text
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        entries = app.screen.query_one("#entries", SyncedTable)
+        assert "convex-deploy-key" in entries._rows_cache and "convex-auth-token" in entries._rows_cache
+        assert "workspace-cestra/scripts/report.sh" in str(entries.get_cell("convex-deploy-key", "used"))
+    store.close()
+
+    assert not (cestra / ".convex-deploy-key").exists() and not (cestra / ".convex-auth-token").exists()
+    script = (cestra / "scripts" / "report.sh").read_text()
+    assert "vault get convex-deploy-key" in script and ".convex-deploy-key)" not in script
+    after = run_script(cestra, tmp_path, {**demo.env, "CONVEX_VAULT_KEY": key.hex(), "SQUAD_CONSOLE_KEYRING": "off"})
+    assert after == before  # the same key, now from the vault
+    acts = LocalStore(demo.db_path).list_activities(200)
+    assert any(a.type.startswith("vault") or a.type.startswith("migration") for a in acts)
+    assert all(secret not in (a.message + str(a.detail)) for a in acts)
+
+
+async def test_the_wizard_resumes_after_a_restart(squad) -> None:
+    demo, settings, cestra, key = squad
+    store = LocalStore(demo.db_path)
+
+    def make_app() -> SquadApp:
+        return SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env={**os.environ, **demo.env},
+                        openclaw_runner=None, probe_gateway=False)
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        app.action_migrate()
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        for _ in range(2):  # scan, key
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+        assert app.screen.migration.next_step().id == "convex"
+    app = make_app()  # the console was closed and opened again
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        app.action_migrate()
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        assert app.screen.migration.next_step().id == "convex"
+        assert "step 3/7" in str(app.screen.query_one("#wizard-title").render())
+    store.close()
+    assert (cestra / ".convex-deploy-key").exists()  # nothing removed before its step
+
+
+async def test_no_key_says_how_to_give_one(squad, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo, settings, cestra, key = squad
+    monkeypatch.delenv("CONVEX_VAULT_KEY")
+    store = LocalStore(demo.db_path)
+    env = {k: v for k, v in os.environ.items() if k != "CONVEX_VAULT_KEY"}
+    app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env={**env, **demo.env},
+                   openclaw_runner=None, probe_gateway=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        app.action_migrate()
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.press("enter")  # scan works without a key
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.press("enter")  # the key step fails, in words
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        text = str(app.screen.query_one("#wizard-text").render())
+        assert "CONVEX_VAULT_KEY" in text and "vault init" in text
+    store.close()
+    assert (cestra / ".convex-deploy-key").exists()

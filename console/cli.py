@@ -145,7 +145,8 @@ def _tui(ctx, color: str) -> int:
     from console.config import check_keys
     from console.stores import open_store
 
-    check_keys(ctx.settings, binding_ids())
+    if ctx.settings.keys:
+        check_keys(ctx.settings, binding_ids())
     store = open_store(ctx.settings.store)
     try:
         demo = os.environ.get("SQUAD_CONSOLE_DEMO") == "1"

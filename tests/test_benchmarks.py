@@ -19,3 +19,14 @@ def test_poll_benchmark_runs_small() -> None:
     assert p.returncode == 0, p.stdout + p.stderr
     assert "calls per poll (local)" in p.stdout and "FAIL" not in p.stdout
     assert p.stdout.count("PASS") == 4
+
+
+def test_ui_benchmark_runs_small() -> None:
+    """The UI benchmark's four measurements run end to end (the figures come from `make bench`)."""
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ui.py"), "--agents", "40", "--days", "1", "--runs", "1",
+         "--idle-seconds", "1"],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert "start to first frame" in p.stdout and "idle CPU" in p.stdout and "RSS" in p.stdout, p.stdout + p.stderr
+    assert "one poll's UI update, 40 agents" in p.stdout

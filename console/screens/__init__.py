@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 
-def _modes() -> dict:
-    from console.screens.agents import AgentsScreen
-    from console.screens.heartbeats import HeartbeatsScreen
-    from console.screens.overview import OverviewScreen
-    from console.screens.audit import AuditScreen
-    from console.screens.placeholder import PipelineScreen
-    from console.screens.tasks import TasksScreen
-    from console.screens.vault import VaultScreen
+SCREEN_CLASSES = {
+    "overview": ("console.screens.overview", "OverviewScreen"),
+    "agents": ("console.screens.agents", "AgentsScreen"),
+    "heartbeats": ("console.screens.heartbeats", "HeartbeatsScreen"),
+    "vault": ("console.screens.vault", "VaultScreen"),
+    "pipeline": ("console.screens.placeholder", "PipelineScreen"),
+    "tasks": ("console.screens.tasks", "TasksScreen"),
+    "audit": ("console.screens.audit", "AuditScreen"),
+}
 
-    return {
-        "overview": OverviewScreen,
-        "agents": AgentsScreen,
-        "heartbeats": HeartbeatsScreen,
-        "vault": VaultScreen,
-        "pipeline": PipelineScreen,
-        "tasks": TasksScreen,
-        "audit": AuditScreen,
-    }
+
+def screen_class(mode: str) -> type:
+    import importlib
+
+    module, name = SCREEN_CLASSES[mode]
+    return getattr(importlib.import_module(module), name)
+
+
+def _modes() -> dict:
+    """Each mode's screen, imported the first time it is shown (start-up loads only the overview)."""
+    return {mode: (lambda m=mode: screen_class(m)()) for mode in SCREEN_CLASSES}
 
 
 def __getattr__(name: str):
@@ -30,12 +33,12 @@ def __getattr__(name: str):
 
 
 def all_screen_classes() -> list[type]:
+    from console.screens.audit import ActivityDetail
     from console.screens.base import ConsoleScreen
     from console.screens.detail import AgentDetailScreen
-    from console.screens.audit import ActivityDetail
     from console.screens.help import HelpScreen
     from console.screens.tasks import TaskForm
     from console.screens.vault import MigrationWizard
 
     return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, MigrationWizard,
-            *_modes().values()]
+            *(screen_class(m) for m in SCREEN_CLASSES)]

@@ -23,7 +23,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 PLANNED: dict[str, tuple[str, str]] = {
     "pipeline": ("feeds, signals, surveys and go/no-go decisions", "revenue readiness"),
 }
-BUILT = ("agents", "heartbeat", "service", "check", "vault", "tasks", "audit")
+BUILT = ("agents", "heartbeat", "service", "check", "vault", "tasks", "audit", "serve")
 
 
 class UsageError(Exception):

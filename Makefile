@@ -55,8 +55,8 @@ test-python: $(VENV)/.installed-test node_modules/.installed
 test-node: node_modules/.installed
 	$(NPM) test --silent
 
-bench: $(VENV)/.installed-run
-	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+bench: $(VENV)/.installed-run node_modules/.installed
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

@@ -182,6 +182,7 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--days", type=float, default=7.0)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (for make bench)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="squad-ui-bench-"))
@@ -238,6 +239,11 @@ def main() -> int:
         (f"RSS, {args.agents} agents × {args.days:g} d ({beats:,} beats)", f"{rss:.0f} MB (peak {hwm:.0f} MB)",
          "<= 120 MB", rss <= 120),
     ]
+    if args.json:
+        import json
+
+        print(json.dumps([{"what": w, "measured": m, "target": t, "ok": ok} for w, m, t, ok in rows]))
+        return 0 if all(r[3] for r in rows) else 1
     width = max(len(r[0]) for r in rows)
     print(f"{'what'.ljust(width)}  {'measured':<44} {'target':<10} result")
     for what, measured, target, ok in rows:

@@ -18,7 +18,7 @@ def test_poll_benchmark_runs_small() -> None:
     )
     assert p.returncode == 0, p.stdout + p.stderr
     assert "calls per poll (local)" in p.stdout and "FAIL" not in p.stdout
-    assert p.stdout.count("PASS") == 4
+    assert p.stdout.count("PASS") == 5
 
 
 def test_ui_benchmark_runs_small() -> None:

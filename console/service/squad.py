@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from console.config import AgentSettings
-from console.service.heartbeats import Schedule, Status, Uptime, runs_from_heartbeats, status_at, uptime
+from console.service.heartbeats import Schedule, Status, Uptime, runs_from_heartbeats, status_at, uptime_24h_7d
 from console.service.models import Agent, Flip, Heartbeat
 from console.service.store import Store
 
@@ -86,19 +86,20 @@ def evaluate_agent(
     last_flip: str = "new",
 ) -> AgentHealth:
     runs = runs_from_heartbeats(beats)
-    day = [b for b in beats if b.at > now - DAY_MS and b.at <= now]
+    day, week = uptime_24h_7d(schedule, runs, now)
+    last_day = [b for b in beats if b.at > now - DAY_MS and b.at <= now]
     return AgentHealth(
         agent_id=agent_id,
         name=name,
         registered=registered,
         schedule=schedule,
         status=status_at(schedule, runs, now),
-        uptime_24h=uptime(schedule, runs, now, DAY_MS),
-        uptime_7d=uptime(schedule, runs, now, WEEK_MS),
+        uptime_24h=day,
+        uptime_7d=week,
         last_beat=max(beats, key=lambda b: b.at) if beats else None,
-        beats_24h=len(day),
-        tokens_24h=sum(b.tokens or 0 for b in day),
-        cost_24h=sum(b.cost_usd or 0 for b in day),
+        beats_24h=len(last_day),
+        tokens_24h=sum(b.tokens or 0 for b in last_day),
+        cost_24h=sum(b.cost_usd or 0 for b in last_day),
         last_flip=last_flip,
     )
 

@@ -202,24 +202,18 @@ class SquadApp(App):
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def action_import_agents(self) -> None:
         from console.service import openclaw
-        from console.service.models import AgentSpec
+        from console.service.registry import openclaw_agent_specs
+        from console.service.store import StoreError
 
-        oc = self.settings.openclaw
         try:
-            config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.watch.env)
-        except openclaw.OpenClawError as exc:
+            config, specs, note = openclaw_agent_specs(self.settings, self.watch.env,
+                                                       runner=self._watch_args.get("openclaw_runner", "auto"))
+            created = sum(self.store.upsert_agent(spec)[1] for spec in specs)
+        except (openclaw.OpenClawError, StoreError) as exc:
             self.call_from_thread(self.notify, str(exc), title="Import failed", severity="error", timeout=10)
             return
-        configured = {a.id: a for a in self.settings.agents}
-        created = 0
-        for agent in config.agents:
-            cfg = configured.get(agent.id)
-            _, was_created, _ = self.store.upsert_agent(AgentSpec(
-                agent.id, agent.name or agent.id, cfg.role if cfg else "", workspace=str(agent.workspace),
-                heartbeat=cfg.heartbeat if cfg else None, tz=cfg.tz if cfg else None,
-            ))
-            created += was_created
-        self.call_from_thread(self.notify, f"{len(config.agents)} agents imported ({created} new)", title="Import")
+        text = f"{len(specs)} agents imported from {config.path} ({created} new)" + (f"; {note}" if note else "")
+        self.call_from_thread(self.notify, text, title="Import")
         self.call_from_thread(self.poll_now)
 
 

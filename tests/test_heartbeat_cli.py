@@ -142,3 +142,13 @@ def test_agents_import_from_openclaw_json(env: dict[str, str], tmp_path: Path) -
 def test_agents_import_without_openclaw_json(tmp_path: Path, env: dict[str, str]) -> None:
     p = cli({**env, "OPENCLAW_STATE_DIR": str(tmp_path / "nothing")}, "agents", "import")
     assert p.returncode == 1 and "openclaw.json" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_check_shows_what_waits_in_the_outbox(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    away = {**env, "CONVEX_URL": f"http://127.0.0.1:{closed}", "CONVEX_DEPLOY_KEY": ADMIN_KEY}
+    assert cli(away, "--store", "convex", "heartbeat", "beat", "orin", "--run-id", "r-1").returncode == 0
+    p = cli(env, "check", "--no-gateway")
+    assert "outbox" in p.stdout and "1 waiting for the store" in p.stdout

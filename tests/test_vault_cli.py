@@ -341,3 +341,30 @@ def test_planted_secrets_appear_only_where_asked_for(env: dict[str, str], sc: Ru
     for secret in secrets:
         assert secret not in logs and secret not in acts and secret.encode() not in raw, secret
     assert searched > 30
+
+
+def test_the_convex_store_takes_its_deploy_key_from_the_vault(tmp_path, convex_server, monkeypatch) -> None:
+    """DESIGN §4: the deploy key comes from the vault (entry convex-deploy-key) when the
+    environment does not give one."""
+    import subprocess as sp
+    import sys as _sys
+
+    from console.service.vault import generate_key
+    from tests.conftest import ADMIN_KEY
+
+    convex_server.reset()
+    key = generate_key().hex()
+    env = {**os.environ, "SQUAD_CONSOLE_DB": str(tmp_path / "d" / "squad.db"), "CONVEX_VAULT_KEY": key,
+           "SQUAD_CONSOLE_KEYRING": "off", "CONVEX_URL": convex_server.url}
+    env.pop("CONVEX_DEPLOY_KEY", None)
+    put = sp.run([_sys.executable, "-m", "console", "vault", "put", "convex-deploy-key"], input=ADMIN_KEY,
+                 env=env, capture_output=True, text=True)
+    assert put.returncode == 0, put.stderr
+    p = sp.run([_sys.executable, "-m", "console", "--store", "convex", "agents", "sync"], env=env,
+               capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert ADMIN_KEY not in p.stdout + p.stderr
+    env.pop("CONVEX_VAULT_KEY")
+    p = sp.run([_sys.executable, "-m", "console", "--store", "convex", "agents", "list"], env=env,
+               capture_output=True, text=True)
+    assert p.returncode == 1 and "vault put convex-deploy-key" in p.stderr

@@ -66,32 +66,13 @@ def _sync(args: argparse.Namespace, ctx: Context, store) -> int:
 
 def _import(args: argparse.Namespace, ctx: Context) -> int:
     from console.service import openclaw
-    from console.service.models import AgentSpec
+    from console.service.registry import openclaw_agent_specs
 
-    oc = ctx.settings.openclaw
     try:
-        config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, ctx.env)
+        config, specs, note = openclaw_agent_specs(ctx.settings, ctx.env)
     except openclaw.OpenClawError as exc:
         raise CommandError(str(exc), hint=getattr(exc, "hint", None)) from None
-    try:
-        cron = openclaw.load_cron(config.state_dir)
-    except openclaw.OpenClawError as exc:
-        ctx.warn(f"squad-console: cron jobs not read ({exc}); importing without schedules")
-        cron = None
-    configured = {a.id: a for a in ctx.settings.agents}
-    specs = []
-    for agent in config.agents:
-        jobs = openclaw.heartbeat_jobs(cron.jobs, agent.id) if cron else []
-        job = jobs[0] if jobs else None
-        cfg = configured.get(agent.id)
-        specs.append(AgentSpec(
-            agent.id,
-            agent.name or (cfg.name if cfg else agent.id),
-            cfg.role if cfg else "",
-            workspace=str(agent.workspace) if agent.workspace else None,
-            heartbeat=job.schedule.expr if job and job.schedule.expr else (cfg.heartbeat if cfg else None),
-            tz=job.schedule.tz if job and job.schedule.tz else (cfg.tz if cfg else None),
-            grace_seconds=cfg.grace if cfg else None,
-        ))
+    if note:
+        ctx.warn(f"squad-console: {note}")
     ctx.print(f"{len(specs)} agents in {config.path}:")
     return with_store(ctx, lambda store: (_upsert_all(ctx, store, specs, args.dry_run), EXIT_OK)[1])

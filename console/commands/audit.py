@@ -68,6 +68,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 shown += 1
                 if shown >= args.limit:
                     break
+            if not shown:
+                ctx.print("(no activity" + (" matches" if args.kind or args.actor else " yet") + ")")
             return EXIT_OK
         return with_store(ctx, show)
 

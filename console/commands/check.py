@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "latencyMs": gateway.latency_ms, "error": gateway.error,
             },
             "openclawConfig": oc_error,
+            "outbox": None if (w := outbox_counts(ctx)) is None else {"waiting": w[0], "setAside": w[1]},
         }
         ctx.print(json.dumps(doc, indent=2))
         return level
@@ -163,7 +164,25 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.print(f"{''.ljust(width)}  cause: {c.title}")
                 for cmd in c.fix:
                     ctx.print(f"{''.ljust(width)}    fix: {cmd}")
+    waiting = outbox_counts(ctx)
+    if waiting is not None and (waiting[0] or waiting[1]):
+        ctx.print(f"{'outbox'.ljust(width)}  {waiting[0]} waiting for the store, {waiting[1]} set aside "
+                  f"(`squad-console service` delivers them)")
     if oc_error:
         ctx.warn(f"openclaw.json not read: {oc_error}")
     ctx.print(f"{LABEL[level]}")
     return level
+
+
+def outbox_counts(ctx: Context) -> tuple[int, int] | None:
+    """(items waiting, items set aside) in the outbox, or None when there is none."""
+    path = ctx.settings.store.outbox_path()
+    if not path.exists():
+        return None
+    from console.service.outbox import Outbox
+
+    box = Outbox(path)
+    try:
+        return box.pending(), len(box.dead_items())
+    finally:
+        box.close()

@@ -34,7 +34,9 @@ class ConsoleScreen(Screen):
         yield from ()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+        box = self.query_one("#filter", Input)
+        box.display = False
+        box.can_focus = False  # a hidden box must not take the keys: only `/` opens it
         self._mounted = True
         view = getattr(self.app, "view", None)
         if view is not None:
@@ -65,6 +67,7 @@ class ConsoleScreen(Screen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
+        box.can_focus = True
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -92,6 +95,7 @@ class ConsoleScreen(Screen):
             box.value = ""
             self.filter_text = ""
             box.display = False
+            box.can_focus = False
             self.refilter()
             self.focus_main()
             return

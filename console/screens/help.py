@@ -30,7 +30,7 @@ class HelpScreen(ModalScreen):
         for source in (self.target, app):
             for cls in type(source).__mro__:  # a screen's own keys, then those it inherits
                 for b in cls.__dict__.get("BINDINGS", []):
-                    if not isinstance(b, Binding) or (b.id or b.key) in seen:
+                    if not isinstance(b, Binding) or (b.id or b.key) in seen or b.action == "help_quit":
                         continue
                     seen.add(b.id or b.key)
                     rows.append((self._keys(b), b.description or b.action, b.id or ""))

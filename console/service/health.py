@@ -142,6 +142,8 @@ class HealthBook:
     def strip(self, agent_id: str, schedule: Schedule, now: float, count: int = 12) -> list[SlotMark]:
         """The last `count` slots up to now, oldest first, with their outcomes."""
         hist = self._hist.get(agent_id) or _History()
+        if schedule.created_at is None and not len(hist.at):
+            return []  # never seen and not registered: no slot was expected of it yet
         last = prev_slot(schedule, now)
         if last is None:
             return []

@@ -20,10 +20,8 @@ from console.config import ConfigError, load_settings
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 # The subcommands that later issues build; each answers "not built yet" until then.
-PLANNED: dict[str, tuple[str, str]] = {
-    "pipeline": ("feeds, signals, surveys and go/no-go decisions", "revenue readiness"),
-}
-BUILT = ("agents", "heartbeat", "service", "check", "vault", "tasks", "audit", "serve")
+PLANNED: dict[str, tuple[str, str]] = {}
+BUILT = ("agents", "heartbeat", "service", "check", "vault", "tasks", "audit", "serve", "pipeline")
 
 
 class UsageError(Exception):
@@ -97,9 +95,18 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `squad-console audit export | head`: the reader left, nothing to say
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's final flush quiet
+        except OSError:
+            pass
+        return 141
     finally:
         if demo is not None:
-            demo.cleanup()
+            demo_dir, saved_env = demo
+            demo_dir.cleanup()
+            os.environ.clear()
+            os.environ.update(saved_env)
 
 
 def _start_demo():
@@ -109,6 +116,7 @@ def _start_demo():
 
     from console.demo import build_demo
 
+    saved_env = dict(os.environ)
     tmp = tempfile.TemporaryDirectory(prefix="squad-console-demo-")
     built = build_demo(Path(tmp.name) / "demo", time.time() * 1000)
     # what would point the demo elsewhere (the operator's own Convex or OpenClaw) is set aside
@@ -117,7 +125,7 @@ def _start_demo():
         os.environ.pop(var, None)
     os.environ.update(built.env)
     os.environ["SQUAD_CONSOLE_DEMO"] = "1"
-    return tmp
+    return tmp, saved_env
 
 
 def color_environment(env: dict[str, str], choice: str) -> dict[str, str]:
@@ -169,7 +177,7 @@ def _not_built(what: str, issue: str, err: TextIO) -> int:
 
 
 def _overview(ctx) -> int:
-    """Until the full-screen console exists, `squad-console` prints the squad's snapshot."""
+    """The squad's snapshot as text: `--text`, or when standard output is not a terminal."""
     from console.commands import table, when, with_store
 
     settings, out = ctx.settings, ctx.out
@@ -196,7 +204,8 @@ def _overview(ctx) -> int:
             print("  (none yet)", file=out)
         for act in reversed(snap.activities):
             print(f"  {when(act.created_at)}  {act.type:<18} {act.message}", file=out)
-        print("\nThe full-screen console is not built yet; `squad-console --help` lists the commands.", file=out)
+        print("\nRun `squad-console` in a terminal for the full-screen console; `squad-console --help` lists the commands.",
+              file=out)
         return EXIT_OK
 
     return with_store(ctx, run)

@@ -12,6 +12,7 @@ documents every key; a test keeps it and this parser in step.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -29,6 +30,12 @@ STORE_KINDS = ("local", "convex")
 STORE_KEYS = frozenset({"kind", "path", "url", "poll_interval", "poll_interval_idle", "timeout"})
 OPENCLAW_KEYS = frozenset({"state_dir", "config_path", "gateway"})
 AGENT_KEYS = frozenset({"id", "name", "role", "workspace", "heartbeat", "tz", "grace"})
+PIPELINE_KEYS = frozenset({"concurrency", "timeout", "deadline", "max_body", "interval", "max_interval",
+                           "user_agent", "survey_template", "score_scale", "rules", "criteria"})
+RULE_KEYS = frozenset({"name", "competitor", "keywords", "weight", "window", "opportunity", "cap"})
+CRITERIA_KEYS = frozenset({"version", "min_market_score", "min_validation_score", "min_respondents",
+                           "more_data_margin", "must_have"})
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 class ConfigError(Exception):
@@ -43,6 +50,27 @@ class ConfigError(Exception):
         if line:
             where += f":{line}"
         super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+def parse_size(value: Any) -> int:
+    """`"5MiB"`, `"512KiB"`, `"2MB"`, `"900B"` or a number of bytes → bytes."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("expected a size like \"5MiB\" or \"512KiB\"")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("a size must be more than 0")
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)\s*", value)
+    if not m:
+        raise ValueError(f"{value!r} is not a size like \"5MiB\" or \"512KiB\"")
+    scale = {"B": 1, "KB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2, "GB": 1000**3, "GiB": 1024**3}
+    number = float(m.group(1)) * scale[m.group(2)]
+    if not number < 2**40:  # also catches inf from a number too long for a float
+        raise ValueError(f"{value!r} is too large (at most 1 TiB)")
+    size = int(number)
+    if size <= 0:
+        raise ValueError("a size must be more than 0")
+    return size
 
 
 def parse_duration(value: Any) -> float:
@@ -103,12 +131,57 @@ class OpenClawSettings:
 
 
 @dataclass(frozen=True)
+class PipelineRule:
+    """A market-analysis rule: each signal within `window` of `competitor` (any when None) whose
+    title or summary holds one of `keywords` (any signal when empty: a volume rule) adds `weight`
+    points to the opportunities whose title contains `opportunity` (all when None), at most `cap`
+    points from this rule."""
+
+    name: str
+    keywords: tuple[str, ...] = ()
+    competitor: str | None = None
+    weight: float = 1.0
+    window: float = 30 * 86400.0  # seconds
+    opportunity: str | None = None
+    cap: float | None = None
+
+
+@dataclass(frozen=True)
+class PipelineCriteria:
+    """Cestra's go/no-go criteria. Scores are 0-100; must_have maps a survey question id to the
+    lowest mean answer (on the template's scale) that passes."""
+
+    version: str = "1"
+    min_market_score: float = 60.0
+    min_validation_score: float = 60.0
+    min_respondents: int = 5
+    more_data_margin: float = 10.0
+    must_have: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    concurrency: int = 64
+    timeout: float = 10.0
+    deadline: float = 30.0
+    max_body: int = 5 * 1024 * 1024
+    interval: float = 1800.0
+    max_interval: float = 86400.0
+    user_agent: str = "squad-console feeds (+https://github.com/openclaw)"
+    survey_template: Path = ASSETS / "survey.template.json"
+    score_scale: float = 10.0
+    rules: tuple[PipelineRule, ...] = ()
+    criteria: PipelineCriteria = PipelineCriteria()
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None
     store: StoreSettings
     agents: tuple[AgentSettings, ...]
     openclaw: OpenClawSettings
     keys: dict[str, str]
+    pipeline: PipelineSettings = PipelineSettings()
 
 
 def seed_agents(state_dir: Path) -> tuple[AgentSettings, ...]:
@@ -236,7 +309,7 @@ class _Parser:
             raise self.fail(str(exc), table, key, index) from None
 
     def settings(self, raw: dict[str, Any], env: dict[str, str], store_kind: str | None) -> Settings:
-        top = {"store", "agents", "openclaw", "keys"}
+        top = {"store", "agents", "openclaw", "keys", "pipeline"}
         for key in raw:
             if key not in top:
                 raise self.fail(f"unknown section (known: {', '.join(sorted(top))})", None, key)
@@ -247,6 +320,7 @@ class _Parser:
             agents=self.agents(raw, openclaw.state_dir),
             openclaw=openclaw,
             keys=self.keys(raw),
+            pipeline=self.pipeline(raw),
         )
 
     def store(self, raw: dict[str, Any], env: dict[str, str], store_kind: str | None) -> StoreSettings:
@@ -336,13 +410,140 @@ class _Parser:
             )
         return tuple(out)
 
+    def number(self, value: Any, table: str, key: str, index: int | None = None, *, low: float | None = None,
+               high: float | None = None, integer: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+            raise self.fail(f"must be {'a whole number' if integer else 'a number'}", table, key, index)
+        if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > 1e15:
+            raise self.fail("must be a finite number of reasonable size", table, key, index)
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else (
+                f"at least {low:g}" if low is not None else f"at most {high:g}")
+            raise self.fail(f"must be {bounds}", table, key, index)
+        return value
+
+    def pipeline(self, raw: dict[str, Any]) -> PipelineSettings:
+        t = self.table(raw, "pipeline", PIPELINE_KEYS)
+        d = PipelineSettings()
+        concurrency = int(self.number(t.get("concurrency", d.concurrency), "pipeline", "concurrency",
+                                      low=1, high=512, integer=True))
+        timeout = self.duration(t.get("timeout", "10s"), "pipeline", "timeout")
+        deadline = self.duration(t.get("deadline", "30s"), "pipeline", "deadline")
+        interval = self.duration(t.get("interval", "30m"), "pipeline", "interval")
+        max_interval = self.duration(t.get("max_interval", "24h"), "pipeline", "max_interval")
+        if timeout <= 0:
+            raise self.fail("must be more than 0s", "pipeline", "timeout")
+        if deadline < timeout:
+            raise self.fail("must not be shorter than timeout", "pipeline", "deadline")
+        if interval < 60:
+            raise self.fail("must be at least 1m (be kind to the feeds' servers)", "pipeline", "interval")
+        if max_interval < interval:
+            raise self.fail("must not be shorter than interval", "pipeline", "max_interval")
+        try:
+            max_body = parse_size(t.get("max_body", d.max_body))
+        except ValueError as exc:
+            raise self.fail(str(exc), "pipeline", "max_body") from None
+        template = d.survey_template
+        if "survey_template" in t:
+            template = Path(self.string(t["survey_template"], "pipeline", "survey_template")).expanduser()
+            if not template.is_absolute() and self.path is not None:
+                template = self.path.parent / template
+        return PipelineSettings(
+            concurrency=concurrency,
+            timeout=timeout,
+            deadline=deadline,
+            max_body=max_body,
+            interval=interval,
+            max_interval=max_interval,
+            user_agent=self.string(t.get("user_agent", d.user_agent), "pipeline", "user_agent"),
+            survey_template=template,
+            score_scale=float(self.number(t.get("score_scale", d.score_scale), "pipeline", "score_scale", low=0.001)),
+            rules=self.rules(t),
+            criteria=self.criteria(t),
+        )
+
+    def rules(self, t: dict[str, Any]) -> tuple[PipelineRule, ...]:
+        items = t.get("rules", [])
+        if not isinstance(items, list):
+            raise self.fail("must be an array of tables: write each rule as [[pipeline.rules]]", "pipeline", "rules")
+        out: list[PipelineRule] = []
+        names: set[str] = set()
+        where = "pipeline.rules"
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail("must be a table", where, None, i)
+            self.no_unknown(item, RULE_KEYS, where, i)
+            if "name" not in item:
+                raise self.fail("is missing (every rule needs a name, shown beside the signals it scores)", where, "name", i)
+            name = self.string(item["name"], where, "name", i)
+            if name in names:
+                raise self.fail(f"{name!r} is listed twice", where, "name", i)
+            names.add(name)
+            keywords = item.get("keywords", [])
+            if not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip() for k in keywords):
+                raise self.fail("must be a list of non-empty strings", where, "keywords", i)
+            cap = item.get("cap")
+            out.append(PipelineRule(
+                name=name,
+                keywords=tuple(k.strip() for k in keywords),
+                competitor=self.string(item["competitor"], where, "competitor", i) if "competitor" in item else None,
+                weight=float(self.number(item.get("weight", 1.0), where, "weight", i, low=-100, high=100)),
+                window=self.duration(item.get("window", "30d"), where, "window", i),
+                opportunity=self.string(item["opportunity"], where, "opportunity", i) if "opportunity" in item else None,
+                cap=float(self.number(cap, where, "cap", i, low=0)) if cap is not None else None,
+            ))
+            if out[-1].window <= 0:
+                raise self.fail("must be more than 0s", where, "window", i)
+        return tuple(out)
+
+    def criteria(self, t: dict[str, Any]) -> PipelineCriteria:
+        c = t.get("criteria", {})
+        where = "pipeline.criteria"
+        if not isinstance(c, dict):
+            raise self.fail("must be a table: write it as [pipeline.criteria]", "pipeline", "criteria")
+        self.no_unknown(c, CRITERIA_KEYS, where)
+        d = PipelineCriteria()
+        version = c.get("version", d.version)
+        if isinstance(version, int) and not isinstance(version, bool):
+            version = str(version)
+        must = c.get("must_have", {})
+        if not isinstance(must, dict):
+            raise self.fail("must be a table of question id = lowest mean answer", where, "must_have")
+        must_have = []
+        for question, low in must.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", question):
+                raise self.fail(f"{question!r} is not a survey question id (lowercase letters, digits and _)",
+                                f"{where}.must_have", question)
+            must_have.append((question, float(self.number(low, f"{where}.must_have", question))))
+        return PipelineCriteria(
+            version=self.string(version, where, "version"),
+            min_market_score=float(self.number(c.get("min_market_score", d.min_market_score), where,
+                                               "min_market_score", low=0, high=100)),
+            min_validation_score=float(self.number(c.get("min_validation_score", d.min_validation_score), where,
+                                                   "min_validation_score", low=0, high=100)),
+            min_respondents=int(self.number(c.get("min_respondents", d.min_respondents), where, "min_respondents",
+                                            low=0, integer=True)),
+            more_data_margin=float(self.number(c.get("more_data_margin", d.more_data_margin), where,
+                                               "more_data_margin", low=0, high=100)),
+            must_have=tuple(must_have),
+        )
+
     def keys(self, raw: dict[str, Any]) -> dict[str, str]:
         t = raw.get("keys", {})
         if not isinstance(t, dict):
             raise self.fail("must be a table of binding id = \"keys\"", None, "keys")
         out = {}
-        for key, value in t.items():
-            out[key] = self.string(value, "keys", key)
+
+        def flatten(prefix: str, table: dict[str, Any]) -> None:
+            # `screen.heartbeats = "h"` unquoted is a dotted TOML key: a nested table
+            for key, value in table.items():
+                name = f"{prefix}{key}"
+                if isinstance(value, dict):
+                    flatten(f"{name}.", value)
+                else:
+                    out[name] = self.string(value, "keys", name)
+
+        flatten("", t)
         return out
 
 

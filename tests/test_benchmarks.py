@@ -30,3 +30,13 @@ def test_ui_benchmark_runs_small() -> None:
     )
     assert "start to first frame" in p.stdout and "idle CPU" in p.stdout and "RSS" in p.stdout, p.stdout + p.stderr
     assert "one poll's UI update, 40 agents" in p.stdout
+
+
+def test_feeds_benchmark_runs_small() -> None:
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "feeds.py"), "--feeds", "10", "--latency", "0.1", "--no-compare"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "second fetch: parser calls" in p.stdout and "FAIL" not in p.stdout
+    assert p.stdout.count("PASS") == 4

@@ -60,12 +60,20 @@ def test_the_example_documents_every_key_and_parses() -> None:
     assert set(raw["store"]) == config.STORE_KEYS
     assert set(raw["openclaw"]) == config.OPENCLAW_KEYS
     assert set(raw["agents"][0]) == config.AGENT_KEYS
+    assert set(raw["pipeline"]) == config.PIPELINE_KEYS
+    assert set(raw["pipeline"]["rules"][0]) == config.RULE_KEYS
+    assert set(raw["pipeline"]["criteria"]) == config.CRITERIA_KEYS
+    assert s.pipeline.rules[0].window == 30 * 86400 and s.pipeline.criteria.must_have == (("would_pay", 3.5),)
+    assert s.pipeline.survey_template == ROOT / "assets" / "survey.template.json" and s.pipeline.max_body == 5 * 1024**2
     # and the parser refuses anything else in each table (so this list cannot silently fall behind)
     for table in ("store", "openclaw"):
         with pytest.raises(ConfigError, match="unknown key"):
             config._Parser(None, config._Locator("")).settings({table: {"surprise": 1}}, {}, None)
     with pytest.raises(ConfigError, match="unknown key"):
         config._Parser(None, config._Locator("")).settings({"agents": [{"id": "x", "surprise": 1}]}, {}, None)
+    for pipeline in ({"surprise": 1}, {"rules": [{"name": "r", "surprise": 1}]}, {"criteria": {"surprise": 1}}):
+        with pytest.raises(ConfigError, match="unknown key"):
+            config._Parser(None, config._Locator("")).settings({"pipeline": pipeline}, {}, None)
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
@@ -96,6 +104,17 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ('agents = "veda"\n', 1, "agents", "array of tables"),
         ('[stores]\nkind = "local"\n', 1, "stores", "unknown section"),
         ('[openclaw]\ngateway = "localhost:18789"\n', 2, "openclaw.gateway", "must be a URL"),
+        ('[pipeline]\nconcurrency = 0\n', 2, "pipeline.concurrency", "between 1 and 512"),
+        ('[pipeline]\nmax_body = "lots"\n', 2, "pipeline.max_body", "not a size"),
+        ('[pipeline]\ntimeout = "20s"\ndeadline = "5s"\n', 3, "pipeline.deadline", "not be shorter than timeout"),
+        ('[[pipeline.rules]]\nname = "a"\n[[pipeline.rules]]\nname = "b"\nweight = "heavy"\n', 5,
+         "pipeline.rules[1].weight", "must be a number"),
+        ('[[pipeline.rules]]\nkeywords = ["x"]\n', 1, "pipeline.rules[0].name", "is missing"),
+        ('[[pipeline.rules]]\nname = "a"\nkeywords = "pricing"\n', 3, "pipeline.rules[0].keywords", "list of"),
+        ('[pipeline.criteria]\nmin_respondents = 2.5\n', 2, "pipeline.criteria.min_respondents", "whole number"),
+        ('[pipeline.criteria]\nmin_market_score = 120\n', 2, "pipeline.criteria.min_market_score", "between 0 and 100"),
+        ('[pipeline.criteria.must_have]\n"Would Pay" = 3\n', 2, "pipeline.criteria.must_have.Would Pay",
+         "not a survey question id"),
     ],
 )
 def test_bad_files_name_file_line_and_key(tmp_path: Path, text: str, line: int, key: str | None, words: str) -> None:
@@ -117,3 +136,8 @@ def test_durations(text, seconds) -> None:
 def test_bad_durations(bad) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_keys_accept_dotted_binding_ids(tmp_path: Path) -> None:
+    f = write(tmp_path / "k.toml", '[keys]\nscreen.heartbeats = "h"\n"screen.agents" = "g"\nquit = "x"\n')
+    assert load_settings(f, env={}).keys == {"screen.heartbeats": "h", "screen.agents": "g", "quit": "x"}

@@ -8,7 +8,7 @@ SCREEN_CLASSES = {
     "agents": ("console.screens.agents", "AgentsScreen"),
     "heartbeats": ("console.screens.heartbeats", "HeartbeatsScreen"),
     "vault": ("console.screens.vault", "VaultScreen"),
-    "pipeline": ("console.screens.placeholder", "PipelineScreen"),
+    "pipeline": ("console.screens.pipeline", "PipelineScreen"),
     "tasks": ("console.screens.tasks", "TasksScreen"),
     "audit": ("console.screens.audit", "AuditScreen"),
 }
@@ -37,8 +37,9 @@ def all_screen_classes() -> list[type]:
     from console.screens.base import ConsoleScreen
     from console.screens.detail import AgentDetailScreen
     from console.screens.help import HelpScreen
+    from console.screens.pipeline import OpportunityDetail
     from console.screens.tasks import TaskForm
     from console.screens.vault import MigrationWizard
 
-    return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, MigrationWizard,
+    return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, MigrationWizard, OpportunityDetail,
             *(screen_class(m) for m in SCREEN_CLASSES)]

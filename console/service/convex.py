@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,11 +29,17 @@ from console.service.models import (
     Activity,
     Agent,
     AgentSpec,
+    Feed,
+    FeedState,
+    FetchRecorded,
     Flip,
     Heartbeat,
     HeartbeatIn,
     Marks,
     Message,
+    Opportunity,
+    Signal,
+    SignalIn,
     Snapshot,
     Task,
     agent_id_from_session_key,
@@ -150,6 +156,56 @@ def vault_row_from_doc(d: dict[str, Any]) -> VaultRow:
         created_at=d.get("createdAt", d.get("_creationTime", 0.0)),
         deleted=bool(d.get("deleted")),
         record=d.get("record"),
+    )
+
+
+def feed_from_doc(d: dict[str, Any]) -> Feed:
+    status = d.get("lastStatus")
+    return Feed(
+        id=d["_id"],
+        url=d["url"],
+        competitor=d.get("competitor", ""),
+        etag=d.get("etag"),
+        last_modified=d.get("lastModified"),
+        last_fetched_at=d.get("lastFetchedAt"),
+        last_status=int(status) if status is not None else None,
+        error_count=int(d.get("errorCount") or 0),
+        next_fetch_at=d.get("nextFetchAt"),
+        outcome=d.get("outcome"),
+        health=d.get("health"),
+        created_at=d.get("_creationTime", 0.0),
+    )
+
+
+def signal_from_doc(d: dict[str, Any]) -> Signal:
+    return Signal(
+        id=d["_id"],
+        feed_url=d["feedUrl"],
+        entry_key=d["entryKey"],
+        title=d.get("title", ""),
+        competitor=d.get("competitor", ""),
+        link=d.get("link"),
+        published_at=d.get("publishedAt"),
+        summary=d.get("summary"),
+        created_at=d.get("_creationTime", 0.0),
+    )
+
+
+def opportunity_from_doc(d: dict[str, Any]) -> Opportunity:
+    def obj(value: Any) -> dict[str, Any] | None:
+        return value if isinstance(value, dict) else None
+
+    return Opportunity(
+        id=d["_id"],
+        title=d.get("title", ""),
+        stage=d.get("stage", "analysis"),
+        description=d.get("description") or "",
+        market_score=d.get("marketScore"),
+        analysis=obj(d.get("analysis")),
+        survey=obj(d.get("survey")),
+        decision=obj(d.get("decision")),
+        updated_at=d.get("updatedAt"),
+        created_at=d.get("_creationTime", 0.0),
     )
 
 
@@ -554,6 +610,85 @@ class ConvexStore:
         """{"kid": ... or None, "problem"?}: the kid of the deployment's CONVEX_VAULT_KEY (never the key)."""
         out = self.action("console/vault:kidCheck")
         return out if isinstance(out, dict) else {"kid": out}
+
+    # --------------------------------------------------------------- pipeline
+    def add_feed(self, url: str, competitor: str, *, actor: str = OPERATOR) -> Feed:
+        return feed_from_doc(self.mutation("console/pipeline:addFeed", {"url": url, "competitor": competitor,
+                                                                         "actor": actor}))
+
+    def list_feeds(self) -> list[Feed]:
+        return [feed_from_doc(d) for d in self.query("console/pipeline:listFeeds")]
+
+    def remove_feed(self, url: str, *, actor: str = OPERATOR) -> Feed:
+        return feed_from_doc(self.mutation("console/pipeline:removeFeed", {"url": url, "actor": actor}))
+
+    def record_fetch(
+        self, url: str, state: FeedState, signals: Sequence[SignalIn] = (), *, actor: str = "service"
+    ) -> FetchRecorded:
+        out = self.mutation(
+            "console/pipeline:recordFetch",
+            {
+                "url": url,
+                "state": _drop_none({
+                    "etag": state.etag, "lastModified": state.last_modified, "lastFetchedAt": state.last_fetched_at,
+                    "lastStatus": state.last_status, "errorCount": int(state.error_count),
+                    "nextFetchAt": state.next_fetch_at, "outcome": state.outcome, "health": state.health,
+                }),
+                "signals": [
+                    _drop_none({"feedUrl": s.feed_url, "entryKey": s.entry_key, "title": s.title,
+                                "competitor": s.competitor, "link": s.link, "publishedAt": s.published_at,
+                                "summary": s.summary})
+                    for s in signals
+                ],
+                "actor": actor,
+            },
+        )
+        return FetchRecorded(feed_from_doc(out["feed"]), int(out["created"]), int(out["updated"]),
+                             int(out["unchanged"]))
+
+    def list_signals(
+        self, *, feed_url: str | None = None, competitor: str | None = None, limit: int = 1000
+    ) -> list[Signal]:
+        docs = self.query("console/pipeline:listSignals", {"feedUrl": feed_url, "competitor": competitor,
+                                                            "limit": limit})
+        return [signal_from_doc(d) for d in docs]
+
+    def create_opportunity(self, title: str, description: str = "", *, actor: str = OPERATOR) -> Opportunity:
+        return opportunity_from_doc(self.mutation("console/pipeline:createOpportunity",
+                                                  {"title": title, "description": description, "actor": actor}))
+
+    def list_opportunities(self) -> list[Opportunity]:
+        return [opportunity_from_doc(d) for d in self.query("console/pipeline:listOpportunities")]
+
+    def get_opportunity(self, opportunity_id: str) -> Opportunity:
+        return opportunity_from_doc(self.query("console/pipeline:getOpportunity", {"id": opportunity_id}))
+
+    def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
+        return opportunity_from_doc(self.mutation("console/pipeline:moveOpportunity",
+                                                  {"id": opportunity_id, "stage": stage, "actor": actor}))
+
+    def record_analysis(
+        self, opportunity_id: str, market_score: float, analysis: dict[str, Any], *, actor: str = OPERATOR
+    ) -> Opportunity:
+        return opportunity_from_doc(self.mutation(
+            "console/pipeline:recordAnalysis",
+            {"id": opportunity_id, "marketScore": float(market_score), "analysis": analysis, "actor": actor}))
+
+    def record_survey(
+        self,
+        opportunity_id: str,
+        survey: dict[str, Any],
+        *,
+        expected_respondents: int | None = None,
+        actor: str = OPERATOR,
+    ) -> Opportunity:
+        return opportunity_from_doc(self.mutation(
+            "console/pipeline:recordSurvey",
+            {"id": opportunity_id, "survey": survey, "expectedRespondents": expected_respondents, "actor": actor}))
+
+    def record_decision(self, opportunity_id: str, decision: dict[str, Any], *, actor: str = OPERATOR) -> Opportunity:
+        return opportunity_from_doc(self.mutation("console/pipeline:recordDecision",
+                                                  {"id": opportunity_id, "decision": decision, "actor": actor}))
 
 
 def _reason(exc: Exception) -> str:

@@ -66,6 +66,7 @@ class Intervals:
     probe: float = 60.0
     evaluate: float = 60.0
     flush: float = 10.0
+    feeds: float = 60.0  # how often to look for due feeds (each feed has its own next fetch time)
 
 
 class Daemon:
@@ -159,6 +160,21 @@ class Daemon:
                 log(logging.WARNING if stored in ("down", "failing") else logging.INFO, "agent_flip",
                     agent=health.agent_id, **{"from": last, "to": stored}, reason=health.status.reason)
 
+    def feeds(self) -> None:
+        """Fetch the feeds that are due (pipeline.py; each feed keeps its own schedule and backoff)."""
+        from console.service.pipeline import Pipeline
+
+        pipeline = Pipeline(self.store, self.settings.pipeline, clock=self.clock)
+        if not any(h.due for h in pipeline.feeds()):
+            return
+        report = pipeline.fetch_sync(due_only=True, actor="service")
+        for r in report.results:
+            if r.failed or r.store_error:
+                log(logging.WARNING, "feed_failed", url=r.url, reason=r.reason, store_error=r.store_error,
+                    errors=r.state.error_count)
+        log(logging.INFO, "feeds_fetched", feeds=len(report.results), new_signals=report.created,
+            failed=report.count("failed"), ms=round(report.elapsed_ms, 1))
+
     def flush(self) -> None:
         if not self.outbox.pending():
             return
@@ -191,6 +207,7 @@ class Daemon:
             ("collect", i.collect, self.collect),
             ("probe", i.probe, self.probe),
             ("evaluate", i.evaluate, self.evaluate),
+            ("feeds", i.feeds, self.feeds),
         ]
 
     def run_once(self) -> None:

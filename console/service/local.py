@@ -16,24 +16,33 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from console.service.models import (
     AGENT_STATUSES,
+    FEED_OUTCOMES,
     HEARTBEAT_OUTCOMES,
     OPERATOR,
+    OPPORTUNITY_STAGES,
     TASK_STATUSES,
+    VERDICTS,
     Activity,
     Agent,
     AgentSpec,
+    Feed,
+    FeedState,
+    FetchRecorded,
     Flip,
     Heartbeat,
     HeartbeatIn,
     Marks,
     Message,
+    Opportunity,
+    Signal,
+    SignalIn,
     Snapshot,
     Task,
     agent_id_from_session_key,
@@ -149,11 +158,53 @@ MIGRATIONS: list[list[str]] = [
             UNIQUE (name, version)
         )""",
     ],
+    [
+        # the pipeline (DESIGN §8): feeds, their signals, opportunities
+        """CREATE TABLE feeds (
+            seq INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            competitor TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            last_fetched_at REAL,
+            last_status INTEGER,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_fetch_at REAL,
+            outcome TEXT,
+            health TEXT,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE signals (
+            seq INTEGER PRIMARY KEY,
+            feed_url TEXT NOT NULL,
+            entry_key TEXT NOT NULL,
+            title TEXT NOT NULL,
+            link TEXT,
+            published_at REAL,
+            competitor TEXT NOT NULL,
+            summary TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (feed_url, entry_key)
+        )""",
+        "CREATE INDEX signals_competitor ON signals(competitor)",
+        """CREATE TABLE opportunities (
+            seq INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            stage TEXT NOT NULL,
+            market_score REAL,
+            analysis TEXT,
+            survey TEXT,
+            decision TEXT,
+            updated_at REAL,
+            created_at REAL NOT NULL
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 PREFIX = {"agents": "a", "tasks": "t", "messages": "m", "activities": "e", "heartbeats": "h", "flips": "f",
-          "vault": "v"}
+          "vault": "v", "feeds": "r", "signals": "s", "opportunities": "o"}
 APPEND_TABLES = ("messages", "activities", "heartbeats", "flips")
 
 
@@ -254,6 +305,52 @@ def _flip(row: sqlite3.Row) -> Flip:
         from_status=row["from_status"],
         to_status=row["to_status"],
         reason=row["reason"],
+        created_at=row["created_at"],
+    )
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    return Feed(
+        id=_public_id("feeds", row["seq"]),
+        url=row["url"],
+        competitor=row["competitor"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_fetched_at=row["last_fetched_at"],
+        last_status=row["last_status"],
+        error_count=int(row["error_count"] or 0),
+        next_fetch_at=row["next_fetch_at"],
+        outcome=row["outcome"],
+        health=row["health"],
+        created_at=row["created_at"],
+    )
+
+
+def _signal(row: sqlite3.Row) -> Signal:
+    return Signal(
+        id=_public_id("signals", row["seq"]),
+        feed_url=row["feed_url"],
+        entry_key=row["entry_key"],
+        title=row["title"],
+        competitor=row["competitor"],
+        link=row["link"],
+        published_at=row["published_at"],
+        summary=row["summary"],
+        created_at=row["created_at"],
+    )
+
+
+def _opportunity(row: sqlite3.Row) -> Opportunity:
+    return Opportunity(
+        id=_public_id("opportunities", row["seq"]),
+        title=row["title"],
+        stage=row["stage"],
+        description=row["description"] or "",
+        market_score=row["market_score"],
+        analysis=json.loads(row["analysis"]) if row["analysis"] else None,
+        survey=json.loads(row["survey"]) if row["survey"] else None,
+        decision=json.loads(row["decision"]) if row["decision"] else None,
+        updated_at=row["updated_at"],
         created_at=row["created_at"],
     )
 
@@ -857,6 +954,179 @@ class LocalStore:
                 )
             return marked
 
+    # --------------------------------------------------------------- pipeline
+    def _feed_row(self, db: sqlite3.Connection, url: str) -> sqlite3.Row:
+        row = db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"feed {url} not found", data={"code": "NotFound", "url": url})
+        return row
+
+    def add_feed(self, url: str, competitor: str, *, actor: str = OPERATOR) -> Feed:
+        if not url.strip():
+            raise StoreFunctionError("a feed needs a URL", data={"code": "BadValue", "field": "url"})
+        if not competitor.strip():
+            raise StoreFunctionError("a feed needs a competitor", data={"code": "BadValue", "field": "competitor"})
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone() is not None:
+                raise StoreFunctionError(f"feed {url} is already added", hint="remove it first to change it",
+                                         data={"code": "Conflict", "url": url})
+            cur = db.execute("INSERT INTO feeds (url, competitor, error_count, created_at) VALUES (?, ?, 0, ?)",
+                             (url, competitor, self._clock()))
+            feed_id = _public_id("feeds", cur.lastrowid)
+            self._activity_in(db, "feed_added", f"feed added: {url} ({competitor})", actor=actor,
+                              target_id=feed_id, detail={"url": url, "competitor": competitor})
+            return _feed(db.execute("SELECT * FROM feeds WHERE seq = ?", (cur.lastrowid,)).fetchone())
+
+    def list_feeds(self) -> list[Feed]:
+        with self._read() as db:
+            return [_feed(r) for r in db.execute("SELECT * FROM feeds ORDER BY seq")]
+
+    def remove_feed(self, url: str, *, actor: str = OPERATOR) -> Feed:
+        with self._write() as db:
+            feed = _feed(self._feed_row(db, url))
+            db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+            self._activity_in(db, "feed_removed", f"feed removed: {url} ({feed.competitor})", actor=actor,
+                              target_id=feed.id, detail={"url": url, "competitor": feed.competitor})
+            return feed
+
+    def record_fetch(
+        self, url: str, state: FeedState, signals: Sequence[SignalIn] = (), *, actor: str = "service"
+    ) -> FetchRecorded:
+        if state.outcome is not None:
+            _check_choice(state.outcome, FEED_OUTCOMES, "outcome")
+        with self._write() as db:
+            before = _feed(self._feed_row(db, url))
+            db.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ?, last_fetched_at = ?, last_status = ?, error_count = ?,"
+                " next_fetch_at = ?, outcome = ?, health = ? WHERE seq = ?",
+                (state.etag, state.last_modified, state.last_fetched_at, state.last_status, int(state.error_count),
+                 state.next_fetch_at, state.outcome, state.health, _seq("feeds", before.id)),
+            )
+            created, updated, unchanged, new_keys = 0, 0, 0, []
+            now = self._clock()
+            for sig in signals:
+                if sig.feed_url != url:
+                    raise StoreFunctionError(f"signal {sig.entry_key} belongs to {sig.feed_url}, not {url}",
+                                             data={"code": "BadValue", "field": "feedUrl"})
+                row = db.execute("SELECT * FROM signals WHERE feed_url = ? AND entry_key = ?",
+                                 (url, sig.entry_key)).fetchone()
+                values = (sig.title, sig.link, sig.published_at, sig.competitor, sig.summary)
+                if row is None:
+                    db.execute(
+                        "INSERT INTO signals (feed_url, entry_key, title, link, published_at, competitor, summary,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (url, sig.entry_key, *values, now))
+                    created += 1
+                    new_keys.append(sig.entry_key)
+                elif (row["title"], row["link"], row["published_at"], row["competitor"], row["summary"]) != values:
+                    db.execute("UPDATE signals SET title = ?, link = ?, published_at = ?, competitor = ?, summary = ?"
+                               " WHERE seq = ?", (*values, row["seq"]))
+                    updated += 1
+                else:
+                    unchanged += 1
+            for type_, message, detail in fetch_activities(before, state, created, updated, new_keys):
+                self._activity_in(db, type_, message, actor=actor, target_id=before.id, detail=detail)
+            feed = _feed(db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone())
+            return FetchRecorded(feed, created, updated, unchanged)
+
+    def list_signals(
+        self, *, feed_url: str | None = None, competitor: str | None = None, limit: int = 1000
+    ) -> list[Signal]:
+        clauses, params = [], []
+        if feed_url is not None:
+            clauses.append("feed_url = ?")
+            params.append(feed_url)
+        if competitor is not None:
+            clauses.append("competitor = ?")
+            params.append(competitor)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as db:
+            rows = db.execute(f"SELECT * FROM signals {where} ORDER BY seq DESC LIMIT ?", (*params, max(0, limit)))
+            return [_signal(r) for r in reversed(rows.fetchall())]
+
+    def _opportunity_row(self, db: sqlite3.Connection, opportunity_id: str) -> sqlite3.Row:
+        seq = _seq("opportunities", opportunity_id)
+        row = db.execute("SELECT * FROM opportunities WHERE seq = ?", (seq,)).fetchone() if seq else None
+        if row is None:
+            raise NotFoundError(f"opportunity {opportunity_id} not found",
+                                data={"code": "NotFound", "id": opportunity_id})
+        return row
+
+    def create_opportunity(self, title: str, description: str = "", *, actor: str = OPERATOR) -> Opportunity:
+        if not title.strip():
+            raise StoreFunctionError("an opportunity needs a title", data={"code": "BadValue", "field": "title"})
+        with self._write() as db:
+            now = self._clock()
+            cur = db.execute("INSERT INTO opportunities (title, description, stage, updated_at, created_at)"
+                             " VALUES (?, ?, 'analysis', ?, ?)", (title, description, now, now))
+            opp_id = _public_id("opportunities", cur.lastrowid)
+            self._activity_in(db, "opportunity_created", f"opportunity created: {title}", actor=actor,
+                              target_id=opp_id, detail={"stage": "analysis"})
+            return _opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (cur.lastrowid,)).fetchone())
+
+    def list_opportunities(self) -> list[Opportunity]:
+        with self._read() as db:
+            return [_opportunity(r) for r in db.execute("SELECT * FROM opportunities ORDER BY seq")]
+
+    def get_opportunity(self, opportunity_id: str) -> Opportunity:
+        with self._read() as db:
+            return _opportunity(self._opportunity_row(db, opportunity_id))
+
+    def _patch_opportunity(self, db: sqlite3.Connection, seq: int, **cols: Any) -> Opportunity:
+        cols["updated_at"] = self._clock()
+        db.execute(f"UPDATE opportunities SET {', '.join(f'{k} = ?' for k in cols)} WHERE seq = ?",
+                   (*cols.values(), seq))
+        return _opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (seq,)).fetchone())
+
+    def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
+        _check_choice(stage, OPPORTUNITY_STAGES, "stage")
+        with self._write() as db:
+            row = self._opportunity_row(db, opportunity_id)
+            if row["stage"] == stage:
+                return _opportunity(row)
+            opp = self._patch_opportunity(db, row["seq"], stage=stage)
+            self._activity_in(db, "opportunity_moved", f"opportunity moved to {stage}: {opp.title}", actor=actor,
+                              target_id=opp.id, detail={"from": row["stage"], "to": stage})
+            return opp
+
+    def record_analysis(
+        self, opportunity_id: str, market_score: float, analysis: dict[str, Any], *, actor: str = OPERATOR
+    ) -> Opportunity:
+        with self._write() as db:
+            row = self._opportunity_row(db, opportunity_id)
+            opp = self._patch_opportunity(db, row["seq"], market_score=float(market_score),
+                                          analysis=json.dumps(analysis))
+            self._activity_in(db, "market_analysed", f"market score {market_score:g}: {opp.title}", actor=actor,
+                              target_id=opp.id, detail=analysis_activity_detail(row["market_score"], market_score, analysis))
+            return opp
+
+    def record_survey(
+        self,
+        opportunity_id: str,
+        survey: dict[str, Any],
+        *,
+        expected_respondents: int | None = None,
+        actor: str = OPERATOR,
+    ) -> Opportunity:
+        with self._write() as db:
+            row = self._opportunity_row(db, opportunity_id)
+            stored = len((json.loads(row["survey"]) if row["survey"] else {}).get("responses") or [])
+            check_survey_cas(opportunity_id, stored, expected_respondents)
+            opp = self._patch_opportunity(db, row["seq"], survey=json.dumps(survey))
+            self._activity_in(db, "survey_recorded", survey_activity_message(opp.title, survey), actor=actor,
+                              target_id=opp.id, detail=survey_activity_detail(stored, survey))
+            return opp
+
+    def record_decision(self, opportunity_id: str, decision: dict[str, Any], *, actor: str = OPERATOR) -> Opportunity:
+        type_ = check_decision(decision)
+        with self._write() as db:
+            row = self._opportunity_row(db, opportunity_id)
+            previous = json.loads(row["decision"]) if row["decision"] else None
+            opp = self._patch_opportunity(db, row["seq"], decision=json.dumps(decision), stage=decision["verdict"])
+            message, detail = decision_activity(opp.title, decision, previous)
+            self._activity_in(db, type_, message, actor=actor, target_id=opp.id, detail=detail)
+            return opp
+
+
 
 def task_update_activity(title: str, changes: dict[str, dict[str, Any]]) -> tuple[str, str]:
     """The activity type and text for a task update (the same rule as convex/console/tasks.ts)."""
@@ -868,3 +1138,75 @@ def task_update_activity(title: str, changes: dict[str, dict[str, Any]]) -> tupl
     if status:
         return "task_moved", f"task moved to {status['to']}: {title}"
     return "task_updated", f"task updated: {title}"
+
+
+# The pipeline's activities: the same rules as convex/console/pipeline.ts.
+def fetch_activities(
+    before: Feed, state: FeedState, created: int, updated: int, new_keys: list[str]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    if created or updated:
+        text = f"{before.competitor}: {created} new signal{'s' if created != 1 else ''} from {before.url}"
+        if updated:
+            text += f" ({updated} updated)"
+        out.append(("signals_ingested", text, {"url": before.url, "competitor": before.competitor,
+                                               "created": created, "updated": updated, "entryKeys": new_keys[:50]}))
+    if state.outcome == "failed" and before.outcome != "failed":
+        out.append(("feed_failed", f"feed {before.url} {state.health or 'failed'}",
+                    {"url": before.url, "status": state.last_status, "errorCount": state.error_count}))
+    elif before.outcome == "failed" and state.outcome not in (None, "failed"):
+        out.append(("feed_recovered", f"feed {before.url} answers again ({state.outcome})",
+                    {"url": before.url, "status": state.last_status}))
+    return out
+
+
+def analysis_activity_detail(before: float | None, score: float, analysis: dict[str, Any]) -> dict[str, Any]:
+    return {"from": before, "to": float(score), "signals": len(analysis.get("signals") or [])}
+
+
+def check_survey_cas(opportunity_id: str, stored: int, expected: int | None) -> None:
+    if expected is not None and stored != expected:
+        raise StoreFunctionError(
+            f"opportunity {opportunity_id}: the survey holds {stored} responses, not {expected}",
+            hint="another writer added responses meanwhile: read it again, then retry",
+            data={"code": "Conflict", "id": opportunity_id, "stored": stored},
+        )
+
+
+def survey_activity_message(title: str, survey: dict[str, Any]) -> str:
+    n = len(survey.get("responses") or [])
+    score = survey.get("score")
+    return f"survey: {n} respondent{'s' if n != 1 else ''}" + (
+        f", validation {score:g}" if isinstance(score, (int, float)) else "") + f": {title}"
+
+
+def survey_activity_detail(before: int, survey: dict[str, Any]) -> dict[str, Any]:
+    n = len(survey.get("responses") or [])
+    return {"respondents": n, "added": n - before, "score": survey.get("score")}
+
+
+def check_decision(decision: dict[str, Any]) -> str:
+    """The activity type of a decision, after checking it (an override needs a reason)."""
+    verdict = decision.get("verdict")
+    if verdict not in VERDICTS:
+        raise StoreFunctionError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}",
+                                 data={"code": "BadValue", "field": "verdict"})
+    override = decision.get("override")
+    if override is None:
+        return "decision_made"
+    reason = override.get("reason") if isinstance(override, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise StoreFunctionError("an override needs a reason", hint="say why the computed verdict is set aside",
+                                 data={"code": "BadValue", "field": "reason"})
+    return "decision_overridden"
+
+
+def decision_activity(title: str, decision: dict[str, Any], previous: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    override = decision.get("override")
+    detail: dict[str, Any] = {"verdict": decision["verdict"], "previous": (previous or {}).get("verdict"),
+                              "computed": decision.get("computed", {}).get("verdict"),
+                              "criteriaVersion": decision.get("inputs", {}).get("criteria", {}).get("version")}
+    if override:
+        detail["reason"] = override["reason"]
+        return f"decision overridden to {decision['verdict']}: {title} ({override['reason']})", detail
+    return f"decision: {decision['verdict']}: {title}", detail

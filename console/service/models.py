@@ -168,3 +168,100 @@ class Snapshot:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------ the pipeline (DESIGN §8)
+OPPORTUNITY_STAGES = ("analysis", "validation", "decision", "go", "no_go", "more_data")
+VERDICTS = ("go", "no_go", "more_data")
+FEED_OUTCOMES = ("ok", "not_modified", "degraded", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed's fetch state after one fetch: every field is written as given (None clears it)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched_at: float | None = None
+    last_status: int | None = None  # the HTTP status, None when no answer came
+    error_count: int = 0
+    next_fetch_at: float | None = None
+    outcome: str | None = None  # one of FEED_OUTCOMES
+    health: str | None = None  # the outcome in words, e.g. "failed: too large (over 5 MiB)"
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    id: str
+    url: str
+    competitor: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched_at: float | None = None
+    last_status: int | None = None
+    error_count: int = 0
+    next_fetch_at: float | None = None
+    outcome: str | None = None
+    health: str | None = None
+    created_at: float = 0.0
+
+    def state(self) -> FeedState:
+        return FeedState(self.etag, self.last_modified, self.last_fetched_at, self.last_status,
+                         self.error_count, self.next_fetch_at, self.outcome, self.health)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalIn:
+    """One feed entry to upsert; (feed_url, entry_key) is its identity."""
+
+    feed_url: str
+    entry_key: str
+    title: str
+    competitor: str
+    link: str | None = None
+    published_at: float | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    id: str
+    feed_url: str
+    entry_key: str
+    title: str
+    competitor: str
+    link: str | None = None
+    published_at: float | None = None
+    summary: str | None = None
+    created_at: float = 0.0
+
+    def when(self) -> float:
+        """Its event time: published, else first seen."""
+        return self.published_at if self.published_at is not None else self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRecorded:
+    """What `record_fetch` wrote: the feed's new state and how many signals were new or changed."""
+
+    feed: Feed
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    """`analysis`, `survey` and `decision` are JSON objects written by console/service/pipeline.py
+    (their shapes are documented there); the store keeps them as they are."""
+
+    id: str
+    title: str
+    stage: str
+    description: str = ""
+    market_score: float | None = None
+    analysis: dict[str, Any] | None = None
+    survey: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    updated_at: float | None = None
+    created_at: float = 0.0

@@ -8,6 +8,7 @@ a hint saying what to do next; none of them ever carries a secret.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from console.service.models import (
@@ -15,11 +16,17 @@ from console.service.models import (
     Activity,
     Agent,
     AgentSpec,
+    Feed,
+    FeedState,
+    FetchRecorded,
     Flip,
     Heartbeat,
     HeartbeatIn,
     Marks,
     Message,
+    Opportunity,
+    Signal,
+    SignalIn,
     Snapshot,
     Task,
 )
@@ -220,4 +227,75 @@ class Store(Protocol):
     def vault_remove(self, name: str, *, actor: str = OPERATOR) -> int:
         """Soft-deletes every version of `name`; returns how many were marked. NotFoundError if
         the store has none."""
+        ...
+
+    # the pipeline (DESIGN §8): feeds, the signals read from them, opportunities. Each change
+    # writes its activity in the same transaction/mutation.
+    def add_feed(self, url: str, competitor: str, *, actor: str = OPERATOR) -> Feed:
+        """A new feed (activity `feed_added`); a URL already added is a StoreFunctionError with
+        data code `Conflict`."""
+        ...
+
+    def list_feeds(self) -> list[Feed]:
+        """Every feed, in the order they were added."""
+        ...
+
+    def remove_feed(self, url: str, *, actor: str = OPERATOR) -> Feed:
+        """Removes the feed (activity `feed_removed`) and returns it; its signals stay (decisions
+        cite them). NotFoundError if there is no such feed."""
+        ...
+
+    def record_fetch(
+        self, url: str, state: FeedState, signals: Sequence[SignalIn] = (), *, actor: str = "service"
+    ) -> FetchRecorded:
+        """One fetch's result in one write: the feed's state (every field as given) and its
+        signals, upserted by (feed_url, entry_key): an entry seen before is not added again
+        (its title, link, summary and time are refreshed if they changed). One `signals_ingested`
+        activity when any signal is new or changed (not one per signal); `feed_failed` when the
+        outcome turns to failed, `feed_recovered` when a failed feed answers again."""
+        ...
+
+    def list_signals(
+        self, *, feed_url: str | None = None, competitor: str | None = None, limit: int = 1000
+    ) -> list[Signal]:
+        """The latest `limit` signals (of one feed or competitor), oldest first."""
+        ...
+
+    def create_opportunity(self, title: str, description: str = "", *, actor: str = OPERATOR) -> Opportunity:
+        """Stage `analysis`; activity `opportunity_created`."""
+        ...
+
+    def list_opportunities(self) -> list[Opportunity]:
+        """Oldest first."""
+        ...
+
+    def get_opportunity(self, opportunity_id: str) -> Opportunity: ...
+
+    def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
+        """Activity `opportunity_moved`; the same stage again writes nothing."""
+        ...
+
+    def record_analysis(
+        self, opportunity_id: str, market_score: float, analysis: dict[str, Any], *, actor: str = OPERATOR
+    ) -> Opportunity:
+        """The market score and the analysis behind it (activity `market_analysed`)."""
+        ...
+
+    def record_survey(
+        self,
+        opportunity_id: str,
+        survey: dict[str, Any],
+        *,
+        expected_respondents: int | None = None,
+        actor: str = OPERATOR,
+    ) -> Opportunity:
+        """Replaces the survey (responses and scores; activity `survey_recorded`). With
+        `expected_respondents`, the stored survey must hold that many responses (0: none), else a
+        StoreFunctionError with data code `Conflict` (another writer added responses meanwhile)."""
+        ...
+
+    def record_decision(self, opportunity_id: str, decision: dict[str, Any], *, actor: str = OPERATOR) -> Opportunity:
+        """Stores the decision and moves the opportunity to its verdict's stage. Activity
+        `decision_made`, or `decision_overridden` when `decision["override"]` is set, which needs a
+        non-empty `reason` (else a StoreFunctionError with data code `BadValue`, nothing written)."""
         ...

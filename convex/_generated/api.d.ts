@@ -19,6 +19,7 @@ import type * as console_flips from "../console/flips.js";
 import type * as console_heartbeats from "../console/heartbeats.js";
 import type * as console_lib from "../console/lib.js";
 import type * as console_messages from "../console/messages.js";
+import type * as console_pipeline from "../console/pipeline.js";
 import type * as console_snapshot from "../console/snapshot.js";
 import type * as console_tables from "../console/tables.js";
 import type * as console_tasks from "../console/tasks.js";
@@ -40,6 +41,7 @@ declare const fullApi: ApiFromModules<{
   "console/heartbeats": typeof console_heartbeats;
   "console/lib": typeof console_lib;
   "console/messages": typeof console_messages;
+  "console/pipeline": typeof console_pipeline;
   "console/snapshot": typeof console_snapshot;
   "console/tables": typeof console_tables;
   "console/tasks": typeof console_tasks;

@@ -28,6 +28,23 @@ export const taskStatus = v.union(
   v.literal("blocked"),
 );
 
+/** The pipeline's stages (DESIGN §8); the last three are the verdicts. */
+export const opportunityStage = v.union(
+  v.literal("analysis"),
+  v.literal("validation"),
+  v.literal("decision"),
+  v.literal("go"),
+  v.literal("no_go"),
+  v.literal("more_data"),
+);
+
+export const feedOutcome = v.union(
+  v.literal("ok"),
+  v.literal("not_modified"),
+  v.literal("degraded"),
+  v.literal("failed"),
+);
+
 export const heartbeatOutcome = v.union(v.literal("ok"), v.literal("error"));
 
 /** Optional fields the console adds to Mission Control's `agents`, `tasks`, `activities`. */
@@ -100,6 +117,9 @@ export const consoleTables = {
     lastStatus: v.optional(v.number()),
     errorCount: v.number(),
     nextFetchAt: v.optional(v.number()),
+    /** The last fetch: ok | not_modified | degraded | failed, and that in words. */
+    outcome: v.optional(v.string()),
+    health: v.optional(v.string()),
   }).index("by_url", ["url"]),
 
   signals: defineTable({
@@ -110,15 +130,19 @@ export const consoleTables = {
     publishedAt: v.optional(v.number()),
     competitor: v.string(),
     summary: v.optional(v.string()),
-  }).index("by_feed_entry", ["feedUrl", "entryKey"]),
+  })
+    .index("by_feed_entry", ["feedUrl", "entryKey"])
+    .index("by_competitor", ["competitor"]),
 
+  /** `analysis`, `survey` and `decision` are the objects console/service/pipeline.py documents. */
   opportunities: defineTable({
     title: v.string(),
+    description: v.optional(v.string()),
     stage: v.string(),
     marketScore: v.optional(v.number()),
     analysis: v.optional(v.any()),
     survey: v.optional(v.any()),
-    decision: v.optional(v.string()),
+    decision: v.optional(v.any()),
     updatedAt: v.number(),
   }),
 };

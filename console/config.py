@@ -13,6 +13,7 @@ documents every key; a test keeps it and this parser in step.
 from __future__ import annotations
 
 import math
+import math
 import os
 import re
 import tomllib
@@ -78,9 +79,15 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration like \"30s\", \"5m\" or \"1h\"")
     if isinstance(value, (int, float)):
-        if value < 0:
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError(f"{value} seconds is out of range") from None
+        if not math.isfinite(seconds):
+            raise ValueError("a duration must be a finite number of seconds")
+        if seconds < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return seconds
     if not isinstance(value, str):
         raise ValueError("expected a duration like \"30s\", \"5m\" or \"1h\"")
     text = value.strip().lower()
@@ -88,7 +95,10 @@ def parse_duration(value: Any) -> float:
     if not parts or "".join(f"{n}{u}" for n, u in parts) != text.replace(" ", ""):
         raise ValueError(f"{value!r} is not a duration like \"30s\", \"5m\" or \"1h\"")
     scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-    return sum(float(n) * scale[u] for n, u in parts)
+    seconds = sum(float(n) * scale[u] for n, u in parts)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is out of range")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,8 @@ def load_settings(
             raise ConfigError(f"cannot read it: {exc}", path=path) from None
         try:
             raw = tomllib.loads(text)
+        except RecursionError:
+            raise ConfigError("not valid TOML: nested too deeply", path=path) from None
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
             message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
@@ -388,12 +400,15 @@ class _Parser:
                 raise self.fail(f"{agent_id!r} is listed twice", "agents", "id", i)
             seen.add(agent_id)
             heartbeat = self.string(item.get("heartbeat", "*/15 * * * *"), "agents", "heartbeat", i)
+            from console.service.heartbeats import normalize_cron
+
+            heartbeat = normalize_cron(heartbeat)
             if not _valid_cron(heartbeat):
                 raise self.fail(f"{heartbeat!r} is not a 5-field cron expression", "agents", "heartbeat", i)
             tz = self.string(item.get("tz", "UTC"), "agents", "tz", i)
             try:
                 ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder like "America"
                 raise self.fail(f"{tz!r} is not a time zone name (e.g. \"UTC\", \"Europe/Paris\")", "agents", "tz", i) from None
             out.append(
                 AgentSettings(

@@ -24,6 +24,7 @@ The model (DESIGN.md §5, reference notes §1):
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -165,6 +166,15 @@ class _Compiled:
     daily: tuple[tuple[int, ...], tuple[int, ...]] | None
 
 
+_ONE_VALUE_RANGE = re.compile(r"(?<![\w-])(\d+)-\1(?:/\d+)?(?![\w-])")
+
+
+def normalize_cron(expr: str) -> str:
+    """`N-N` (a range of one value, with or without a step) becomes `N`: croniter 6.0.0 expands
+    such a range as `*`, so `59-59/5 * * * *` would fire every 5 minutes instead of at :59."""
+    return " ".join(_ONE_VALUE_RANGE.sub(r"\1", field) for field in expr.split())
+
+
 @lru_cache(maxsize=256)
 def _compile(cron: str, tz: str) -> _Compiled:
     if not isinstance(tz, str) or not tz.strip():
@@ -185,6 +195,7 @@ def _compile(cron: str, tz: str) -> _Compiled:
             "(minute hour day-of-month month day-of-week)"
         )
     start = datetime(2024, 1, 1, tzinfo=tzinfo)
+    cron = normalize_cron(cron)
     try:
         itr = croniter(cron, start)
         expanded = itr.expanded

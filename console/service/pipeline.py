@@ -183,6 +183,13 @@ class SurveyTemplate:
 
 
 def template_from_dict(d: Any, where: str = "the survey template") -> SurveyTemplate:
+    try:
+        return _template_from_dict(d, where)
+    except OverflowError:
+        raise PipelineError(f"{where}: a number is out of range") from None
+
+
+def _template_from_dict(d: Any, where: str) -> SurveyTemplate:
     def bad(what: str) -> PipelineError:
         return PipelineError(f"{where}: {what}", hint="see assets/survey.template.json for the format")
 
@@ -272,10 +279,11 @@ def check_response(template: SurveyTemplate, raw: Any) -> tuple[dict[str, Any] |
         else:
             try:
                 number = float(value) if not isinstance(value, bool) else math.nan
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 number = math.nan
             if math.isnan(number) or not template.scale_min <= number <= template.scale_max:
-                problems.append(f"{q.id}: {value!r} is not a number from {template.scale_min:g} to {template.scale_max:g}")
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+                problems.append(f"{q.id}: {shown} is not a number from {template.scale_min:g} to {template.scale_max:g}")
             else:
                 answers.append({"question": q.id, "value": int(number) if number.is_integer() else number})
     if problems:
@@ -366,6 +374,10 @@ def _json_rows(text: str, where: str) -> list[tuple[int, Any]]:
             value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
             raise PipelineError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise PipelineError(f"{where}:{line_of(i)}: not valid JSON: nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer longer than Python converts
+            raise PipelineError(f"{where}:{line_of(i)}: not valid JSON: {str(exc)[:120]}") from None
         rows.append((line_of(i), value))
         i = end
         while i < len(text) and text[i] in " \t\r\n":
@@ -391,7 +403,7 @@ def _csv_rows(text: str, where: str) -> list[tuple[int, Any]]:
     if dupes:
         raise PipelineError(f"{where}:1: column {', '.join(dupes)} appears twice")
     rows: list[tuple[int, Any]] = []
-    start = 2
+    start = reader.line_num + 1  # the header may span lines (a quoted newline)
     try:
         for cells in reader:
             line = start

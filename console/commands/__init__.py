@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from console.config import Settings
+from widgets.format import ago  # noqa: F401 - one wording of ages, shared with the screens
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -50,19 +51,6 @@ def when(ms: float | None, *, tz: timezone = timezone.utc) -> str:
     if not ms:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def ago(ms: float | None, now_ms: float) -> str:
-    if not ms:
-        return "never"
-    s = max(0.0, (now_ms - ms) / 1000)
-    if s < 90:
-        return f"{s:.0f}s ago"
-    if s < 5400:
-        return f"{s / 60:.0f}m ago"
-    if s < 172_800:
-        return f"{s / 3600:.1f}h ago"
-    return f"{s / 86400:.1f}d ago"
 
 
 def table(rows: list[list[str]], out: TextIO) -> None:

@@ -307,7 +307,7 @@ class ConvexStore:
             response = self._client.post(f"/api/{kind}", content=body, headers=headers)
         except httpx.ConnectError as exc:
             return StoreUnavailable(
-                f"cannot connect to {where}: {_reason(exc)}",
+                f"cannot connect to {where}: {http_failure_reason(exc)}",
                 hint="check CONVEX_URL and the network; the console keeps the last data and retries",
             ), True
         except httpx.TimeoutException:
@@ -317,7 +317,7 @@ class ConvexStore:
             ), is_query
         except httpx.HTTPError as exc:
             return StoreUnavailable(
-                f"the connection to {where} broke: {_reason(exc)}",
+                f"the connection to {where} broke: {http_failure_reason(exc)}",
                 hint="the console retries by itself",
             ), is_query
 
@@ -691,7 +691,8 @@ class ConvexStore:
                                                   {"id": opportunity_id, "decision": decision, "actor": actor}))
 
 
-def _reason(exc: Exception) -> str:
+def http_failure_reason(exc: Exception) -> str:
+    """An httpx failure in words (shared with the feed fetcher)."""
     text = str(exc) or type(exc).__name__
     if "Connection refused" in text or "Errno 111" in text:
         return "connection refused"

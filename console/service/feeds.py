@@ -47,6 +47,7 @@ import httpx
 
 from console.config import PipelineSettings
 from console.service.models import Feed, FeedState, SignalIn
+from console.service.convex import http_failure_reason
 
 MAX_ENTRIES = 500  # per fetch: one store write stays small (a Convex mutation has limits)
 MAX_TITLE = 300
@@ -413,7 +414,7 @@ class Fetcher:
         except httpx.TooManyRedirects:
             return self._failed(feed, FeedFailure("too many redirects"), started, now_s)
         except httpx.HTTPError as exc:
-            return self._failed(feed, FeedFailure(f"cannot fetch: {_http_reason(exc)}"), started, now_s)
+            return self._failed(feed, FeedFailure(f"cannot fetch: {http_failure_reason(exc)}"), started, now_s)
         except Exception as exc:  # a parser bug on one hostile feed must not stop the others
             return self._failed(feed, FeedFailure(f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}"),
                                 started, now_s)
@@ -479,13 +480,6 @@ class Fetcher:
                           elapsed_ms=(time.perf_counter() - started) * 1000)
 
 
-def _http_reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "Connection refused" in text or "Errno 111" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text or "Temporary failure in name resolution" in text:
-        return "the host name does not resolve"
-    return text[:200]
 
 
 @dataclass

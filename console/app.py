@@ -114,6 +114,9 @@ class SquadApp(App):
         self.set_interval(1.0, self._tick)
 
     def _first_frame(self) -> None:
+        import gc
+
+        gc.freeze()  # start-up's objects live for the session: keep full collections off them
         self.first_frame_ms = (time.perf_counter() - self.started_at) * 1000
         self.log(f"first frame after {self.first_frame_ms:.0f} ms")
         self.poll_now()  # the first poll starts once the screen is up
@@ -134,8 +137,17 @@ class SquadApp(App):
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll(self) -> None:
-        step = self.watch.step()
+        try:
+            step = self.watch.step()
+        except Exception as exc:  # never a dead poll loop: say so, and try again shortly
+            self.call_from_thread(self._poll_crashed, exc)
+            return
         self.post_message(PollFinished(step))
+
+    def _poll_crashed(self, exc: Exception) -> None:
+        self._polling = False
+        self.notify(f"{type(exc).__name__}: {exc}"[:300], title="Poll failed", severity="error", timeout=8)
+        self._timer = self.set_timer(5.0, self.poll_now)
 
     @on(PollFinished)
     def _on_poll_finished(self, message: PollFinished) -> None:

@@ -212,6 +212,21 @@ def _now_ms() -> float:
     return time.time() * 1000.0
 
 
+def set_wal(db: sqlite3.Connection) -> None:
+    """`PRAGMA journal_mode = WAL`, retried: switching a new file to WAL does not wait on the busy
+    handler, so processes opening a new store at once (the daemon and a console) can get
+    "database is locked" at once from it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _public_id(table: str, seq: int) -> str:
     return f"{PREFIX[table]}{seq}"
 
@@ -400,7 +415,7 @@ class LocalStore:
             )
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
+            set_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             self._migrate(db)

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from console.service.local import set_wal
 from console.service.models import OPERATOR, HeartbeatIn
 from console.service.store import Store, StoreError, StoreFunctionError, StoreUnavailable
 
@@ -64,8 +65,8 @@ class Outbox:
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA busy_timeout = 5000")
+        set_wal(self._db)
         for statement in SCHEMA:
             self._db.execute(statement)
 

@@ -113,11 +113,7 @@ class Poller:
         try:
             snap = self.store.snapshot(self.marks, self.limit)
         except StoreError as exc:
-            duration = time.perf_counter() - started
-            self.failures += 1
-            self.last_error = exc
-            self.last_error_at = self._clock()
-            return PollResult(None, exc, self._backoff(exc), duration)
+            return self.fail(exc, time.perf_counter() - started)
         duration = time.perf_counter() - started
         self.marks = dict(snap.marks)
         self.state.apply(snap)
@@ -133,6 +129,13 @@ class Poller:
             self.current_interval = min(self.idle_interval, self.current_interval * 2)
             delay = self.current_interval
         return PollResult(snap, None, delay, duration)
+
+    def fail(self, exc: StoreError, duration: float = 0.0) -> PollResult:
+        """Record a failed poll (also used when work that follows a snapshot fails)."""
+        self.failures += 1
+        self.last_error = exc
+        self.last_error_at = self._clock()
+        return PollResult(None, exc, self._backoff(exc), duration)
 
     def _backoff(self, exc: StoreError) -> float:
         ceiling = min(self.max_backoff, self.interval * 2 ** min(self.failures, 16))

@@ -18,7 +18,7 @@ from console.service.health import HealthBook, SlotMark, seed_book
 from console.service.models import Activity, Agent, Task
 from console.service.poller import Poller, PollResult
 from console.service.squad import DAY_MS, AgentHealth
-from console.service.store import Store
+from console.service.store import Store, StoreError
 
 UPTIME_TARGET = 0.99
 PLAINTEXT_NAMES = (".convex-deploy-key", ".convex-auth-token")
@@ -119,9 +119,14 @@ class Watch:
         result = self.poller.poll_once()
         now = self.now_ms()
         changed: set[str] = set()
-        if result.ok and self.book is None:
-            self.book = seed_book(self.store, self.agent_ids(), now)
-            changed |= set(self.agent_ids())
+        try:
+            if result.ok and self.book is None:
+                self.book = seed_book(self.store, self.agent_ids(), now)
+                changed |= set(self.agent_ids())
+        except StoreError as exc:
+            # the first good poll's history load failed: a failed poll like any other (stale,
+            # backing off, retried), never a dead poll loop
+            result = self.poller.fail(exc, result.duration)
         if result.ok and self.book is not None and result.snapshot is not None:
             changed |= self.book.add_beats(result.snapshot.heartbeats)
             changed |= self.book.add_flips(result.snapshot.flips)

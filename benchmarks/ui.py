@@ -44,7 +44,6 @@ if which == "bare":
 else:
     from console.app import SquadApp
     from console.config import load_settings
-    from console.service.local import LocalStore
     class Timed(SquadApp):
         def _first_frame(self):
             super()._first_frame()
@@ -57,7 +56,11 @@ else:
                 self._said = True
                 print("LOADED", time.time(), flush=True)
     settings = load_settings(config, env={{}})
-    Timed(settings, LocalStore(db), probe_openclaw=False).run(headless=True)
+    def LocalStore(path):
+        from console.service.local import LocalStore as Local
+        return Local(path)
+    # as the CLI starts it: the store opens with the first poll, after the first frame
+    Timed(settings, lambda: LocalStore(db), probe_openclaw=False).run(headless=True)
 '''
 
 

@@ -75,7 +75,7 @@ class SquadApp(App):
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: Store | Callable[[], Store],
         *,
         clock: Callable[[], float] = time.time,
         probe_openclaw: bool = True,
@@ -85,7 +85,10 @@ class SquadApp(App):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.store = store
+        # a store, or a function that opens one: then it is opened by the first poll, off the UI
+        # thread and after the first frame (the SQLite or HTTP machinery is not start-up's cost)
+        self._store = None if callable(store) and not hasattr(store, "snapshot") else store
+        self._store_factory = store if self._store is None else None
         self.clock = clock
         self._watch_args = dict(clock=clock, probe_openclaw=probe_openclaw, env=env,
                                 openclaw_runner=openclaw_runner, probe_gateway=probe_gateway)
@@ -96,6 +99,12 @@ class SquadApp(App):
         self._history: list[str] = []
         self.started_at = time.perf_counter()
         self.first_frame_ms: float | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
 
     @property
     def watch(self):

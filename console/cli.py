@@ -155,15 +155,16 @@ def _tui(ctx, color: str) -> int:
 
     if ctx.settings.keys:
         check_keys(ctx.settings, binding_ids())
-    store = open_store(ctx.settings.store)
+    demo = os.environ.get("SQUAD_CONSOLE_DEMO") == "1"
+    # the store opens with the first poll, after the first frame; the demo reads its own OpenClaw
+    # files, never a real `openclaw` CLI on PATH, and has no gateway to probe
+    app = SquadApp(ctx.settings, lambda: open_store(ctx.settings.store), env=dict(os.environ),
+                   openclaw_runner=None if demo else "auto", probe_gateway=not demo)
     try:
-        demo = os.environ.get("SQUAD_CONSOLE_DEMO") == "1"
-        # the demo reads its own OpenClaw files, never a real `openclaw` CLI on PATH, and has no
-        # gateway to probe
-        SquadApp(ctx.settings, store, env=dict(os.environ), openclaw_runner=None if demo else "auto",
-                 probe_gateway=not demo).run()
+        app.run()
     finally:
-        store.close()
+        if app._store is not None:
+            app._store.close()
     return EXIT_OK
 
 

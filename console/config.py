@@ -400,7 +400,7 @@ class _Parser:
                 raise self.fail(f"{agent_id!r} is listed twice", "agents", "id", i)
             seen.add(agent_id)
             heartbeat = self.string(item.get("heartbeat", "*/15 * * * *"), "agents", "heartbeat", i)
-            from console.service.heartbeats import normalize_cron
+            from console.service.cronexpr import normalize_cron
 
             heartbeat = normalize_cron(heartbeat)
             if not _valid_cron(heartbeat):

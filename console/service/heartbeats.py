@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from console.service.cronexpr import normalize_cron
+
 from console.service.models import Heartbeat
 
 __all__ = [
@@ -164,15 +166,6 @@ class _Compiled:
     tzinfo: ZoneInfo
     # (hours, minutes) when the expression fires every day, else None (croniter path)
     daily: tuple[tuple[int, ...], tuple[int, ...]] | None
-
-
-_ONE_VALUE_RANGE = re.compile(r"(?<![\w-])(\d+)-\1(?:/\d+)?(?![\w-])")
-
-
-def normalize_cron(expr: str) -> str:
-    """`N-N` (a range of one value, with or without a step) becomes `N`: croniter 6.0.0 expands
-    such a range as `*`, so `59-59/5 * * * *` would fire every 5 minutes instead of at :59."""
-    return " ".join(_ONE_VALUE_RANGE.sub(r"\1", field) for field in expr.split())
 
 
 @lru_cache(maxsize=256)

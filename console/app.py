@@ -162,6 +162,10 @@ class SquadApp(App):
     def _on_poll_finished(self, message: PollFinished) -> None:
         self._polling = False
         step = message.step
+        if self.view is None:
+            import gc
+
+            gc.freeze()  # the first load (history, screens) lives for the session: out of full collections
         self.view = step.view
         if len(step.transitions) <= 3:
             for t in step.transitions:

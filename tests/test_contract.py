@@ -269,3 +269,13 @@ def test_list_flips_by_backdated_time(sut: StoreUnderTest) -> None:
     [f] = s.list_flips("veda", since=2_500)
     assert (f.from_status, f.to_status, f.reason) == ("up", "down", "missed")
     assert [f.at for f in s.list_flips("veda", since=0, until=3_000)] == [2_000]
+
+
+def test_an_activity_with_a_key_is_logged_once(sut: StoreUnderTest) -> None:
+    """An outbox may send an activity again after its reply was lost: the key makes it one."""
+    s = sut.store
+    first = s.log_activity("gateway_down", "gateway unreachable", actor="service", key="service:k1")
+    again = s.log_activity("gateway_down", "gateway unreachable", actor="service", key="service:k1")
+    other = s.log_activity("gateway_down", "gateway unreachable", actor="service", key="service:k2")
+    assert again.id == first.id and other.id != first.id
+    assert [a.type for a in s.list_activities()] == ["gateway_down", "gateway_down"]

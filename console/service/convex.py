@@ -484,6 +484,7 @@ class ConvexStore:
         actor: str = OPERATOR,
         target_id: str | None = None,
         detail: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> Activity:
         doc = self.mutation(
             "console/activities:log",
@@ -494,6 +495,7 @@ class ConvexStore:
                 "actor": actor,
                 "targetId": target_id,
                 "detail": detail,
+                "key": key,
             },
         )
         return activity_from_doc(doc)

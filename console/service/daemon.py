@@ -19,6 +19,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -186,10 +187,11 @@ class Daemon:
             log(logging.INFO, "outbox_flushed", **fields)
 
     def _audit(self, type: str, message: str) -> None:
+        key = f"service:{uuid.uuid4().hex}"  # one key for the attempt and any later delivery
         try:
-            self.store.log_activity(type, message, actor="service")
+            self.store.log_activity(type, message, actor="service", key=key)
         except StoreUnavailable:
-            self.outbox.put_activity(type, message, actor="service")
+            self.outbox.put_activity(type, message, actor="service", key=key)
 
     def _openclaw_config(self) -> openclaw.OpenClawConfig | None:
         try:

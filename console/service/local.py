@@ -200,6 +200,11 @@ MIGRATIONS: list[list[str]] = [
             created_at REAL NOT NULL
         )""",
     ],
+    # 4: idempotency keys for activities delivered from an outbox (a reply lost after the write
+    # must not log the same activity twice when it is sent again)
+    [
+        "CREATE TABLE activity_keys (key TEXT PRIMARY KEY, activity_seq INTEGER NOT NULL)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -743,11 +748,23 @@ class LocalStore:
         actor: str = OPERATOR,
         target_id: str | None = None,
         detail: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> Activity:
         with self._write() as db:
-            return self._activity_in(
+            if key is not None:
+                row = db.execute(
+                    "SELECT a.* FROM activity_keys k JOIN activities a ON a.seq = k.activity_seq WHERE k.key = ?",
+                    (key,),
+                ).fetchone()
+                if row is not None:
+                    return _activity(row)
+            activity = self._activity_in(
                 db, type, message, agent_id=agent_id, actor=actor, target_id=target_id, detail=detail
             )
+            if key is not None:
+                db.execute("INSERT INTO activity_keys (key, activity_seq) VALUES (?, ?)",
+                           (key, _seq("activities", activity.id)))
+            return activity
 
     def list_activities(self, limit: int = 100, before: float | None = None) -> list[Activity]:
         with self._read() as db:

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,10 +83,14 @@ class Outbox:
 
     def put_activity(
         self, type: str, message: str, *, actor: str = OPERATOR, target_id: str | None = None,
-        detail: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None, key: str | None = None,
     ) -> bool:
-        payload = {"type": type, "message": message, "actor": actor, "target_id": target_id, "detail": detail}
-        return self._put("activity", None, payload)
+        """Queue an activity under an idempotency key (give the key a first, failed attempt
+        used: if that attempt was applied after all, delivery does not log it twice)."""
+        key = key or f"outbox:{uuid.uuid4().hex}"
+        payload = {"type": type, "message": message, "actor": actor, "target_id": target_id, "detail": detail,
+                   "key": key}
+        return self._put("activity", key, payload)
 
     def _put(self, kind: str, key: str | None, payload: dict[str, Any]) -> bool:
         with self._lock:
@@ -121,7 +126,7 @@ class Outbox:
                 else:
                     store.log_activity(
                         data["type"], data["message"], actor=data.get("actor") or OPERATOR,
-                        target_id=data.get("target_id"), detail=data.get("detail"),
+                        target_id=data.get("target_id"), detail=data.get("detail"), key=data.get("key"),
                     )
             except StoreUnavailable as exc:
                 error = exc

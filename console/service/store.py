@@ -151,7 +151,10 @@ class Store(Protocol):
         actor: str = OPERATOR,
         target_id: str | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> Activity: ...
+        key: str | None = None,
+    ) -> Activity:
+        """`key` makes it idempotent: the same key logged twice is one activity."""
+        ...
 
     def list_activities(self, limit: int = 100, before: float | None = None) -> list[Activity]:
         """Newest first; `before` is an exclusive creation time."""

@@ -37,3 +37,16 @@ describe("activities", () => {
     expect(await t.query(internal.console.activities.list, { limit: 0 })).toEqual([]);
   });
 });
+
+describe("activities:log with a key", () => {
+  test("the same key logged twice is one activity", async () => {
+    const t = convexTest(schema, modules);
+    const a = await t.mutation(internal.console.activities.log, { type: "gateway_down", message: "m", key: "k1" });
+    const b = await t.mutation(internal.console.activities.log, { type: "gateway_down", message: "m", key: "k1" });
+    const c = await t.mutation(internal.console.activities.log, { type: "gateway_down", message: "m", key: "k2" });
+    expect(b._id).toBe(a._id);
+    expect(c._id).not.toBe(a._id);
+    const all = await t.run((ctx) => ctx.db.query("activities").collect());
+    expect(all).toHaveLength(2);
+  });
+});

@@ -11,8 +11,25 @@ export const log = internalMutation({
     actor: v.optional(v.string()),
     targetId: v.optional(v.string()),
     detail: v.optional(v.any()),
+    /** Idempotency: the same key logged twice is one activity (an outbox may send it again after
+     * a reply was lost). */
+    key: v.optional(v.string()),
   },
-  handler: async (ctx, args) => writeActivity(ctx, args),
+  handler: async (ctx, { key, ...args }) => {
+    if (key !== undefined) {
+      const seen = await ctx.db
+        .query("activityKeys")
+        .withIndex("by_key", (q) => q.eq("key", key))
+        .first();
+      if (seen !== null) {
+        const earlier = await ctx.db.get(seen.activityId);
+        if (earlier !== null) return earlier;
+      }
+    }
+    const activity = await writeActivity(ctx, args);
+    if (key !== undefined) await ctx.db.insert("activityKeys", { key, activityId: activity._id });
+    return activity;
+  },
 });
 
 /** Newest first by insertion; `before` (a `_creationTime`) is exclusive. */

@@ -71,6 +71,12 @@ export const missionControlFields = {
 };
 
 export const consoleTables = {
+  /** Idempotency keys of activities sent from an outbox (see activities:log). */
+  activityKeys: defineTable({
+    key: v.string(),
+    activityId: v.id("activities"),
+  }).index("by_key", ["key"]),
+
   heartbeats: defineTable({
     agentId: v.string(),
     at: v.number(),

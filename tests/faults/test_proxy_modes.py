@@ -111,8 +111,6 @@ def test_a_beat_applied_but_unacknowledged_is_queued_then_delivered_once(
     outbox.close()
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: an activity whose log_activity reply is lost after Convex "
-                   "applied it is queued and delivered again (activities have no idempotency key)")
 def test_an_audited_activity_applied_but_unacknowledged_is_not_doubled(
     proxy: FaultProxy, convex_server, tmp_path: Path
 ) -> None:

@@ -1,6 +1,6 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "../_generated/server";
-import { clampLimit, defined, findAgentByOpenClawId, writeActivity } from "./lib";
+import { byTimeArgs, defined, findAgentByOpenClawId, listByTime, writeActivity } from "./lib";
 
 /** Records an agent's status change (`up` -> `down`, ...) and its `heartbeat_<to>` activity. */
 export const record = internalMutation({
@@ -32,29 +32,6 @@ export const record = internalMutation({
 
 /** Flips by their (backdated) time `at`, ascending: `since <= at < until`, one agent or all. */
 export const list = internalQuery({
-  args: {
-    agentId: v.optional(v.string()),
-    since: v.number(),
-    until: v.optional(v.number()),
-    limit: v.number(),
-  },
-  handler: async (ctx, { agentId, since, until, limit }) => {
-    const n = clampLimit(limit);
-    if (agentId !== undefined) {
-      return ctx.db
-        .query("flips")
-        .withIndex("by_agent_at", (q) => {
-          const lower = q.eq("agentId", agentId).gte("at", since);
-          return until === undefined ? lower : lower.lt("at", until);
-        })
-        .take(n);
-    }
-    return ctx.db
-      .query("flips")
-      .withIndex("by_at", (q) => {
-        const lower = q.gte("at", since);
-        return until === undefined ? lower : lower.lt("at", until);
-      })
-      .take(n);
-  },
+  args: byTimeArgs,
+  handler: async (ctx, args) => listByTime(ctx, "flips", args),
 });

@@ -1,6 +1,6 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "../_generated/server";
-import { clampLimit, defined, findAgentByOpenClawId, writeActivity } from "./lib";
+import { byTimeArgs, defined, findAgentByOpenClawId, listByTime, writeActivity } from "./lib";
 import { heartbeatOutcome } from "./tables";
 
 /**
@@ -51,29 +51,6 @@ export const record = internalMutation({
 
 /** Heartbeats by `at` ascending, `since <= at < until`, of one agent or all. */
 export const list = internalQuery({
-  args: {
-    agentId: v.optional(v.string()),
-    since: v.number(),
-    until: v.optional(v.number()),
-    limit: v.number(),
-  },
-  handler: async (ctx, { agentId, since, until, limit }) => {
-    const n = clampLimit(limit);
-    if (agentId !== undefined) {
-      return ctx.db
-        .query("heartbeats")
-        .withIndex("by_agent_at", (q) => {
-          const lower = q.eq("agentId", agentId).gte("at", since);
-          return until === undefined ? lower : lower.lt("at", until);
-        })
-        .take(n);
-    }
-    return ctx.db
-      .query("heartbeats")
-      .withIndex("by_at", (q) => {
-        const lower = q.gte("at", since);
-        return until === undefined ? lower : lower.lt("at", until);
-      })
-      .take(n);
-  },
+  args: byTimeArgs,
+  handler: async (ctx, args) => listByTime(ctx, "heartbeats", args),
 });

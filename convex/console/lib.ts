@@ -1,5 +1,5 @@
 /** Helpers shared by the console's functions. Not a Convex function module (exports no functions). */
-import { ConvexError } from "convex/values";
+import { ConvexError, v } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 
@@ -69,4 +69,34 @@ export function defined<T extends Record<string, unknown>>(o: T): T {
   const out: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(o)) if (val !== undefined) out[k] = val;
   return out as T;
+}
+
+/** The arguments of a list by event time: one agent (its OpenClaw id) or all, `since <= at < until`. */
+export const byTimeArgs = {
+  agentId: v.optional(v.string()),
+  since: v.number(),
+  until: v.optional(v.number()),
+  limit: v.number(),
+};
+
+/** Rows of a console table with `by_agent_at` and `by_at` indexes, by `at` ascending. */
+export async function listByTime<T extends "heartbeats" | "flips">(
+  ctx: QueryCtx,
+  table: T,
+  { agentId, since, until, limit }: { agentId?: string; since: number; until?: number; limit: number },
+): Promise<Doc<T>[]> {
+  const n = clampLimit(limit);
+  // both tables have the same two indexes; the query builder's types cannot see that through T
+  const query = ctx.db.query(table as "heartbeats");
+  const rows =
+    agentId !== undefined
+      ? query.withIndex("by_agent_at", (q) => {
+          const lower = q.eq("agentId", agentId).gte("at", since);
+          return until === undefined ? lower : lower.lt("at", until);
+        })
+      : query.withIndex("by_at", (q) => {
+          const lower = q.gte("at", since);
+          return until === undefined ? lower : lower.lt("at", until);
+        });
+  return (await rows.take(n)) as unknown as Doc<T>[];
 }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,8 +19,8 @@ import pytest
 from console.service.heartbeats import Schedule, slots_between
 from console.service.local import LocalStore
 from console.service.models import AgentSpec, HeartbeatIn
+from tests.openclaw_fixture import copy_state
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openclaw"
 SEED = {"cestra": "*/15 * * * *", "veda": "2-59/15 * * * *", "orin": "4-59/15 * * * *"}
 HOUR = 3_600_000
 
@@ -66,7 +65,7 @@ def squad(tmp_path: Path, gateway: Gateway) -> dict:
     """A healthy week: every agent beat at every slot, the gateway up; the fixture's cron runs
     (VEDA's and ORIN's WhatsApp 401s) are in the state folder for diagnosis."""
     state = tmp_path / "state"
-    shutil.copytree(FIXTURES / "list-form", state)
+    copy_state("list-form", state)
     db = tmp_path / "data" / "squad.db"
     store = LocalStore(db)
     now = time.time() * 1000

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from console.service.local import LocalStore
 from tests.conftest import ADMIN_KEY
+from tests.openclaw_fixture import copy_state
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openclaw"
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -26,7 +26,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     state = tmp_path / "state"
-    shutil.copytree(FIXTURES / "list-form", state)
+    copy_state("list-form", state)
     return {"OPENCLAW_STATE_DIR": str(state), "SQUAD_CONSOLE_DB": str(tmp_path / "data" / "squad.db"),
             "PATH": "/usr/bin:/bin"}
 
@@ -36,7 +36,8 @@ def test_beat_records_once_per_run_id(env: dict[str, str], tmp_path: Path) -> No
     assert p.returncode == 0 and "beat recorded" in p.stdout
     p = cli(env, "heartbeat", "beat", "veda", "--run-id", "sched-1")
     assert p.returncode == 0 and "already recorded" in p.stdout
-    p = cli(env, "heartbeat", "beat", "veda", "--error", "WhatsApp 401", "--at", "2026-11-24T10:02:30Z")
+    two_days_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * 86400))
+    p = cli(env, "heartbeat", "beat", "veda", "--error", "WhatsApp 401", "--at", two_days_ago)
     assert p.returncode == 0
     store = LocalStore(tmp_path / "data" / "squad.db")
     beats = store.list_heartbeats("veda")
@@ -125,7 +126,7 @@ def test_crons_apply_runs_the_openclaw_cli(env: dict[str, str], tmp_path: Path) 
 def test_agents_import_from_openclaw_json(env: dict[str, str], tmp_path: Path) -> None:
     for form in ("list-form", "entries-form"):
         state = tmp_path / f"state-{form}"
-        shutil.copytree(FIXTURES / form, state)
+        copy_state(form, state)
         e = {**env, "OPENCLAW_STATE_DIR": str(state), "SQUAD_CONSOLE_DB": str(tmp_path / form / "squad.db")}
         p = cli(e, "agents", "import")
         assert p.returncode == 0, p.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,10 +20,10 @@ from pathlib import Path
 from console.service.convex import ConvexStore
 from console.service.models import AgentSpec
 from tests.conftest import ADMIN_KEY
+from tests.openclaw_fixture import copy_state
 from tests.faults.conftest import SECRET, assert_no_secret
 from tests.faults.proxy import FaultProxy
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "openclaw"
 JOBS = {  # the fixture's heartbeat cron jobs, one per agent
     "cestra": "0b7e3c52-9a41-4f0e-8c2d-6a5f1e9d3c01",
     "veda": "4d2a9f17-6e83-4b5c-a1f0-7c3e8b2d5a02",
@@ -80,7 +79,7 @@ def test_the_daemon_rides_out_every_fault_and_the_outbox_neither_loses_nor_doubl
     proxy: FaultProxy, convex_server, tmp_path: Path
 ) -> None:
     state = tmp_path / "openclaw-state"
-    shutil.copytree(FIXTURES / "list-form", state)
+    copy_state("list-form", state)
     data = tmp_path / "data"
     config = tmp_path / "squad.toml"
     config.write_text(f'[store]\nkind = "convex"\ntimeout = "0.4s"\n[openclaw]\nstate_dir = "{state}"\n')

@@ -127,9 +127,9 @@ def squad_toml(path: Path, agents: int) -> Path:
 def run_daemon(args: argparse.Namespace) -> None:
     from console.config import load_settings
     from console.service.daemon import Daemon
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
     from console.service.models import HeartbeatIn
-    from console.service.outbox import Outbox, record_beat
+    from console.service.store.outbox import Outbox, record_beat
 
     ctl = Path(args.ctl)
     settings = load_settings(Path(args.config), env={})
@@ -203,7 +203,7 @@ def run_daemon(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------------------- the consoles
 def run_console(args: argparse.Namespace) -> None:
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
     from console.service.poller import Poller
 
     ctl = Path(args.ctl)
@@ -317,7 +317,7 @@ def store_agent_id(store, agent: str) -> str:
 # ---------------------------------------------------------------------------------- orchestrator
 def simulate(seconds: float = 20.0, accel: float = 15.0, agents: int = 120, write_every: float = 0.05,
              workdir: Path | None = None) -> dict[str, Any]:
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
     from console.service.models import AgentSpec
 
     work = Path(workdir or tempfile.mkdtemp(prefix="squad-concurrency-"))

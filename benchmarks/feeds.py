@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from console.config import PipelineSettings  # noqa: E402
-from console.service.feeds import FetchOptions, Fetcher, feedparser_parse  # noqa: E402
-from console.service.local import LocalStore  # noqa: E402
+from console.service.pipeline.feeds import FetchOptions, Fetcher, feedparser_parse  # noqa: E402
+from console.service.store.sqlite import LocalStore  # noqa: E402
 from console.service.pipeline import Pipeline  # noqa: E402
 
 

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console.service.local import LocalStore  # noqa: E402
+from console.service.store.sqlite import LocalStore  # noqa: E402
 from console.service.models import AgentSpec, HeartbeatIn  # noqa: E402
 from console.service.poller import Poller  # noqa: E402
 
@@ -140,7 +140,7 @@ def convex_wire_bench(agents: int) -> dict[str, Any] | None:
         return None
     import httpx
 
-    from console.service.convex import ConvexStore
+    from console.service.store.convex import ConvexStore
 
     key = "bench|" + os.urandom(8).hex()
     proc = subprocess.Popen(

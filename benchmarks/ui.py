@@ -57,7 +57,7 @@ else:
                 print("LOADED", time.time(), flush=True)
     settings = load_settings(config, env={{}})
     def LocalStore(path):
-        from console.service.local import LocalStore as Local
+        from console.service.store.sqlite import LocalStore as Local
         return Local(path)
     # as the CLI starts it: the store opens with the first poll, after the first frame
     Timed(settings, lambda: LocalStore(db), probe_openclaw=False).run(headless=True)
@@ -74,8 +74,8 @@ def write_config(root: Path, agents: list[str]) -> Path:
 
 
 def seed(db: Path, agents: list[str], days: float, now_ms: float) -> int:
-    from console.service.heartbeats import Schedule, slots_between
-    from console.service.local import LocalStore
+    from console.service.health.slots import Schedule, slots_between
+    from console.service.store.sqlite import LocalStore
     from console.service.models import AgentSpec
 
     store = LocalStore(db)
@@ -142,7 +142,7 @@ async def poll_update_ms(db: Path, config: Path, agents: list[str], now_ms: floa
     measured from the message's arrival to the screen updated and repainted (120×40)."""
     from console.app import PollFinished, SquadApp
     from console.config import load_settings
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
     from console.service.models import HeartbeatIn
     from widgets.tables import SyncedTable
 

@@ -227,7 +227,7 @@ class SquadApp(App):
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def action_import_agents(self) -> None:
         from console.service import openclaw
-        from console.service.registry import openclaw_agent_specs
+        from console.service.openclaw.registry import openclaw_agent_specs
         from console.service.store import StoreError
 
         try:

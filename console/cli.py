@@ -16,6 +16,7 @@ from typing import TextIO
 
 from console import __version__
 from console.config import ConfigError, load_settings
+from console.errors import ConsoleError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -71,7 +72,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return _not_built(f"squad-console {args.command}", PLANNED[args.command][1], err)
 
     from console.commands import CommandError, Context
-    from console.service.store import StoreError
 
     demo = None
     try:
@@ -84,15 +84,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         if args.text or not (out.isatty() and sys.stdin.isatty()):
             return _overview(ctx)
         return _tui(ctx, args.color)
-    except ConfigError as exc:
-        print(f"squad-console: config error: {exc}", file=err)
-        return 3 if args.command == "check" else EXIT_USAGE
-    except StoreError as exc:
+    except ConsoleError as exc:  # the one error root: a cause in words and the fix, no traceback
+        if isinstance(exc, ConfigError):
+            print(f"squad-console: config error: {exc.describe()}", file=err)
+            return 3 if args.command == "check" else EXIT_USAGE
         print(f"squad-console: {exc.describe()}", file=err)
+        if isinstance(exc, CommandError):
+            return exc.exit_code
         return 3 if args.command == "check" else EXIT_FAIL
-    except CommandError as exc:
-        print(f"squad-console: {exc}" + (f"\n  fix: {exc.hint}" if exc.hint else ""), file=err)
-        return exc.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `squad-console audit export | head`: the reader left, nothing to say
@@ -114,7 +113,7 @@ def _start_demo():
     import tempfile
     import time
 
-    from console.demo import build_demo
+    from console.service.demo import build_demo
 
     saved_env = dict(os.environ)
     tmp = tempfile.TemporaryDirectory(prefix="squad-console-demo-")
@@ -151,7 +150,7 @@ def _tui(ctx, color: str) -> int:
     os.environ.update(color_environment(dict(os.environ), color))
     from console.app import SquadApp, binding_ids
     from console.config import check_keys
-    from console.stores import open_store
+    from console.service.wiring import open_store
 
     if ctx.settings.keys:
         check_keys(ctx.settings, binding_ids())

@@ -13,7 +13,6 @@ documents every key; a test keeps it and this parser in step.
 from __future__ import annotations
 
 import math
-import math
 import os
 import re
 import tomllib
@@ -23,6 +22,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
+
+from console.errors import ConsoleError
 
 APP = "squad-console"
 CONFIG_NAME = "squad.toml"
@@ -39,18 +40,22 @@ CRITERIA_KEYS = frozenset({"version", "min_market_score", "min_validation_score"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
-class ConfigError(Exception):
-    """A problem in a config file: where it is, which key, and what is wrong."""
+class ConfigError(ConsoleError):
+    """A problem in a config file: where it is, which key, and what is wrong. `str(err)` is
+    `where: key: what`; `message` the bare what."""
 
-    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None, key: str | None = None):
+    kind = "config"
+
+    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None, key: str | None = None,
+                 hint: str | None = None):
+        where = str(path) if path else "configuration"
+        if line:
+            where += f":{line}"
+        super().__init__(f"{where}: {key + ': ' if key else ''}{message}", hint=hint)
         self.message = message
         self.path = path
         self.line = line
         self.key = key
-        where = str(path) if path else "configuration"
-        if line:
-            where += f":{line}"
-        super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
 
 
 def parse_size(value: Any) -> int:
@@ -400,7 +405,7 @@ class _Parser:
                 raise self.fail(f"{agent_id!r} is listed twice", "agents", "id", i)
             seen.add(agent_id)
             heartbeat = self.string(item.get("heartbeat", "*/15 * * * *"), "agents", "heartbeat", i)
-            from console.service.cronexpr import normalize_cron
+            from console.service.health.cron import normalize_cron
 
             heartbeat = normalize_cron(heartbeat)
             if not _valid_cron(heartbeat):

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from console.service.convex import ConvexStore
-from console.service.local import LocalStore
+from console.service.store.convex import ConvexStore
+from console.service.store.sqlite import LocalStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-deployment|c3F1YWQtY29uc29sZS10ZXN0LWtleQ=="  # only ever valid for the test server
@@ -108,7 +108,7 @@ LOCAL_COLUMNS = {
 def local_raw_insert(store: LocalStore, table: str, doc: dict[str, Any]) -> str:
     """Write a row straight into SQLite, the way another writer would: no activity, no counters
     kept by the console's code (the triggers still run)."""
-    from console.service.local import PREFIX, _now_ms
+    from console.service.store.sqlite import PREFIX, _now_ms
 
     cols = {LOCAL_COLUMNS[table][k]: (json.dumps(v) if isinstance(v, list) else v) for k, v in doc.items()}
     cols["created_at"] = _now_ms()
@@ -120,7 +120,7 @@ def local_raw_insert(store: LocalStore, table: str, doc: dict[str, Any]) -> str:
 
 
 def local_raw_patch(store: LocalStore, table: str, doc_id: str, fields: dict[str, Any]) -> None:
-    from console.service.local import _seq
+    from console.service.store.sqlite import _seq
 
     cols = {LOCAL_COLUMNS[table][k]: (json.dumps(v) if isinstance(v, list) else v) for k, v in fields.items()}
     with store._write() as db:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from console.service.heartbeats import Schedule, slots_between
-from console.service.local import LocalStore
+from console.service.health.slots import Schedule, slots_between
+from console.service.store.sqlite import LocalStore
 from console.service.models import AgentSpec, HeartbeatIn
 from tests.openclaw_fixture import copy_state
 

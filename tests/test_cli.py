@@ -63,7 +63,7 @@ def test_an_unknown_command_is_a_usage_error() -> None:
 
 
 def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
 
     store = LocalStore(tmp_path / "squad.db")
     with store._write() as db:  # enough log to overflow the pipe after the reader has gone

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from console.service.convex import ConvexStore
-from console.service.local import LocalStore
+from console.service.store.convex import ConvexStore
+from console.service.store.sqlite import LocalStore
 from tests.conftest import ADMIN_KEY, ConvexTestServer
 from tests.openclaw_fixture import copy_state
 

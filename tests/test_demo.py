@@ -1,4 +1,4 @@
-"""The demo squad (`console/demo.py`): a generated week that reads back like the store's own."""
+"""The demo squad (`console/service/demo.py`): a generated week that reads back like the store's own."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from console.config import load_settings, seed_agents
-from console.demo import DEMO_GATEWAY_TOKEN, WHATSAPP_401, Demo, build_demo, main
+from console.service.demo import DEMO_GATEWAY_TOKEN, WHATSAPP_401, Demo, build_demo, main
 from console.service import openclaw
 from console.service.daemon import gateway_url
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.models import TASK_STATUSES, HeartbeatIn
-from console.service.squad import squad_health
+from console.service.health.squad import squad_health
 
 NOW = 1_795_200_123_456.0  # a fixed present, not on a slot
 HOUR = 3_600_000.0
@@ -293,6 +293,6 @@ def test_no_textual_import() -> None:
     import subprocess
     import sys
 
-    code = "import sys, console.demo\nprint(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))"
+    code = "import sys, console.service.demo\nprint(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert p.stdout.strip() == "False"

@@ -1,4 +1,4 @@
-"""Fetching feeds (console/service/feeds.py): conditional GET, the size cap before parsing,
+"""Fetching feeds (console/service/pipeline/feeds.py): conditional GET, the size cap before parsing,
 timeouts and the per-feed deadline, backoff, entry keys, and hostile documents — against a real
 loopback HTTP server."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.service import feeds as F
+from console.service.pipeline import feeds as F
 from console.service.models import Feed
 from tests.fixtures.feeds.server import FeedServer, Route, rss
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from tests.conftest import ADMIN_KEY
 from tests.openclaw_fixture import copy_state
 
@@ -61,7 +61,7 @@ def test_beat_is_queued_while_the_store_is_away(env: dict[str, str], tmp_path: P
     away = {**env, "CONVEX_URL": f"http://127.0.0.1:{closed}", "CONVEX_DEPLOY_KEY": ADMIN_KEY}
     p = cli(away, "--store", "convex", "heartbeat", "beat", "orin", "--run-id", "r-9")
     assert p.returncode == 0 and "beat queued" in p.stdout
-    from console.service.outbox import Outbox
+    from console.service.store.outbox import Outbox
 
     box = Outbox(tmp_path / "data" / "outbox.db")
     assert box.pending() == 1

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from console.service import heartbeats as hb
-from console.service.heartbeats import (
+from console.service.health import slots as hb
+from console.service.health.slots import (
     FlipEvent,
     Run,
     Schedule,

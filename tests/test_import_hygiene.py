@@ -9,11 +9,11 @@ import sys
 import console.service
 
 SERVICE_MODULES = sorted(f"console.service.{m.name}" for m in pkgutil.iter_modules(console.service.__path__))
-NON_UI = [*SERVICE_MODULES, "console.config", "console.stores"]
+NON_UI = [*SERVICE_MODULES, "console.config", "console.service.wiring"]
 
 
 def test_service_modules_found() -> None:
-    assert {"console.service.store", "console.service.local", "console.service.convex",
+    assert {"console.service.store", "console.service.store.sqlite", "console.service.store.convex",
             "console.service.poller", "console.service.models"} <= set(SERVICE_MODULES)
 
 

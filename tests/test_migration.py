@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from console.service import migration as M
+from console.service.vault import migration as M
 from console.service import vault as V
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.store import StoreUnavailable
 
 DEPLOY_KEY = "prod:qualified-jaguar-123|eyJ2MiI6InBsYW50ZWQtZGVwbG95LWtleS05ZjJhIn0="

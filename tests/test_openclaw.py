@@ -1,4 +1,4 @@
-"""console/service/openclaw.py: config (both agent forms), cron from files and from the CLI,
+"""console/service/openclaw/__init__.py: config (both agent forms), cron from files and from the CLI,
 gateway probe, WhatsApp status, diagnosis and the fix commands. Fixtures: tests/fixtures/openclaw/."""
 
 from __future__ import annotations

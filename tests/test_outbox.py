@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from console.service.convex import ConvexStore
-from console.service.local import LocalStore
+from console.service.store.convex import ConvexStore
+from console.service.store.sqlite import LocalStore
 from console.service.models import HeartbeatIn
-from console.service.outbox import Outbox, record_beat
+from console.service.store.outbox import Outbox, record_beat
 from console.service.store import StoreAuthError, StoreUnavailable
 from tests.conftest import ADMIN_KEY, ConvexTestServer
 

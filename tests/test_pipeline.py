@@ -12,7 +12,7 @@ import pytest
 
 from console.cli import main
 from console.config import PipelineCriteria, PipelineRule, PipelineSettings, load_settings
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.models import FeedState, Signal, SignalIn
 from console.service.pipeline import (
     Pipeline,

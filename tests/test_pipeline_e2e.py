@@ -13,7 +13,7 @@ from pathlib import Path
 
 from console.config import PipelineCriteria, PipelineRule, PipelineSettings, load_settings
 from console.service.daemon import Daemon
-from console.service.outbox import Outbox
+from console.service.store.outbox import Outbox
 from console.service.pipeline import Pipeline, verify_decision
 from tests.conftest import StoreUnderTest
 from tests.fixtures.feeds.server import FeedServer, Route, rss
@@ -137,7 +137,7 @@ def test_feeds_to_decision_end_to_end(sut: StoreUnderTest, tmp_path: Path) -> No
 
 
 def test_the_service_job_fetches_the_due_feeds(tmp_path: Path) -> None:
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
 
     settings = load_settings(env={})
     settings = dataclasses.replace(settings, pipeline=SETTINGS)

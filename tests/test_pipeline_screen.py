@@ -12,7 +12,7 @@ from console.app import SquadApp
 from console.config import load_settings
 from console.screens.pipeline import OpportunityDetail, PipelineScreen
 from console.screens.tasks import TaskForm
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.pipeline import pipeline_for
 from widgets.tables import SyncedTable
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.models import AgentSpec, HeartbeatIn
 from console.service.poller import Poller
 from console.service.store import StoreAuthError, StoreUnavailable

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from console.config import ConfigError, load_settings, parse_duration
-from console.service import heartbeats as hb
-from console.service.heartbeats import (
+from console.service.health import slots as hb
+from console.service.health.slots import (
     FLIP_STATUSES,
     SLOT_OUTCOMES,
     STATUSES,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from console.config import ConfigError, PipelineCriteria, PipelineSettings, load_settings
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.pipeline import (
     Pipeline,
     PipelineError,

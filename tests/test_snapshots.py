@@ -10,8 +10,8 @@ import pytest
 
 from console.app import SquadApp
 from console.config import load_settings
-from console.demo import build_demo
-from console.service.local import LocalStore
+from console.service.demo import build_demo
+from console.service.store.sqlite import LocalStore
 
 NOW_MS = 1_764_000_000_000.0  # a fixed instant: every age, slot and uptime on screen is stable
 ROOT = Path("/tmp/squad-console-snapshot-demo")  # a fixed path: the header shows the store's path

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.service import local as local_mod
-from console.service.convex import ConvexStore
-from console.service.local import LocalStore
+from console.service.store import sqlite as local_mod
+from console.service.store.convex import ConvexStore
+from console.service.store.sqlite import LocalStore
 from console.service.store import (
     NotFoundError,
     StoreAuthError,

@@ -16,9 +16,9 @@ from console.screens.agents import AgentsScreen
 from console.screens.heartbeats import HeartbeatsScreen
 from console.screens.help import HelpScreen
 from console.screens.overview import OverviewScreen
-from console.service.convex import ConvexStore
-from console.service.heartbeats import Schedule, slots_between
-from console.service.local import LocalStore
+from console.service.store.convex import ConvexStore
+from console.service.health.slots import Schedule, slots_between
+from console.service.store.sqlite import LocalStore
 from console.service.models import AgentSpec, HeartbeatIn
 from widgets.header import StatusHeader
 from widgets.tables import SyncedTable

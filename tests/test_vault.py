@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
 
 from console.service import vault as V  # noqa: E402
-from console.service.local import LocalStore  # noqa: E402
+from console.service.store.sqlite import LocalStore  # noqa: E402
 from console.service.store import StoreUnavailable  # noqa: E402
 
 VECTORS = ROOT / "assets" / "vault-test-vectors.json"

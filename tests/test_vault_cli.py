@@ -20,7 +20,7 @@ from keyring.backend import KeyringBackend
 
 from console import cli
 from console.service import vault as V
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from tests.conftest import ADMIN_KEY, ROOT
 from tests.test_migration import AUTH_TOKEN, DEPLOY_KEY, ENV_SECRET, build_workspaces
 
@@ -283,7 +283,7 @@ def test_migrate_with_the_convex_store_replicates_and_records_why_the_key_step_w
     code, out, err = sc("--store", "convex", "vault", "migrate", "--yes")
     assert code == 0, out + err
     assert "convex: skipped: the deployment could not be given the key" in out and "404" in out
-    from console.service.convex import ConvexStore
+    from console.service.store.convex import ConvexStore
 
     store = ConvexStore(convex_server.url, ADMIN_KEY)
     assert {r.name for r in store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "env"}

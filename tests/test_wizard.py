@@ -15,9 +15,9 @@ import pytest
 
 from console.app import SquadApp
 from console.config import load_settings
-from console.demo import build_demo
+from console.service.demo import build_demo
 from console.screens.vault import MigrationWizard, VaultScreen
-from console.service.local import LocalStore
+from console.service.store.sqlite import LocalStore
 from console.service.vault import generate_key
 from widgets.tables import SyncedTable
 

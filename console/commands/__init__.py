@@ -9,18 +9,20 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from console.config import Settings
+from console.errors import ConsoleError
 from widgets.format import ago  # noqa: F401 - one wording of ages, shared with the screens
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-class CommandError(Exception):
+class CommandError(ConsoleError):
     """A problem to report in words (no traceback) with an exit code and, if any, the fix."""
 
+    kind = "command"
+
     def __init__(self, message: str, *, hint: str | None = None, code: int = EXIT_FAIL) -> None:
-        super().__init__(message)
-        self.hint = hint
-        self.code = code
+        super().__init__(message, hint=hint)
+        self.exit_code = code
 
 
 @dataclass
@@ -38,7 +40,7 @@ class Context:
 
 
 def with_store(ctx: Context, fn: Callable[[Any], int]) -> int:
-    from console.stores import open_store
+    from console.service.wiring import open_store
 
     store = open_store(ctx.settings.store)
     try:

@@ -66,7 +66,7 @@ def _sync(args: argparse.Namespace, ctx: Context, store) -> int:
 
 def _import(args: argparse.Namespace, ctx: Context) -> int:
     from console.service import openclaw
-    from console.service.registry import openclaw_agent_specs
+    from console.service.openclaw.registry import openclaw_agent_specs
 
     try:
         config, specs, note = openclaw_agent_specs(ctx.settings, ctx.env)

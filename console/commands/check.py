@@ -47,7 +47,7 @@ def agent_level(status: str) -> int:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from console.service import openclaw
-    from console.service.squad import squad_health
+    from console.service.health.squad import squad_health
 
     now = time.time() * 1000
     oc_settings = ctx.settings.openclaw
@@ -179,7 +179,7 @@ def outbox_counts(ctx: Context) -> tuple[int, int] | None:
     path = ctx.settings.store.outbox_path()
     if not path.exists():
         return None
-    from console.service.outbox import Outbox
+    from console.service.store.outbox import Outbox
 
     box = Outbox(path)
     try:

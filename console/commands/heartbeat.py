@@ -80,8 +80,8 @@ def _known_agent(ctx: Context, store, agent_id: str) -> None:
 
 def _beat(args: argparse.Namespace, ctx: Context) -> int:
     from console.service.models import HeartbeatIn
-    from console.service.outbox import Outbox, record_beat
-    from console.stores import open_store
+    from console.service.store.outbox import Outbox, record_beat
+    from console.service.wiring import open_store
 
     beat = HeartbeatIn(
         agent_id=args.agent,
@@ -109,8 +109,8 @@ def _beat(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _pause(args: argparse.Namespace, ctx: Context, store) -> int:
-    from console.service.heartbeats import runs_from_heartbeats, status_at
-    from console.service.squad import WEEK_MS, last_stored_status, schedule_for
+    from console.service.health.slots import runs_from_heartbeats, status_at
+    from console.service.health.squad import WEEK_MS, last_stored_status, schedule_for
 
     _known_agent(ctx, store, args.agent)
     now = time.time() * 1000

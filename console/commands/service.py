@@ -23,8 +23,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
     from console.service.daemon import Daemon, Intervals, configure_logging
-    from console.service.outbox import Outbox
-    from console.stores import open_store
+    from console.service.store.outbox import Outbox
+    from console.service.wiring import open_store
 
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     store = open_store(ctx.settings.store)

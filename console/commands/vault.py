@@ -88,7 +88,7 @@ def vault_path(ctx: Context) -> Path:
 
 def _open_store(ctx: Context) -> tuple[Any | None, str]:
     from console.service.store import StoreError
-    from console.stores import open_store
+    from console.service.wiring import open_store
 
     try:
         return open_store(ctx.settings.store), ""
@@ -320,12 +320,12 @@ def _restore(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _deployment(ctx: Context):
-    from console.service.migration import Deployment
+    from console.service.vault.migration import Deployment
 
     s = ctx.settings.store
     if s.kind != "convex" or not s.url or not s.deploy_key:
         return None
-    from console.stores import open_store
+    from console.service.wiring import open_store
 
     return Deployment(s.url, s.deploy_key, open_store(s))
 
@@ -364,7 +364,7 @@ def _convex_key(args: argparse.Namespace, ctx: Context) -> int:
 
 # ------------------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service.migration import Migration, workspaces_from_settings
+    from console.service.vault.migration import Migration, workspaces_from_settings
     from console.service.vault import VaultKeyMissing, find_key
 
     store, why = _open_store(ctx)
@@ -380,7 +380,7 @@ def _migrate(args: argparse.Namespace, ctx: Context) -> int:
         vault = Vault(vault_path(ctx), key=key, store=store)
         deployment = None
         if ctx.settings.store.kind == "convex" and store is not None and ctx.settings.store.deploy_key:
-            from console.service.migration import Deployment
+            from console.service.vault.migration import Deployment
 
             deployment = Deployment(ctx.settings.store.url or "", ctx.settings.store.deploy_key, store)
         m = Migration(workspaces_from_settings(ctx.settings), store, vault, deployment=deployment)

@@ -182,7 +182,7 @@ class MigrationWizard(ModalScreen):
 
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def start(self) -> None:
-        from console.service.migration import Deployment, Migration, workspaces_from_settings
+        from console.service.vault.migration import Deployment, Migration, workspaces_from_settings
         from console.service.vault import Vault, VaultError, VaultKeyMissing, find_key
 
         app = self.app

@@ -29,8 +29,8 @@ import schedule as schedule_lib
 
 from console.config import Settings
 from console.service import openclaw
-from console.service.outbox import Outbox, record_beat
-from console.service.squad import squad_health
+from console.service.store.outbox import Outbox, record_beat
+from console.service.health.squad import squad_health
 from console.service.store import Store, StoreError, StoreUnavailable
 
 LOG = logging.getLogger("squad-console.service")

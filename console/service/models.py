@@ -252,7 +252,7 @@ class FetchRecorded:
 
 @dataclass(frozen=True, slots=True)
 class Opportunity:
-    """`analysis`, `survey` and `decision` are JSON objects written by console/service/pipeline.py
+    """`analysis`, `survey` and `decision` are JSON objects written by console/service/pipeline/__init__.py
     (their shapes are documented there); the store keeps them as they are."""
 
     id: str

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.config import Settings
-from console.service.health import HealthBook, SlotMark, seed_book
+from console.service.health.book import HealthBook, SlotMark, seed_book
 from console.service.models import Activity, Agent, Task
 from console.service.poller import Poller, PollResult
-from console.service.squad import DAY_MS, AgentHealth
+from console.service.health.squad import DAY_MS, AgentHealth
 from console.service.store import Store, StoreError
 
 UPTIME_TARGET = 0.99

@@ -1,9 +1,9 @@
 /**
  * The pipeline (DESIGN §8): feeds, the signals read from them, and opportunities with their
- * market analysis, survey and decision. The same contract as console/service/local.py; every
+ * market analysis, survey and decision. The same contract as console/service/store/sqlite.py; every
  * change writes its activity in the same mutation.
  *
- * `analysis`, `survey` and `decision` are objects computed by console/service/pipeline.py; these
+ * `analysis`, `survey` and `decision` are objects computed by console/service/pipeline/__init__.py; these
  * functions store them as they are and check only what the contract promises (a verdict among
  * go | no_go | more_data, a reason on every override, the survey's check-and-set).
  */

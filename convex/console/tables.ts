@@ -140,7 +140,7 @@ export const consoleTables = {
     .index("by_feed_entry", ["feedUrl", "entryKey"])
     .index("by_competitor", ["competitor"]),
 
-  /** `analysis`, `survey` and `decision` are the objects console/service/pipeline.py documents. */
+  /** `analysis`, `survey` and `decision` are the objects console/service/pipeline/__init__.py documents. */
   opportunities: defineTable({
     title: v.string(),
     description: v.optional(v.string()),

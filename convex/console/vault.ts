@@ -11,7 +11,7 @@ import type { Doc } from "../_generated/dataModel";
 import { internalAction, internalMutation, internalQuery } from "../_generated/server";
 import { notFound, writeActivity } from "./lib";
 
-/** The label HMAC-SHA256'd with the key to give its id (the same as console/service/vault.py). */
+/** The label HMAC-SHA256'd with the key to give its id (the same as console/service/vault/__init__.py). */
 export const KID_LABEL = "squad-console vault kid";
 
 type Listed = Omit<Doc<"vault">, "record">;

@@ -21,8 +21,8 @@ import pytest
 
 from console.app import SquadApp
 from console.config import load_settings
-from console.service.convex import ConvexStore
-from console.service.heartbeats import Schedule, slots_between
+from console.service.store.convex import ConvexStore
+from console.service.health.slots import Schedule, slots_between
 from console.service.models import AgentSpec, HeartbeatIn
 from tests.conftest import ADMIN_KEY
 from tests.faults.conftest import SECRET, assert_no_secret

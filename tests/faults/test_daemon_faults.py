@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from console.service.convex import ConvexStore
+from console.service.store.convex import ConvexStore
 from console.service.models import AgentSpec
 from tests.conftest import ADMIN_KEY
 from tests.openclaw_fixture import copy_state
@@ -191,7 +191,7 @@ def test_a_function_error_during_delivery_is_set_aside(proxy: FaultProxy, convex
     moves it to `dead` (the outbox takes a function error as a refusal of that item for good), so
     it is kept with its error but never delivered by itself."""
     from console.service.models import HeartbeatIn
-    from console.service.outbox import Outbox
+    from console.service.store.outbox import Outbox
 
     outbox = Outbox(tmp_path / "outbox.db")
     store = ConvexStore(proxy.url, SECRET, timeout=0.4, max_retries=0)

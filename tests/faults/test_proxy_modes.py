@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from console.service.convex import ConvexStore
+from console.service.store.convex import ConvexStore
 from console.service.models import HeartbeatIn
-from console.service.outbox import Outbox, record_beat
+from console.service.store.outbox import Outbox, record_beat
 from console.service.store import StoreAuthError, StoreError, StoreFunctionError, StoreUnavailable
 from tests.conftest import ADMIN_KEY
 from tests.faults.conftest import SECRET, assert_no_secret

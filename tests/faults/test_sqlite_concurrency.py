@@ -46,8 +46,8 @@ OPEN = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
-from console.service.local import LocalStore
-from console.service.outbox import Outbox
+from console.service.store.sqlite import LocalStore
+from console.service.store.outbox import Outbox
 go = float(sys.argv[2])
 while time.time() < go:
     time.sleep(0.001)
@@ -65,8 +65,8 @@ def test_processes_starting_together_on_a_new_file(tmp_path: Path) -> None:
     (creation, WAL, migrations) and the outbox beside it without a locked error. (Found here:
     switching a new file to WAL does not wait on SQLite's busy handler; LocalStore and Outbox
     now retry it.) Three rounds of six processes: the race is narrow."""
-    from console.service.local import LocalStore
-    from console.service.outbox import Outbox
+    from console.service.store.sqlite import LocalStore
+    from console.service.store.outbox import Outbox
 
     go = time.time() + 1.0
     rounds = []

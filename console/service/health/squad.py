@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from console.config import AgentSettings
-from console.service.heartbeats import Schedule, Status, Uptime, runs_from_heartbeats, status_at, uptime_24h_7d
+from console.service.health.slots import Schedule, Status, Uptime, runs_from_heartbeats, status_at, uptime_24h_7d
 from console.service.models import Agent, Flip, Heartbeat
 from console.service.store import Store
 

@@ -44,7 +44,7 @@ from console.service.models import (
     Task,
     agent_id_from_session_key,
 )
-from console.service.store import (
+from console.service.store.contract import (
     DEFAULT_SNAPSHOT_LIMIT,
     NotFoundError,
     StoreAuthError,

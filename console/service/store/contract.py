@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from console.errors import ConsoleError
 from console.service.models import (
     OPERATOR,
     Activity,
@@ -34,18 +35,10 @@ from console.service.models import (
 DEFAULT_SNAPSHOT_LIMIT = 500
 
 
-class StoreError(Exception):
+class StoreError(ConsoleError):
     """Base of every store failure. `str(err)` is the cause in words; `hint` the next step."""
 
-    kind = "error"
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def describe(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n  fix: {self.hint}"
+    kind = "store"
 
 
 class StoreUnavailable(StoreError):
@@ -72,8 +65,7 @@ class StoreFunctionError(StoreError):
     kind = "function"
 
     def __init__(self, message: str, *, hint: str | None = None, data: Any = None):
-        super().__init__(message, hint=hint)
-        self.data = data
+        super().__init__(message, hint=hint, data=data)
 
 
 class NotFoundError(StoreFunctionError):

@@ -59,8 +59,8 @@ from typing import Any
 
 from console.config import AgentSettings, seed_agents
 from console.service import openclaw
-from console.service.heartbeats import MINUTE, Run, Schedule, flips, next_slot, slots_between
-from console.service.local import LocalStore
+from console.service.health.slots import MINUTE, Run, Schedule, flips, next_slot, slots_between
+from console.service.store.sqlite import LocalStore
 from console.service.models import OPERATOR, AgentSpec, HeartbeatIn
 
 HOUR = 60 * MINUTE
@@ -286,7 +286,7 @@ def _job(
 def _write_config(root: Path, db_path: Path, state_dir: Path, agents: tuple[AgentSettings, ...]) -> Path:
     lines = [
         f"# {NOTICE}",
-        "# Written by console/demo.py; the folder is throwaway.",
+        "# Written by console/service/demo.py; the folder is throwaway.",
         "",
         "[store]",
         'kind = "local"',
@@ -679,7 +679,7 @@ def build_demo(root: Path, now_ms: float, *, seed: int = 7) -> Demo:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m console.demo",
+        prog="python -m console.service.demo",
         description="Build a demo squad (a generated week) and print the environment to run the console on it.",
     )
     parser.add_argument("root", nargs="?", help="an empty or new folder (default: a new temporary folder)")

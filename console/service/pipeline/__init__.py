@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from console.errors import ConsoleError
 from console.config import PipelineCriteria, PipelineRule, PipelineSettings
 from console.service.models import OPERATOR, OPPORTUNITY_STAGES, VERDICTS, Feed, Opportunity, Signal
 from console.service.store import Store, StoreError
@@ -52,12 +53,10 @@ MAX_HITS = 300  # signals kept behind one market score (Convex documents are at 
 ADVANCE = {"analysis": "validation", "validation": "decision", "more_data": "validation"}
 
 
-class PipelineError(Exception):
+class PipelineError(ConsoleError):
     """A pipeline operation refused in words (bad input, a missing reason, a bad template)."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+    kind = "pipeline"
 
 
 # ============================================================ market analysis
@@ -616,7 +615,7 @@ class Pipeline:
     def _fetcher(self) -> Any:
         if self._fetcher_factory is not None:
             return self._fetcher_factory()
-        from console.service.feeds import FetchOptions, Fetcher
+        from console.service.pipeline.feeds import FetchOptions, Fetcher
 
         return Fetcher(FetchOptions.from_settings(self.settings), clock=self.clock)
 
@@ -625,7 +624,7 @@ class Pipeline:
         """Fetch the feeds (all, the due ones, or those named) and record each result: its state,
         its signals and the activities. Returns a feeds.FetchReport; every feed has its own result,
         and one feed's failure (or a store error recording it) never stops the others."""
-        from console.service.feeds import FetchReport
+        from console.service.pipeline.feeds import FetchReport
 
         started = time.perf_counter()
         now = self.now_ms()

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import json5
 
+from console.errors import ConsoleError
 from console.service.models import HeartbeatIn
 
 DEFAULT_PORT = 18789
@@ -41,19 +42,22 @@ Runner = Callable[[Sequence[str]], tuple[int, str, str]]
 RunnerArg = Runner | None | Literal["auto"]
 
 
-class OpenClawError(Exception):
+class OpenClawError(ConsoleError):
     """A problem reading OpenClaw's state, in words: which file or key, and what to do.
     Never carries a secret."""
 
-    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None, key: str | None = None):
+    kind = "openclaw"
+
+    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None, key: str | None = None,
+                 hint: str | None = None):
+        where = str(path) if path else "openclaw"
+        if line:
+            where += f":{line}"
+        super().__init__(f"{where}: {key + ': ' if key else ''}{message}", hint=hint)
         self.message = message
         self.path = path
         self.line = line
         self.key = key
-        where = str(path) if path else "openclaw"
-        if line:
-            where += f":{line}"
-        super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def deploy_key_from_vault(settings: StoreSettings, env: Mapping[str, str] | None
 
 def open_store(settings: StoreSettings, env: Mapping[str, str] | None = None) -> Store:
     if settings.kind == "convex":
-        from console.service.convex import KEY_HINT, ConvexStore  # httpx only when needed
+        from console.service.store.convex import KEY_HINT, ConvexStore  # httpx only when needed
 
         if not settings.url:
             raise StoreError(
@@ -42,6 +42,6 @@ def open_store(settings: StoreSettings, env: Mapping[str, str] | None = None) ->
                 hint=KEY_HINT + f"; or keep it in the vault: squad-console vault put {VAULT_ENTRY}",
             )
         return ConvexStore(settings.url, key, timeout=settings.timeout)
-    from console.service.local import LocalStore
+    from console.service.store.sqlite import LocalStore
 
     return LocalStore(settings.local_path())

@@ -47,7 +47,7 @@ import httpx
 
 from console.config import PipelineSettings
 from console.service.models import Feed, FeedState, SignalIn
-from console.service.convex import http_failure_reason
+from console.service.store.convex import http_failure_reason
 
 MAX_ENTRIES = 500  # per fetch: one store write stays small (a Convex mutation has limits)
 MAX_TITLE = 300

@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from console.service.local import set_wal
+from console.service.store.sqlite import set_wal
 from console.service.models import OPERATOR, HeartbeatIn
-from console.service.store import Store, StoreError, StoreFunctionError, StoreUnavailable
+from console.service.store.contract import Store, StoreError, StoreFunctionError, StoreUnavailable
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS items (

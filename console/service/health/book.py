@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from console.config import AgentSettings
-from console.service.heartbeats import Run, Schedule, match_slots, prev_slot, status_at, uptime_24h_7d
+from console.service.health.slots import Run, Schedule, match_slots, prev_slot, status_at, uptime_24h_7d
 from console.service.models import Agent, Flip, Heartbeat
-from console.service.squad import DAY_MS, WEEK_MS, AgentHealth, last_stored_status, schedule_for
+from console.service.health.squad import DAY_MS, WEEK_MS, AgentHealth, last_stored_status, schedule_for
 
 KEEP_MS = WEEK_MS + DAY_MS
 

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from console.service.cronexpr import normalize_cron
+from console.service.health.cron import normalize_cron
 
 from console.service.models import Heartbeat
 

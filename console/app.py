@@ -20,7 +20,7 @@ from textual.timer import Timer
 
 from typing import TYPE_CHECKING
 
-from console.screens import _modes
+from console.screens import SCREENS, modes
 
 if TYPE_CHECKING:  # the service side loads after the first frame
     from console.config import Settings
@@ -28,18 +28,6 @@ if TYPE_CHECKING:  # the service side loads after the first frame
     from console.service.watch import StepResult
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-SCREENS: list[tuple[str, str, str]] = [
-    # (mode, key, title)
-    ("overview", "1", "Overview"),
-    ("agents", "2", "Agents"),
-    ("heartbeats", "3", "Heartbeats"),
-    ("vault", "4", "Vault"),
-    ("pipeline", "5", "Pipeline"),
-    ("tasks", "6", "Tasks"),
-    ("audit", "7", "Audit"),
-]
-
 
 class PollFinished(Message):
     """One step of the watch: a poll and everything computed from it."""
@@ -58,14 +46,14 @@ def _console_commands():
 
 class SquadApp(App):
     TITLE = "squad-console"
-    MODES = _modes()
+    MODES = modes()
     CSS_PATH = [ASSETS / "app.tcss"]
     COMMANDS = {_console_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        *[Binding(key, f"goto('{mode}')", title, id=f"screen.{mode}", show=False) for mode, key, title in SCREENS],
+        *[Binding(s.key, f"goto('{s.mode}')", s.title, id=f"screen.{s.mode}", show=False) for s in SCREENS],
         Binding("question_mark", "help", "Keys", id="help"),
         Binding("colon,ctrl+p", "command_palette", "Commands", id="palette"),
         Binding("r", "refresh", "Refresh", id="refresh"),
@@ -190,7 +178,7 @@ class SquadApp(App):
 
         for screen in self.screen_stack:
             if isinstance(screen, ConsoleScreen):
-                screen.show(step.view, step.changed_agents)
+                screen.show(step.view)
 
     def _tick(self) -> None:
         """Once a second: the header's age of the last good poll (a label, nothing else)."""

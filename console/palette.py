@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from console.app import SCREENS
+from console.screens import SCREENS
 
 
 class ConsoleCommands(Provider):
@@ -15,8 +15,8 @@ class ConsoleCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.app
         cmds: list[tuple[str, str, Callable[[], object]]] = [
-            (f"Go to {title}", f"switch to the {title} screen ({key})", lambda m=mode: app.action_goto(m))
-            for mode, key, title in SCREENS
+            (f"Go to {s.title}", f"switch to the {s.title} screen ({s.key})", lambda m=s.mode: app.action_goto(m))
+            for s in SCREENS
         ]
         cmds += [
             ("Refresh now", "poll the store at once (r)", app.action_refresh),

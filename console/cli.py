@@ -1,7 +1,7 @@
 """`squad-console` (also `python -m console`): the console by default, plus subcommands.
 
 Exit codes: 0 success; 1 a runtime failure (store unreachable, key refused, a failed operation);
-2 a usage or configuration error, or a subcommand that is not built yet.
+2 a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from console.errors import ConsoleError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
-# The subcommands that later issues build; each answers "not built yet" until then.
-PLANNED: dict[str, tuple[str, str]] = {}
 BUILT = ("agents", "heartbeat", "service", "check", "vault", "tasks", "audit", "serve", "pipeline")
 
 
@@ -50,9 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in BUILT:
         _command_module(name).register(sub)
-    for name, (what, _) in PLANNED.items():
-        p = sub.add_parser(name, help=f"{what} (not built yet)", description=f"{what[0].upper()}{what[1:]}. Not built yet.")
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
@@ -67,9 +62,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_USAGE
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
-
-    if args.command in PLANNED:
-        return _not_built(f"squad-console {args.command}", PLANNED[args.command][1], err)
 
     from console.commands import CommandError, Context
 
@@ -169,11 +161,6 @@ def _tui(ctx, color: str) -> int:
 
 def _command_module(name: str):
     return importlib.import_module(f"console.commands.{name}")
-
-
-def _not_built(what: str, issue: str, err: TextIO) -> int:
-    print(f"{what}: not built yet (it comes with the {issue} work); see `squad-console --help`", file=err)
-    return EXIT_USAGE
 
 
 def _overview(ctx) -> int:

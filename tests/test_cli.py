@@ -8,12 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from console.cli import BUILT, PLANNED
+from console.cli import BUILT
 from tests.conftest import ADMIN_KEY
 
-SUBCOMMANDS = [*BUILT, *PLANNED]
+SUBCOMMANDS = list(BUILT)
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,18 +40,6 @@ def test_the_command_skeleton() -> None:
         assert name in top.stdout
         p = run(name, "--help")
         assert p.returncode == 0 and p.stdout.startswith(f"usage: squad-console {name}"), (name, p.stderr)
-
-
-def test_a_subcommand_not_built_yet_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every subcommand is built now; the mechanism that stands in for one still works."""
-    import io
-
-    from console import cli
-
-    monkeypatch.setitem(cli.PLANNED, "someday", ("a feature to come", "a later issue"))
-    err = io.StringIO()
-    assert cli.main(["someday", "anything", "--flag"], out=io.StringIO(), err=err) == 2
-    assert "not built yet" in err.getvalue()
 
 
 def test_an_unknown_command_is_a_usage_error() -> None:

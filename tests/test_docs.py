@@ -9,8 +9,7 @@ in-process through `console.cli.main`, in a throwaway environment:
 - every other command (it would change state, or needs Convex, OpenClaw or a tty) runs with
   `--help` appended, after its arguments were checked by the parser.
 
-Each must exit 0 without a traceback. A renamed command or flag fails the parse; a command of a
-feature that is not built yet (`cli.PLANNED`) fails too: the docs must not show it. Placeholders
+Each must exit 0 without a traceback. A renamed command or flag fails the parse. Placeholders
 (`<id>`, `AGENT`, `NAME`, `TASK`, ...) are replaced by real values first.
 """
 
@@ -168,22 +167,6 @@ def to_argv(cmd: DocCommand) -> list[str]:
     return words[1:]
 
 
-_GLOBAL_WITH_VALUE = ("--config", "--store", "--color")
-
-
-def _command_word(argv: list[str]) -> str | None:
-    """The subcommand of an argv (after the global options), or None."""
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word in _GLOBAL_WITH_VALUE:
-            skip = True
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
 def _mode(argv: list[str], ns) -> tuple[str, list[str]]:
     """How to run a parsed command: ("run", argv) as written or with --dry-run, or ("help", argv + --help)."""
     if "--version" in argv or "--help" in argv or "-h" in argv:
@@ -206,9 +189,6 @@ def check(cmd: DocCommand) -> str | None:
         argv = to_argv(cmd)
     except ValueError as exc:
         return f"{cmd}: cannot be split like a shell command ({exc})"
-    command = _command_word(argv)
-    if command in cli.PLANNED:
-        return f"{cmd}: `{command}` is not built yet; do not document its commands"
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             ns = cli.build_parser().parse_args(argv)
@@ -342,16 +322,6 @@ def test_a_renamed_command_is_reported(doc_env: Path, tmp_path: Path) -> None:
     assert len(problems) == 3, problems
     assert "heartbeats" in problems[0] and "invalid choice" in problems[0]
     assert "--dryrun" in problems[1]
-
-
-def test_a_command_that_is_not_built_yet_is_reported(doc_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # whatever is planned today, and a stand-in so the rule is exercised even when nothing is
-    monkeypatch.setitem(cli.PLANNED, "pipeline", ("feeds, signals, surveys and go/no-go decisions", "revenue readiness"))
-    planned = sorted(cli.PLANNED)
-    cmds = [DocCommand("t.md:1", f"squad-console --store local {name} --help") for name in planned]
-    problems = check_all(cmds)
-    assert len(problems) == len(planned) and all("not built yet" in p for p in problems), problems
-    assert _command_word(["--config", "x.toml", "--demo", "agents", "list"]) == "agents"
 
 
 def test_a_failing_command_is_reported(doc_env: Path) -> None:

@@ -33,7 +33,7 @@ class AgentsScreen(ConsoleScreen):
         super().on_mount()
         t.focus()
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         rows = {}
         configured = {a.id: a for a in self.app.settings.agents}
         for agent_id, name in view.names.items():

@@ -77,7 +77,7 @@ class AuditScreen(ConsoleScreen):
         super().on_mount()
         t.focus()
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         fields, words = parse_filter(self.filter_text)
         rows = {}
         for a in view.activities:  # newest first

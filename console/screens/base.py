@@ -40,21 +40,21 @@ class ConsoleScreen(Screen):
         self._mounted = True
         view = getattr(self.app, "view", None)
         if view is not None:
-            self.show(view, None)
+            self.show(view)
 
     def on_screen_resume(self) -> None:
         view = getattr(self.app, "view", None)
         if view is not None and view is not self.view:
-            self.show(view, None)
+            self.show(view)
 
-    def show(self, view, changed: set[str] | None) -> None:
-        """New data: the header, then what changed (screens override `draw`)."""
+    def show(self, view) -> None:
+        """New data: the header, then the screen's own part (screens override `draw`)."""
         self.view = view
         if getattr(self, "_mounted", False):
             self.query_one(StatusHeader).show(view)
-            self.draw(view, changed)
+            self.draw(view)
 
-    def draw(self, view, changed: set[str] | None) -> None:
+    def draw(self, view) -> None:
         pass
 
     def matches(self, *cells: object) -> bool:
@@ -82,7 +82,7 @@ class ConsoleScreen(Screen):
 
     def refilter(self) -> None:
         if self.view is not None:
-            self.draw(self.view, None)
+            self.draw(self.view)
 
     def focus_main(self) -> None:
         tables = self.query("DataTable")

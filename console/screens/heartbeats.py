@@ -30,7 +30,7 @@ class HeartbeatsScreen(ConsoleScreen):
         super().on_mount()
         t.focus()
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         # A row is rebuilt only when what it shows changed: at a thousand agents most rows are
         # unchanged between two polls, and building Rich cells is most of a redraw's cost.
         cache: dict[str, tuple] = getattr(self, "_row_keys", {})

@@ -32,7 +32,7 @@ class OverviewScreen(ConsoleScreen):
             table.can_focus = False
         super().on_mount()
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         rows = {}
         for c in view.criteria:
             if self.matches(c.name, c.value):

@@ -158,7 +158,7 @@ class PipelineScreen(ConsoleScreen):
         if message.error:
             self.app.notify(message.error, title="Pipeline", severity="error", timeout=8)
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         # reload when the audit log shows pipeline activity (an agent or the daemon changed something)
         latest = next((a.id for a in view.activities if a.type in PIPELINE_KINDS), None)
         if latest != getattr(self, "_seen_activity", None):

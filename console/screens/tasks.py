@@ -79,7 +79,7 @@ class TasksScreen(ConsoleScreen):
         super().on_mount()
         self.query_one("#col-inbox", SyncedTable).focus()
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         names = {a.id: a.agent_id for a in view.agents.values()}
         columns: dict[str, dict] = {s: {} for s in TASK_STATUSES}
         for t in view.tasks:

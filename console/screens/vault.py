@@ -114,7 +114,7 @@ class VaultScreen(ConsoleScreen):
         else:
             status.update(f"{len(message.entries)} entries in {vault_path(self.app.settings)} · values are never shown")
 
-    def draw(self, view, changed) -> None:
+    def draw(self, view) -> None:
         pass  # the vault is a local file: it is read on entry and after the wizard, not on every poll
 
     def refilter(self) -> None:

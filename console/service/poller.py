@@ -1,8 +1,7 @@
 """The poller: one `snapshot` call per poll, per-table high-water marks, an adaptive interval.
 
-No Textual here. The TUI runs `poll_once()` in a worker and schedules the next poll with the
-returned delay only after this one ended, so polls never overlap; the daemon and the CLI use
-`run()`, which does the same in a loop.
+No Textual here. The TUI runs `poll_once()` in a worker (through watch.Watch) and schedules the
+next poll with the returned delay only after this one ended, so polls never overlap.
 
 - Fast (`interval`) while changes arrive; after a change-free poll the interval doubles up to
   `idle_interval`; `hasMore` polls again at once.
@@ -14,7 +13,6 @@ returned delay only after this one ended, so polls never overlap; the daemon and
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,10 +33,6 @@ class PollResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-    @property
-    def changed(self) -> bool:
-        return self.snapshot is not None and not self.snapshot.is_empty()
 
 
 @dataclass
@@ -144,11 +138,3 @@ class Poller:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_backoff))
         return delay
-
-    def run(self, on_result: Callable[[PollResult], None], stop: threading.Event) -> None:
-        """Poll until `stop` is set; each poll starts only after the previous one ended."""
-        while not stop.is_set():
-            result = self.poll_once()
-            on_result(result)
-            if stop.wait(result.next_delay):
-                break

@@ -73,7 +73,6 @@ class StepResult:
     poll: PollResult
     view: View
     transitions: list[Transition]
-    changed_agents: set[str]
 
 
 class Watch:
@@ -118,24 +117,20 @@ class Watch:
     def step(self) -> StepResult:
         result = self.poller.poll_once()
         now = self.now_ms()
-        changed: set[str] = set()
         try:
             if result.ok and self.book is None:
                 self.book = seed_book(self.store, self.agent_ids(), now)
-                changed |= set(self.agent_ids())
         except StoreError as exc:
             # the first good poll's history load failed: a failed poll like any other (stale,
             # backing off, retried), never a dead poll loop
             result = self.poller.fail(exc, result.duration)
         if result.ok and self.book is not None and result.snapshot is not None:
-            changed |= self.book.add_beats(result.snapshot.heartbeats)
-            changed |= self.book.add_flips(result.snapshot.flips)
-            if result.snapshot.agents is not None:
-                changed |= set(self.agent_ids())
+            self.book.add_beats(result.snapshot.heartbeats)
+            self.book.add_flips(result.snapshot.flips)
         if self.probe_openclaw and (self._last_probe is None or now - self._last_probe >= self.probe_every * 1000):
             self._probe(now)
         view, transitions = self._build_view(now, result)
-        return StepResult(result, view, transitions, changed)
+        return StepResult(result, view, transitions)
 
     # ------------------------------------------------------------------ OpenClaw
     def _probe(self, now: float) -> None:

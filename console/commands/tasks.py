@@ -1,5 +1,6 @@
 """`squad-console tasks`: Mission Control's task workflow from the shell: add, assign, move, done, list.
-Every change is written to the audit log by the store, in the same transaction."""
+The rules (agent names, task references, inbox → assigned) are console.service.tasks', shared with
+the Tasks screen. Every change is written to the audit log by the store, in the same transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import json
 
 from console.commands import EXIT_OK, EXIT_USAGE, CommandError, Context, table, when, with_store
+from console.service import tasks as usecases
 from console.service.models import TASK_STATUSES
 
 
@@ -38,28 +40,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.action is None:
         raise CommandError("say what to do: list, add, assign, move or done", hint="squad-console tasks --help",
                            code=EXIT_USAGE)
-    return with_store(ctx, lambda store: ACTIONS[args.action](args, ctx, store))
-
-
-def _agent_doc_ids(store, names: list[str]) -> list[str]:
-    agents = {a.agent_id: a.id for a in store.list_agents()}
-    unknown = [n for n in names if n not in agents]
-    if unknown:
-        raise CommandError(f"unknown agent(s) {', '.join(unknown)} (registered: {', '.join(sorted(agents)) or 'none'})",
-                           hint="register them first: squad-console agents sync (or agents import)", code=EXIT_USAGE)
-    return [agents[n] for n in names]
-
-
-def _resolve_task(store, ref: str):
-    tasks = store.list_tasks()
-    exact = [t for t in tasks if t.id == ref]
-    if exact:
-        return exact[0]
-    matches = [t for t in tasks if t.id.endswith(ref) or t.title.lower() == ref.lower()]
-    if len(matches) == 1:
-        return matches[0]
-    raise CommandError(f"no single task matches {ref!r}" + (f" ({len(matches)} do)" if matches else ""),
-                       hint="use the id shown by `squad-console tasks list`", code=EXIT_USAGE)
+    try:
+        return with_store(ctx, lambda store: ACTIONS[args.action](args, ctx, store))
+    except usecases.TaskError as exc:  # a refused request is a usage error (exit 2)
+        raise CommandError(exc.message, hint=exc.hint, code=EXIT_USAGE) from None
 
 
 def _list(args, ctx: Context, store) -> int:
@@ -82,30 +66,25 @@ def _list(args, ctx: Context, store) -> int:
 
 
 def _add(args, ctx: Context, store) -> int:
-    ids = _agent_doc_ids(store, args.assign) if args.assign else []
-    task = store.create_task(args.title, args.description, status="assigned" if ids else "inbox",
-                             assignee_ids=ids, actor=args.actor)
+    task = usecases.create(store, args.title, args.description, args.assign, actor=args.actor)
     ctx.print(f"{task.id}  {task.status}  {task.title}")
     return EXIT_OK
 
 
 def _assign(args, ctx: Context, store) -> int:
-    task = _resolve_task(store, args.task)
-    ids = _agent_doc_ids(store, args.agents)
-    task = store.update_task(task.id, assignee_ids=ids, status="assigned" if task.status == "inbox" else None,
-                             actor=args.actor)
+    task = usecases.assign(store, usecases.resolve_task(store, args.task), args.agents, actor=args.actor)
     ctx.print(f"{task.id}  {task.status}  assigned to {', '.join(args.agents)}")
     return EXIT_OK
 
 
 def _move(args, ctx: Context, store) -> int:
-    task = store.update_task(_resolve_task(store, args.task).id, status=args.status, actor=args.actor)
+    task = usecases.move(store, usecases.resolve_task(store, args.task).id, args.status, actor=args.actor)
     ctx.print(f"{task.id}  {task.status}  {task.title}")
     return EXIT_OK
 
 
 def _done(args, ctx: Context, store) -> int:
-    task = store.update_task(_resolve_task(store, args.task).id, status="done", actor=args.actor)
+    task = usecases.done(store, usecases.resolve_task(store, args.task).id, actor=args.actor)
     ctx.print(f"{task.id}  done  {task.title}")
     return EXIT_OK
 

@@ -1,6 +1,7 @@
 """Tasks: a board by Mission Control's statuses. The tasks the agents create themselves appear here
 too (the poller sees every change to the table). Create, assign, move and complete from the
-keyboard; every change goes through the store, which writes its activity to the audit log."""
+keyboard. The rules (agent names, inbox → assigned, the flow) are console.service.tasks', shared with
+`squad-console tasks`; every change goes through the store, which writes its activity to the audit log."""
 
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ class TasksScreen(ConsoleScreen):
     def action_new(self) -> None:
         def created(values) -> None:
             if values:
-                self._write("create", values)
+                self._write(lambda store, tasks: "created: " + tasks.create(
+                    store, values["title"], values.get("description", ""), tasks.split_names(values.get("assign", ""))).title)
 
         self.app.push_screen(TaskForm("New task", [("title", "Title", ""), ("description", "Description", ""),
                                                    ("assign", "Assign to (OpenClaw ids, comma-separated)", "")]),
@@ -135,60 +137,46 @@ class TasksScreen(ConsoleScreen):
 
         def assigned(values) -> None:
             if values is not None:
-                self._write("assign", {"id": task_id, "assign": values["assign"], "status": task.status})
+                self._write(lambda store, tasks: "assigned: " + tasks.assign(
+                    store, task, tasks.split_names(values["assign"])).title)
 
         self.app.push_screen(TaskForm(f"Assign: {task.title}", [("assign", "Agents (OpenClaw ids, comma-separated)", current)]),
                              assigned)
 
     def action_move(self, step: int) -> None:
+        from console.service.tasks import stepped
+
         picked = self._selected()
         if picked is None:
             return
         task_id, task = picked
-        flow = [s for s in TASK_STATUSES if s != "blocked"]
-        i = flow.index(task.status) if task.status in flow else 0
-        target = flow[max(0, min(len(flow) - 1, i + step))]
+        target = stepped(task.status, step)
         if target != task.status:
-            self._write("move", {"id": task_id, "status": target})
+            self._write(lambda store, tasks: self._moved(tasks.move(store, task_id, target)))
 
     def action_done(self) -> None:
         picked = self._selected()
         if picked is not None:
-            self._write("move", {"id": picked[0], "status": "done"})
+            self._write(lambda store, tasks: self._moved(tasks.done(store, picked[0])))
 
     def action_block(self) -> None:
         picked = self._selected()
         if picked is not None:
-            self._write("move", {"id": picked[0], "status": "blocked"})
+            self._write(lambda store, tasks: self._moved(tasks.block(store, picked[0])))
+
+    @staticmethod
+    def _moved(task) -> str:
+        return f"{task.title} → {task.status}"
 
     @work(thread=True, exclusive=False, group="tasks", exit_on_error=False)
-    def _write(self, what: str, values: dict) -> None:
+    def _write(self, change) -> None:
+        """Run one change (a function of the store and the task use cases returning its words)."""
+        from console.service import tasks
         from console.service.store import StoreError
 
-        store = self.app.store
         try:
-            agents = {a.agent_id: a.id for a in store.list_agents()}
-            ids = None
-            if "assign" in values:
-                wanted = [n.strip() for n in values["assign"].split(",") if n.strip()]
-                unknown = [n for n in wanted if n not in agents]
-                if unknown:
-                    self.app.call_from_thread(self.app.notify, f"unknown agent(s): {', '.join(unknown)}",
-                                              severity="error", timeout=6)
-                    return
-                ids = [agents[n] for n in wanted]
-            if what == "create":
-                task = store.create_task(values["title"], values.get("description", ""),
-                                         status="assigned" if ids else "inbox", assignee_ids=ids or [])
-                message = f"created: {task.title}"
-            elif what == "assign":
-                task = store.update_task(values["id"], assignee_ids=ids or [],
-                                         status="assigned" if values.get("status") == "inbox" and ids else None)
-                message = f"assigned: {task.title}"
-            else:
-                task = store.update_task(values["id"], status=values["status"])
-                message = f"{task.title} → {task.status}"
-        except StoreError as exc:
+            message = change(self.app.store, tasks)
+        except (tasks.TaskError, StoreError) as exc:
             self.app.call_from_thread(self.app.notify, exc.describe(), title="Not saved", severity="error", timeout=8)
             return
         self.app.call_from_thread(self.app.notify, message, title="Task", timeout=3)

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import CellKey, RowKey
 
 Row = Sequence[Any]
 
 
 class SyncedTable(DataTable):
     """A DataTable fed whole row sets; it applies only the difference: new rows are added, gone
-    rows removed, and changed cells updated in place (never a rebuild, never update_width)."""
+    rows removed, and changed cells updated in place (never a rebuild). A changed cell wider than
+    its column widens the column, as a new row would; nothing else re-measures a column."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, cursor_type="row", **kwargs)
@@ -51,8 +54,13 @@ class SyncedTable(DataTable):
                 self.update_cell(key, col, value)
             return len(changes)
         row = data[row_key]
+        columns = self.columns
         for col, value in changes:
             row[col] = value
+            column = columns.get(col)
+            if column is not None and _width(value) > column.content_width:
+                self._updated_cells.add(CellKey(row_key, col))  # measured at the next layout, like update_width
+                self._require_update_dimensions = True
         self._update_count += len(changes)
         return len(changes)
 
@@ -67,3 +75,13 @@ class SyncedTable(DataTable):
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:
             return None
+
+
+def _width(value: Any) -> int:
+    """A cell's width in columns, cheaply (a str's markup counted as text: at worst the column is
+    measured again); 0 for other renderables, which keep their column as it is."""
+    if isinstance(value, str):
+        return cell_len(value)
+    if isinstance(value, Text):
+        return value.cell_len
+    return 0

@@ -2,7 +2,10 @@
 
 Polls run in an exclusive thread worker (the stores are synchronous); each result comes back as a
 typed message; the next poll is scheduled only after the last one ended, and not while a modal is
-open. Every binding has an id, so squad.toml's [keys] can remap it.
+open (a refresh asked for during a poll runs right after it). The OpenClaw probe (gateway, channels,
+cron: network) runs in a worker group of its own, so a slow gateway never delays a store poll; its
+diagnosis comes back as a view like a poll's. Every binding has an id, so squad.toml's [keys] can
+remap it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ class PollFinished(Message):
     def __init__(self, step: StepResult) -> None:
         super().__init__()
         self.step = step
+
+
+class ProbeFinished(Message):
+    """OpenClaw diagnosed: the view again with the new causes and gateway health."""
+
+    def __init__(self, view, transitions) -> None:
+        super().__init__()
+        self.view, self.transitions = view, transitions
 
 
 def _console_commands():
@@ -84,6 +95,8 @@ class SquadApp(App):
         self.view = None
         self._timer: Timer | None = None
         self._polling = False
+        self._poll_again = False
+        self._probing = False
         self._history: list[str] = []
         self.started_at = time.perf_counter()
         self.first_frame_ms: float | None = None
@@ -123,7 +136,10 @@ class SquadApp(App):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        if self._polling or not self.is_running or not self.screen_stack:
+        if self._polling:
+            self._poll_again = True  # asked for during a poll (a change was just written): once more after it
+            return
+        if not self.is_running or not self.screen_stack:
             return
         if isinstance(self.screen, ModalScreen):
             # no polling while a modal is open: look again shortly
@@ -154,17 +170,47 @@ class SquadApp(App):
             import gc
 
             gc.freeze()  # the first load (history, screens) lives for the session: out of full collections
-        self.view = step.view
-        if len(step.transitions) <= 3:
-            for t in step.transitions:
+        self._show(step.view, step.transitions)
+        if self._poll_again:
+            self._poll_again = False
+            self.poll_now()
+        else:
+            self._timer = self.set_timer(max(step.poll.next_delay, 0.05), self.poll_now)
+        if not self._probing and self.watch.probe_due():
+            self._probing = True
+            self._probe()
+
+    @work(thread=True, exclusive=True, group="openclaw-probe", exit_on_error=False)
+    def _probe(self) -> None:
+        try:
+            view, transitions = self.watch.probe()
+        except Exception as exc:  # a failed diagnosis is said once; polls go on regardless
+            self.call_from_thread(self._probe_crashed, exc)
+            return
+        self.post_message(ProbeFinished(view, transitions))
+
+    def _probe_crashed(self, exc: Exception) -> None:
+        self._probing = False
+        self.notify(f"{type(exc).__name__}: {exc}"[:300], title="OpenClaw probe failed", severity="warning", timeout=8)
+
+    @on(ProbeFinished)
+    def _on_probe_finished(self, message: ProbeFinished) -> None:
+        self._probing = False
+        if self.view is not None and message.view.at < self.view.at:
+            return  # a poll's newer view came first (it has the diagnosis too)
+        self._show(message.view, message.transitions)
+
+    def _show(self, view, transitions) -> None:
+        self.view = view
+        if len(transitions) <= 3:
+            for t in transitions:
                 self._toast(t)
         else:  # a squad-wide change is one toast, not a flood
-            down = sum(t.after in ("down", "failing") for t in step.transitions)
-            up = sum(t.after == "up" for t in step.transitions)
-            self.notify(f"{len(step.transitions)} agents changed status: {down} down or failing, {up} up",
+            down = sum(t.after in ("down", "failing") for t in transitions)
+            up = sum(t.after == "up" for t in transitions)
+            self.notify(f"{len(transitions)} agents changed status: {down} down or failing, {up} up",
                         title="Squad", severity="error" if down else "information", timeout=8)
-        self._dispatch(step)
-        self._timer = self.set_timer(max(step.poll.next_delay, 0.05), self.poll_now)
+        self._dispatch(view)
 
     def _toast(self, t) -> None:
         name = self.view.names.get(t.agent_id, t.agent_id) if self.view else t.agent_id
@@ -173,12 +219,12 @@ class SquadApp(App):
         elif t.after == "up" and t.before in ("down", "failing", "late"):
             self.notify(f"{name} is back up", title="Agent back", severity="information", timeout=6)
 
-    def _dispatch(self, step: StepResult) -> None:
+    def _dispatch(self, view) -> None:
         from console.screens.base import ConsoleScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, ConsoleScreen):
-                screen.show(step.view)
+                screen.show(view)
 
     def _tick(self) -> None:
         """Once a second: the header's age of the last good poll (a label, nothing else)."""
@@ -199,6 +245,11 @@ class SquadApp(App):
 
     def action_refresh(self) -> None:
         self.notify("refreshing", timeout=1.5)
+        self.poll_now()
+
+    def reread_vault(self) -> None:
+        """The vault or the workspaces changed here (the migration wizard): read them at the next poll, now."""
+        self.watch.vault.invalidate()
         self.poll_now()
 
     def action_migrate(self) -> None:

@@ -1,15 +1,15 @@
 """Pipeline: VEDA's feeds → signals → opportunities by stage with their scores, ORIN's survey,
 Cestra's go/no-go with each criterion's pass or fail. Keys to fetch, advance, decide and override
-(an override needs a reason), enter a survey response, and per-feed health."""
+(an override needs a reason), enter a survey response, and per-feed health. The board and the feeds
+come with each poll (the view); the actions call the pipeline service, then ask for a poll."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
@@ -17,20 +17,11 @@ from console.screens.base import ConsoleScreen
 from console.screens.tasks import TaskForm
 from widgets.tables import SyncedTable
 
-PIPELINE_KINDS = ("signals_ingested", "opportunity_created", "survey_recorded", "decision_made", "feed_failed",
-                  "feed_recovered", "market_analysed",
-                  "decision_overridden", "feed_added", "feed_removed", "opportunity_moved", "analysis_recorded")
 VERDICT_STYLE = {"go": "bold green", "no_go": "bold red", "more_data": "bold yellow"}
 
 
 def _score(x) -> str:
     return "-" if x is None else f"{x:.0f}"
-
-
-class PipelineLoaded(Message):
-    def __init__(self, board, feeds, error: str | None) -> None:
-        super().__init__()
-        self.board, self.feeds, self.error = board, feeds, error
 
 
 class OpportunityDetail(ModalScreen):
@@ -110,33 +101,15 @@ class PipelineScreen(ConsoleScreen):
             f.add_column(label, key=key)
         super().on_mount()
         o.focus()
-        self._seen_activity: str | None = None
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.load()
 
     def pipeline(self):
         from console.service.pipeline import pipeline_for
 
         return pipeline_for(self.app.store, self.app.settings)
 
-    @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
-    def load(self) -> None:
-        from console.service.pipeline import PipelineError
-        from console.service.store import StoreError
-
-        try:
-            p = self.pipeline()
-            self.post_message(PipelineLoaded(p.board(), p.feeds(), None))
-        except (StoreError, PipelineError) as exc:
-            self.post_message(PipelineLoaded([], [], getattr(exc, "describe", lambda: str(exc))()))
-
-    @on(PipelineLoaded)
-    def _loaded(self, message: PipelineLoaded) -> None:
+    def draw(self, view) -> None:
         rows = {}
-        for stage, items in message.board:
+        for stage, items in view.board:
             for r in items:
                 if not self.matches(r.title, stage, r.verdict or ""):
                     continue
@@ -147,7 +120,7 @@ class PipelineScreen(ConsoleScreen):
                               f"{_score(r.validation_score)} ({r.respondents})", verdict)
         self.query_one("#opportunities", SyncedTable).sync(rows)
         feeds = {}
-        for h in message.feeds:
+        for h in view.feeds:
             style = {"ok": "green", "not_modified": "green", "degraded": "yellow", "failed": "red"}.get(h.state, "dim")
             nxt = "-" if h.next_in_s is None else ("due" if h.next_in_s <= 0 else f"in {h.next_in_s / 60:.0f} min")
             if h.backing_off:
@@ -155,18 +128,6 @@ class PipelineScreen(ConsoleScreen):
             if self.matches(h.feed.competitor, h.feed.url, h.state, h.words):
                 feeds[h.feed.url] = (h.feed.competitor, Text(h.state, style=style), h.words, nxt, h.feed.url)
         self.query_one("#feeds", SyncedTable).sync(feeds)
-        if message.error:
-            self.app.notify(message.error, title="Pipeline", severity="error", timeout=8)
-
-    def draw(self, view) -> None:
-        # reload when the audit log shows pipeline activity (an agent or the daemon changed something)
-        latest = next((a.id for a in view.activities if a.type in PIPELINE_KINDS), None)
-        if latest != getattr(self, "_seen_activity", None):
-            self._seen_activity = latest
-            self.load()
-
-    def refilter(self) -> None:
-        self.load()
 
     # ----------------------------------------------------------------- actions
     def _selected(self) -> str | None:
@@ -187,7 +148,6 @@ class PipelineScreen(ConsoleScreen):
             self.app.call_from_thread(self.app.notify, text, title=f"{what}: not done", severity="error", timeout=8)
             return
         self.app.call_from_thread(self.app.notify, words, title=what, timeout=4)
-        self.app.call_from_thread(self.load)
         self.app.call_from_thread(self.app.poll_now)
 
     def action_fetch(self) -> None:

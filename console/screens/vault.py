@@ -1,11 +1,9 @@
 """Vault: the encrypted entries (names, versions, where each came from, which workflows use it;
 never a value), and the migration wizard that moves plaintext credentials out of the agents'
-workspaces one step at a time, resumable, with a typed confirmation for destructive steps."""
+workspaces one step at a time, resumable, with a typed confirmation for destructive steps. The
+entries come with each poll (console.service.vault_view: re-read only when the vault file changes)."""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -17,46 +15,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 from console.screens.base import ConsoleScreen
+from console.service.vault_view import vault_path
 from widgets.format import stamp
 from widgets.tables import SyncedTable
-
-
-def vault_path(settings) -> Path:
-    return settings.store.local_path().parent / "vault.json"
-
-
-def _usage(settings, names: list[str]) -> dict[str, list[str]]:
-    """Which workspace files use each entry (`vault get NAME`, `vault exec`), by a bounded scan."""
-    used: dict[str, list[str]] = {n: [] for n in names}
-    pattern = re.compile(r"vault\s+(?:get|exec)\b[^\n]*")
-    for agent in settings.agents:
-        root = Path(agent.workspace or "")
-        if not root.is_dir():
-            continue
-        seen = 0
-        for path in root.rglob("*"):
-            if seen > 2000 or any(part in (".git", "node_modules", ".venv") for part in path.parts):
-                break
-            if not path.is_file() or path.stat().st_size > 512_000:
-                continue
-            seen += 1
-            try:
-                text = path.read_text(errors="ignore")
-            except OSError:
-                continue
-            for m in pattern.finditer(text):
-                for name in names:
-                    if name in m.group(0) or "vault exec" in m.group(0):
-                        rel = f"{root.name}/{path.relative_to(root)}"
-                        if rel not in used[name]:
-                            used[name].append(rel)
-    return used
-
-
-class VaultLoaded(Message):
-    def __init__(self, entries, usage, error: str | None) -> None:
-        super().__init__()
-        self.entries, self.usage, self.error = entries, usage, error
 
 
 class VaultScreen(ConsoleScreen):
@@ -78,47 +39,26 @@ class VaultScreen(ConsoleScreen):
             t.add_column(label, key=key)
         super().on_mount()
         t.focus()
-        self.load()
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.load()
-
-    @work(thread=True, exclusive=True, group="vault-load", exit_on_error=False)
-    def load(self) -> None:
-        from console.service.vault import Vault, VaultError
-
-        try:
-            vault = Vault(vault_path(self.app.settings))
-            entries = vault.entries()
-            usage = _usage(self.app.settings, [e.name for e in entries])
-            self.post_message(VaultLoaded(entries, usage, None))
-        except VaultError as exc:
-            self.post_message(VaultLoaded([], {}, exc.describe()))
-
-    @on(VaultLoaded)
-    def _loaded(self, message: VaultLoaded) -> None:
-        self.entries = message.entries
+    def draw(self, view) -> None:
+        vault = view.vault
+        if vault is None:
+            return
+        self.entries = vault.entries
         rows = {}
-        for e in message.entries:
-            used = message.usage.get(e.name) or []
+        for e in vault.entries:
+            used = vault.usage.get(e.name) or []
             if self.matches(e.name, e.source, *used):
                 rows[e.name] = (e.name, f"v{e.latest}", stamp(e.updated_at), e.source or "-",
                                 ", ".join(used) or "-")
         self.query_one("#entries", SyncedTable).sync(rows)
         status = self.query_one("#vault-status", Static)
-        if message.error:
-            status.update(Text(message.error, style="red"))
-        elif not message.entries:
+        if vault.error:
+            status.update(Text(vault.error, style="red"))
+        elif not vault.entries:
             status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
         else:
-            status.update(f"{len(message.entries)} entries in {vault_path(self.app.settings)} · values are never shown")
-
-    def draw(self, view) -> None:
-        pass  # the vault is a local file: it is read on entry and after the wizard, not on every poll
-
-    def refilter(self) -> None:
-        self.load()
+            status.update(f"{len(vault.entries)} entries in {vault.path} · values are never shown")
 
     def action_detail(self) -> None:
         key = self.query_one("#entries", SyncedTable).selected_key()
@@ -135,7 +75,7 @@ class VaultScreen(ConsoleScreen):
         box.update(t)
 
     def action_migrate(self) -> None:
-        self.app.push_screen(MigrationWizard(), lambda _: self.load())
+        self.app.push_screen(MigrationWizard(), lambda _: self.app.reread_vault())
 
 
 class WizardReady(Message):

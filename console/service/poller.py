@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from console.service.models import Activity, Agent, Flip, Heartbeat, Marks, Message, Snapshot, Task
+from console.service.models import Activity, Agent, Feed, Flip, Heartbeat, Marks, Message, Opportunity, Snapshot, Task
 from console.service.store import DEFAULT_SNAPSHOT_LIMIT, Store, StoreError, StoreUnavailable
 
 
@@ -42,6 +42,8 @@ class SquadState:
 
     agents: dict[str, Agent] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    opportunities: dict[str, Opportunity] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)
     heartbeats: list[Heartbeat] = field(default_factory=list)
@@ -53,6 +55,10 @@ class SquadState:
             self.agents = {a.id: a for a in snap.agents}
         if snap.tasks is not None:
             self.tasks = {t.id: t for t in snap.tasks}
+        if snap.feeds is not None:
+            self.feeds = {f.id: f for f in snap.feeds}
+        if snap.opportunities is not None:
+            self.opportunities = {o.id: o for o in snap.opportunities}
         for name in ("messages", "activities", "heartbeats", "flips"):
             rows = getattr(snap, name)
             if rows:

@@ -1,13 +1,19 @@
 """Watch: what the console's screens show, computed off the UI thread. No Textual here.
 
-One `step()` is one poll (one store call), the heartbeat book fed with its deltas, every agent's
-health evaluated, OpenClaw diagnosed now and then (gateway, channel, cron: a probe is network, so
-at most once a minute), and the overview's success criteria computed. The app runs `step()` in a
-worker and posts the resulting `View` to the screens.
+One `step()` is one poll (one store call), the heartbeat book fed with its deltas (and pruned to
+the eight days the screens need), every agent's health evaluated, the pipeline's board and feeds,
+the vault's entries (re-read only when the vault file changes) and the overview's success criteria
+computed. The app runs `step()` in a worker and posts the resulting `View` to the screens: the poll
+is the screens' only read path.
+
+OpenClaw is diagnosed by `probe()` (gateway, channel, cron: network, so at most once a minute), which
+the app runs in a worker of its own: a slow gateway never delays a store poll. `step()` and the
+view rebuilt after a probe are serialised by a lock (the network part of a probe is outside it).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +21,21 @@ from pathlib import Path
 
 from console.config import Settings
 from console.service.health.book import HealthBook, SlotMark, seed_book
-from console.service.models import Activity, Agent, Task
+from console.service.models import Activity, Agent, Snapshot, Task
+from console.service.pipeline import BoardRow, FeedHealth, board_rows, feed_health
 from console.service.poller import Poller, PollResult
 from console.service.health.squad import DAY_MS, AgentHealth
 from console.service.store import Store, StoreError
+from console.service.vault_view import VaultState, VaultView, vault_path
 
 UPTIME_TARGET = 0.99
 PLAINTEXT_NAMES = (".convex-deploy-key", ".convex-auth-token")
+PRUNE_EVERY_MS = 60_000.0  # the book drops beats older than its window at most once a minute
+# activity that means the pipeline's feeds or opportunities changed (an agent, the daemon or the screen)
+PIPELINE_ACTIVITY = frozenset({
+    "signals_ingested", "opportunity_created", "survey_recorded", "decision_made", "feed_failed", "feed_recovered",
+    "market_analysed", "decision_overridden", "feed_added", "feed_removed", "opportunity_moved", "analysis_recorded",
+})
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,9 @@ class View:
     alerts: list[Alert] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)
+    board: list[tuple[str, list[BoardRow]]] = field(default_factory=list)  # opportunities by stage
+    feeds: list[FeedHealth] = field(default_factory=list)
+    vault: VaultState | None = None
     last_success: float | None = None
     last_error: str | None = None
     error_hint: str | None = None
@@ -105,6 +122,13 @@ class Watch:
         self._agent_to_agent: bool | None = None
         self._statuses: dict[str, str] = {}
         self._view: View | None = None
+        self._lock = threading.Lock()
+        self._pruned_at: float | None = None
+        self._store_sends_pipeline = False
+        self._pipeline_loaded = False
+        self._board_of: dict | None = None
+        self._board: list[tuple[str, list[BoardRow]]] = []
+        self.vault = VaultView(vault_path(settings), settings.agents)
 
     def now_ms(self) -> float:
         return self.clock() * 1000
@@ -115,22 +139,53 @@ class Watch:
         return ids + sorted(stored - set(ids))
 
     def step(self) -> StepResult:
-        result = self.poller.poll_once()
+        with self._lock:
+            result = self.poller.poll_once()
+            now = self.now_ms()
+            try:
+                if result.ok and self.book is None:
+                    self.book = seed_book(self.store, self.agent_ids(), now)
+                if result.ok and result.snapshot is not None:
+                    self._load_pipeline(result.snapshot)
+            except StoreError as exc:
+                # the first good poll's history load failed: a failed poll like any other (stale,
+                # backing off, retried), never a dead poll loop
+                result = self.poller.fail(exc, result.duration)
+            if result.ok and self.book is not None and result.snapshot is not None:
+                self.book.add_beats(result.snapshot.heartbeats)
+                self.book.add_flips(result.snapshot.flips)
+                if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_MS:
+                    self.book.prune(now)  # keep eight days: the strips' slots and the 7-day uptime
+                    self._pruned_at = now
+            self.vault.refresh()
+            view, transitions = self._build_view(now)
+            return StepResult(result, view, transitions)
+
+    def _load_pipeline(self, snap: Snapshot) -> None:
+        """Until every store's snapshot carries feeds and opportunities, read them from the store:
+        at the first poll, and again when the poll brought pipeline activity. A store whose snapshot
+        carries them once (its first answer does) is never asked again: the poller keeps them."""
+        if snap.feeds is not None or snap.opportunities is not None:
+            self._store_sends_pipeline = True
+        if self._store_sends_pipeline:
+            return
+        if self._pipeline_loaded and not any(a.type in PIPELINE_ACTIVITY for a in snap.activities):
+            return
+        state = self.poller.state
+        state.feeds = {f.id: f for f in self.store.list_feeds()}
+        state.opportunities = {o.id: o for o in self.store.list_opportunities()}
+        self._pipeline_loaded = True
+
+    # ------------------------------------------------------------------ OpenClaw
+    def probe_due(self) -> bool:
         now = self.now_ms()
-        try:
-            if result.ok and self.book is None:
-                self.book = seed_book(self.store, self.agent_ids(), now)
-        except StoreError as exc:
-            # the first good poll's history load failed: a failed poll like any other (stale,
-            # backing off, retried), never a dead poll loop
-            result = self.poller.fail(exc, result.duration)
-        if result.ok and self.book is not None and result.snapshot is not None:
-            self.book.add_beats(result.snapshot.heartbeats)
-            self.book.add_flips(result.snapshot.flips)
-        if self.probe_openclaw and (self._last_probe is None or now - self._last_probe >= self.probe_every * 1000):
-            self._probe(now)
-        view, transitions = self._build_view(now, result)
-        return StepResult(result, view, transitions)
+        return self.probe_openclaw and (self._last_probe is None or now - self._last_probe >= self.probe_every * 1000)
+
+    def probe(self) -> tuple[View, list[Transition]]:
+        """Diagnose OpenClaw (network: never on the poll's worker), then the view again with it."""
+        self._probe(self.now_ms())
+        with self._lock:
+            return self._build_view(self.now_ms())
 
     # ------------------------------------------------------------------ OpenClaw
     def _probe(self, now: float) -> None:
@@ -166,7 +221,7 @@ class Watch:
         self._causes = causes
 
     # ---------------------------------------------------------------------- view
-    def _build_view(self, now: float, result: PollResult) -> tuple[View, list[Transition]]:
+    def _build_view(self, now: float) -> tuple[View, list[Transition]]:
         state = self.poller.state
         stored = {a.agent_id: a for a in state.agents.values()}
         configured = {a.id: a for a in self.settings.agents}
@@ -198,6 +253,12 @@ class Watch:
         view.gateway = self._gateway
         view.tasks = sorted(state.tasks.values(), key=lambda t: t.created_at)
         view.activities = list(reversed(state.activities[-500:]))
+        if state.opportunities is not self._board_of:  # replaced whole when they change
+            self._board_of = state.opportunities
+            self._board = board_rows(state.opportunities.values())
+        view.board = self._board
+        view.feeds = feed_health(state.feeds.values(), now)
+        view.vault = self.vault.state
         view.criteria = self._criteria(view, now)
         view.alerts = self._alerts(view)
         self._view = view

@@ -557,6 +557,33 @@ class Detail:
     reproducible: tuple[bool, str] | None  # None: not decided yet
 
 
+def feed_health(feeds: Iterable[Feed], now: float) -> list[FeedHealth]:
+    """Each feed's state as the Pipeline screen shows it, as of `now` (ms)."""
+    out = []
+    for f in feeds:
+        out.append(FeedHealth(
+            feed=f,
+            state=f.outcome or "new",
+            words=f.health or "not fetched yet",
+            due=f.next_fetch_at is None or f.next_fetch_at <= now,
+            next_in_s=None if f.next_fetch_at is None else (f.next_fetch_at - now) / 1000,
+            backing_off=f.error_count > 0,
+        ))
+    return out
+
+
+def board_rows(opportunities: Iterable[Opportunity]) -> list[tuple[str, list[BoardRow]]]:
+    """Every stage (in pipeline order) with its opportunities (in the order given) and their scores."""
+    rows: dict[str, list[BoardRow]] = {s: [] for s in OPPORTUNITY_STAGES}
+    for o in opportunities:
+        survey = o.survey or {}
+        decision = o.decision or {}
+        rows.setdefault(o.stage, []).append(BoardRow(
+            o.id, o.title, o.stage, o.market_score, survey.get("score"), int(survey.get("respondents") or 0),
+            decision.get("verdict"), bool(decision.get("override")), o.updated_at))
+    return list(rows.items())
+
+
 @dataclass
 class ImportResult:
     added: int
@@ -598,19 +625,7 @@ class Pipeline:
         return self.store.remove_feed(url.strip(), actor=actor)
 
     def feeds(self, now_ms: float | None = None) -> list[FeedHealth]:
-        now = self.now_ms() if now_ms is None else now_ms
-        out = []
-        for f in self.store.list_feeds():
-            due = f.next_fetch_at is None or f.next_fetch_at <= now
-            out.append(FeedHealth(
-                feed=f,
-                state=f.outcome or "new",
-                words=f.health or "not fetched yet",
-                due=due,
-                next_in_s=None if f.next_fetch_at is None else (f.next_fetch_at - now) / 1000,
-                backing_off=f.error_count > 0,
-            ))
-        return out
+        return feed_health(self.store.list_feeds(), self.now_ms() if now_ms is None else now_ms)
 
     def _fetcher(self) -> Any:
         if self._fetcher_factory is not None:
@@ -675,14 +690,7 @@ class Pipeline:
 
     def board(self) -> list[tuple[str, list[BoardRow]]]:
         """Every stage (in pipeline order) with its opportunities and their scores."""
-        rows: dict[str, list[BoardRow]] = {s: [] for s in OPPORTUNITY_STAGES}
-        for o in self.store.list_opportunities():
-            survey = o.survey or {}
-            decision = o.decision or {}
-            rows.setdefault(o.stage, []).append(BoardRow(
-                o.id, o.title, o.stage, o.market_score, survey.get("score"), int(survey.get("respondents") or 0),
-                decision.get("verdict"), bool(decision.get("override")), o.updated_at))
-        return list(rows.items())
+        return board_rows(self.store.list_opportunities())
 
     def analyse(self, ref: str, *, actor: str = OPERATOR) -> Opportunity:
         """Recompute the market score from the signals in the store and the configured rules."""
@@ -836,7 +844,7 @@ def pipeline_for(store: Store, settings: Any) -> Pipeline:
 
 __all__ = [
     "BoardRow", "Detail", "FeedHealth", "ImportResult", "Pipeline", "PipelineError", "RowProblem", "SurveyImportError",
-    "SurveyTemplate", "check_response", "criteria_dict", "evaluate", "load_template", "market_analysis",
+    "SurveyTemplate", "board_rows", "check_response", "criteria_dict", "evaluate", "feed_health", "load_template", "market_analysis",
     "pipeline_for", "read_rows", "replay_analysis", "survey_record", "survey_scores", "template_from_dict",
     "verify_decision",
 ]

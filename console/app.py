@@ -249,7 +249,8 @@ class SquadApp(App):
 
     def reread_vault(self) -> None:
         """The vault or the workspaces changed here (the migration wizard): read them at the next poll, now."""
-        self.watch.vault.invalidate()
+        if self._watch is not None:  # else the first poll reads them anyway
+            self._watch.vault.invalidate()
         self.poll_now()
 
     def action_migrate(self) -> None:

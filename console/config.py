@@ -405,9 +405,8 @@ class _Parser:
                 raise self.fail(f"{agent_id!r} is listed twice", "agents", "id", i)
             seen.add(agent_id)
             heartbeat = self.string(item.get("heartbeat", "*/15 * * * *"), "agents", "heartbeat", i)
-            from console.service.health.cron import normalize_cron
-
-            heartbeat = normalize_cron(heartbeat)
+            # kept as written (OpenClaw gets the operator's own expression); the health maths
+            # normalises it before croniter evaluates slots (console/service/health/cron.py)
             if not _valid_cron(heartbeat):
                 raise self.fail(f"{heartbeat!r} is not a 5-field cron expression", "agents", "heartbeat", i)
             tz = self.string(item.get("tz", "UTC"), "agents", "tz", i)

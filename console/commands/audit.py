@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from datetime import datetime, timedelta, timezone
 
+from console.text import csv_cell, json_line, visible
 from console.commands import EXIT_OK, EXIT_USAGE, CommandError, Context, when, with_store
 
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             for a in _all_since(store, None):
                 if (args.kind and a.type != args.kind) or (args.actor and a.actor != args.actor):
                     continue
-                ctx.print(f"{when(a.created_at)}  {a.type:<20} {(a.actor or '-'):<10} {a.message}")
+                ctx.print(f"{when(a.created_at)}  {visible(a.type):<20} {visible(a.actor or '-'):<10} {visible(a.message)}")
                 shown += 1
                 if shown >= args.limit:
                     break
@@ -80,15 +80,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         rows.reverse()  # oldest first: an export reads like a log
         if args.format == "jsonl":
             for a in rows:
-                ctx.print(json.dumps({"id": a.id, "at": a.created_at, "type": a.type, "actor": a.actor,
+                ctx.print(json_line({"id": a.id, "at": a.created_at, "type": a.type, "actor": a.actor,
                                       "agentId": a.agent_id, "targetId": a.target_id, "message": a.message,
-                                      "detail": a.detail}, ensure_ascii=False))
+                                      "detail": a.detail}))
         else:
             w = csv.writer(ctx.out)
             w.writerow(["id", "at", "time", "type", "actor", "agentId", "targetId", "message", "detail"])
             for a in rows:
-                w.writerow([a.id, f"{a.created_at:.0f}", when(a.created_at), a.type, a.actor or "", a.agent_id or "",
-                            a.target_id or "", a.message, json.dumps(a.detail) if a.detail else ""])
+                # outside text as a spreadsheet's text, never its formula, and no raw control character
+                w.writerow([csv_cell(visible(c, multiline=True)) for c in (
+                    a.id, f"{a.created_at:.0f}", when(a.created_at), a.type, a.actor or "", a.agent_id or "",
+                    a.target_id or "", a.message, json_line(a.detail) if a.detail else "")])
         return EXIT_OK
 
     return with_store(ctx, export)

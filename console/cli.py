@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--color", choices=("auto", "truecolor", "256", "16", "none"), default="auto",
                         help="colours: auto keeps truecolor over SSH (which drops COLORTERM); 256, 16 or none to force")
     parser.add_argument("--text", action="store_true", help="print the squad's snapshot as text instead of opening the console")
+    parser.add_argument("--tui", action="store_true",
+                        help="open the full-screen console even when standard output is not a terminal "
+                        "(how `serve` starts it for each browser session)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in BUILT:
         _command_module(name).register(sub)
@@ -82,7 +85,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         ctx = Context(settings, out, err, dict(os.environ))
         if args.command in BUILT:
             return _command_module(args.command).run(args, ctx)
-        if args.text or not (out.isatty() and sys.stdin.isatty()):
+        if args.text or not (args.tui or (out.isatty() and sys.stdin.isatty())):
             return _overview(ctx)
         return _tui(ctx, args.color)
     except ConsoleError as exc:  # the one error root: a cause in words and the fix, no traceback

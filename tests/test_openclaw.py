@@ -154,8 +154,9 @@ def test_env_overrides(tmp_path: Path) -> None:
     c = config_of(env={"OPENCLAW_GATEWAY_PORT": "19999", "OPENCLAW_GATEWAY_TOKEN": "env-token-0000"})
     assert c.gateway_port == 19999 and c.token == "env-token-0000" and c.token_source == "env" and c.token_conflict
     assert not config_of(env={"OPENCLAW_GATEWAY_TOKEN": TOKEN}).token_conflict
-    with pytest.raises(OpenClawError, match="OPENCLAW_GATEWAY_PORT"):
+    with pytest.raises(OpenClawError, match="OPENCLAW_GATEWAY_PORT") as info:
         config_of(env={"OPENCLAW_GATEWAY_PORT": "http"})
+    assert "fix: set OPENCLAW_GATEWAY_PORT" in info.value.describe()
 
 
 def test_token_from_env_substitution_and_secretref(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def default_runner(timeout: float = 15.0) -> Runner | None:
 
 
 def resolve_runner(runner: RunnerArg) -> Runner | None:
-    """The runner an argument `runner` stands for: \"auto\" is `default_runner()`."""
+    """The runner a `runner` argument stands for: "auto" is `default_runner()`."""
     return default_runner() if runner == "auto" else runner  # type: ignore[return-value]
 
 

@@ -226,7 +226,7 @@ class SquadApp(App):
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def action_import_agents(self) -> None:
-        from console.service import openclaw
+        from console.service.openclaw.errors import OpenClawError
         from console.service.openclaw.registry import openclaw_agent_specs
         from console.service.store import StoreError
 
@@ -234,7 +234,7 @@ class SquadApp(App):
             config, specs, note = openclaw_agent_specs(self.settings, self.watch.env,
                                                        runner=self._watch_args.get("openclaw_runner", "auto"))
             created = sum(self.store.upsert_agent(spec)[1] for spec in specs)
-        except (openclaw.OpenClawError, StoreError) as exc:
+        except (OpenClawError, StoreError) as exc:
             self.call_from_thread(self.notify, str(exc), title="Import failed", severity="error", timeout=10)
             return
         text = f"{len(specs)} agents imported from {config.path} ({created} new)" + (f"; {note}" if note else "")

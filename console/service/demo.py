@@ -23,8 +23,8 @@ Everything is deterministic for a given `(now_ms, seed)`; every key, token and p
 fake and says so.
 
 The gateway is `http://127.0.0.1:9` in squad.toml and port 9 in openclaw.json (the console takes
-the port from openclaw.json, see `daemon.gateway_url`, so both must be closed). Port 0 would be the
-only port nothing can listen on, but openclaw.json only accepts 1-65535. Port 9 is TCP "discard":
+the port from openclaw.json, see `openclaw.gateway.gateway_url`, so both must be closed). Port 0
+would be the only port nothing can listen on, but openclaw.json only accepts 1-65535. Port 9 is TCP "discard":
 nearly never served today, so the connection is refused at once; where a discard service does run
 it reads and never answers, so the probe times out. Either way the demo gateway shows unreachable,
 and the fake token is never sent to anything that could be a real OpenClaw gateway.
@@ -58,7 +58,8 @@ from pathlib import Path
 from typing import Any
 
 from console.config import AgentSettings, seed_agents
-from console.service import openclaw
+from console.service.openclaw.cron import parse_job, parse_run, run_to_heartbeat
+from console.service.openclaw.cron_commands import heartbeat_message
 from console.service.health.slots import MINUTE, Run, Schedule, flips, next_slot, slots_between
 from console.service.store.sqlite import LocalStore
 from console.service.models import OPERATOR, AgentSpec, HeartbeatIn
@@ -234,14 +235,14 @@ def _plan(now: float, seed: int, state_dir: Path) -> tuple[list[_AgentPlan], flo
             outage_start=None if agent.id == "cestra" else outage_start,
             announce=agent.id != "cestra",
         )
-        job = openclaw.parse_job(_job(agent, job_id, created, records, now))
+        job = parse_job(_job(agent, job_id, created, records, now))
         assert job is not None
         beats = []
         for record in records:
-            run = openclaw.parse_run(record, job_id)
+            run = parse_run(record, job_id)
             assert run is not None
             # exactly the beat the daemon's `collect` records for this run, collected a little later
-            beat = openclaw.run_to_heartbeat(job, run)
+            beat = run_to_heartbeat(job, run)
             beats.append((beat, min(now, record["ts"] + collect.uniform(*COLLECT_LAG))))
         plans.append(_AgentPlan(agent, job_id, created, records, beats))
     return plans, outage_start
@@ -265,7 +266,7 @@ def _job(
         "wakeMode": "now",
         "payload": {
             "kind": "agentTurn",
-            "message": f"You are {agent.name}. " + openclaw.heartbeat_message(agent.id),
+            "message": f"You are {agent.name}. " + heartbeat_message(agent.id),
             "timeoutSeconds": 300,
         },
         "delivery": {"mode": "announce", "channel": "whatsapp", "to": DEMO_PHONE} if announce else {"mode": "none"},

@@ -139,35 +139,39 @@ class Watch:
 
     # ------------------------------------------------------------------ OpenClaw
     def _probe(self, now: float) -> None:
-        from console.service import openclaw
-        from console.service.daemon import gateway_url
+        from console.service.openclaw.channels import channel_status
+        from console.service.openclaw.config import load_openclaw_config
+        from console.service.openclaw.cron import load_cron
+        from console.service.openclaw.diagnose import diagnose
+        from console.service.openclaw.errors import OpenClawError
+        from console.service.openclaw.gateway import gateway_url, probe_gateway
 
         self._last_probe = now
         oc = self.settings.openclaw
         try:
-            config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.env)
-        except openclaw.OpenClawError:
+            config = load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.env)
+        except OpenClawError:
             config = None
         self._agent_to_agent = config.agent_to_agent if config else None
         try:
-            cron = openclaw.load_cron(oc.state_dir, runner=self.openclaw_runner)
-        except openclaw.OpenClawError:
+            cron = load_cron(oc.state_dir, runner=self.openclaw_runner)
+        except OpenClawError:
             cron = None
         self._gateway = (
-            openclaw.probe_gateway(gateway_url(oc.gateway, config), config.token if config else None, timeout=2.0)
+            probe_gateway(gateway_url(oc.gateway, config), config.token if config else None, timeout=2.0)
             if self.probe_gateway else None
         )
         channels = []
         if config is not None:
             try:
-                channels = openclaw.channel_status(oc.state_dir, config, runner=self.openclaw_runner)
-            except openclaw.OpenClawError:
+                channels = channel_status(oc.state_dir, config, runner=self.openclaw_runner)
+            except OpenClawError:
                 channels = []
         causes: dict[str, list] = {}
         if config is not None:
             for a in self.settings.agents:
-                causes[a.id] = openclaw.diagnose(a.id, config=config, cron=cron, gateway=self._gateway,
-                                                 channels=channels, schedule_cron=a.heartbeat, tz=a.tz)
+                causes[a.id] = diagnose(a.id, config=config, cron=cron, gateway=self._gateway,
+                                        channels=channels, schedule_cron=a.heartbeat, tz=a.tz)
         self._causes = causes
 
     # ---------------------------------------------------------------------- view

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from datetime import datetime, timedelta, timezone
 
 from console.text import csv_cell, json_line, visible
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="The audit log: every change the console and the agents made, newest first.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     ls = actions.add_parser("list", help="the latest activities", description="The latest activities, newest first.")
-    ls.add_argument("--limit", type=int, default=30)
+    ls.add_argument("--limit", type=positive_limit, default=30, help="how many (1 to 100000; default 30)")
     ls.add_argument("--kind", help="only this type (e.g. task_created, heartbeat_down)")
     ls.add_argument("--actor", help="only this actor (e.g. operator, service, veda)")
     exp = actions.add_parser("export", help="export the log as JSON lines or CSV",
@@ -24,13 +25,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
 
 
+MAX_AGE_S = 100 * 365 * 86400
+
+
+def positive_limit(text: str) -> int:
+    """`--limit`: a whole number from 1 to 100,000."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 100000")
+    return value
+
+
 def parse_since(text: str | None, now: datetime) -> float | None:
     if not text:
         return None
     t = text.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
-    if t[:-1].isdigit() and t[-1] in units:
-        return (now - timedelta(seconds=int(t[:-1]) * units[t[-1]])).timestamp() * 1000
+    age = re.fullmatch(r"([0-9]{1,9})([mhd])", t)  # ASCII digits only: "²d" is not an age
+    if age:
+        seconds = int(age.group(1)) * units[age.group(2)]
+        if seconds > MAX_AGE_S:
+            raise CommandError(f"--since {text!r} reaches back more than 100 years",
+                               hint="e.g. --since 30d, or --since with a date", code=EXIT_USAGE)
+        return (now - timedelta(seconds=seconds)).timestamp() * 1000
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:

@@ -4,6 +4,7 @@ each agent its staggered heartbeat."""
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from datetime import datetime, timezone
 
@@ -22,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                               "delivers it once the store is back.")
     beat.add_argument("agent", metavar="AGENT", help="the agent's OpenClaw id, e.g. veda")
     beat.add_argument("--error", metavar="TEXT", help="the run failed, with this error (never put a secret here)")
-    beat.add_argument("--duration", metavar="MS", type=float, help="how long the run took, in milliseconds")
+    beat.add_argument("--duration", metavar="MS", type=duration_ms,
+                      help="how long the run took, in milliseconds (0 to 86400000)")
     beat.add_argument("--run-id", metavar="ID", help="the run's id: the same id recorded twice is one beat")
     beat.add_argument("--at", metavar="TIME", help="when it ran: ISO 8601 (default: now)")
 
@@ -61,6 +63,17 @@ def _parse_at(text: str | None) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp() * 1000
+
+
+def duration_ms(text: str) -> float:
+    """`--duration`: a finite number of milliseconds, from 0 to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not math.isfinite(value) or not 0 <= value <= 86_400_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 86400000 ms (a day)")
+    return value
 
 
 def _known_agent(ctx: Context, store, agent_id: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -20,14 +19,13 @@ from textual.timer import Timer
 
 from typing import TYPE_CHECKING
 
+from console import asset
 from console.screens import _modes
 
 if TYPE_CHECKING:  # the service side loads after the first frame
     from console.config import Settings
     from console.service.store import Store
     from console.service.watch import StepResult
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 SCREENS: list[tuple[str, str, str]] = [
     # (mode, key, title)
@@ -59,7 +57,7 @@ def _console_commands():
 class SquadApp(App):
     TITLE = "squad-console"
     MODES = _modes()
-    CSS_PATH = [ASSETS / "app.tcss"]
+    CSS_PATH = [asset("app.tcss")]
     COMMANDS = {_console_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     ENABLE_COMMAND_PALETTE = True

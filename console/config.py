@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from console import asset
 from console.errors import ConsoleError
 
 APP = "squad-console"
@@ -37,7 +38,6 @@ PIPELINE_KEYS = frozenset({"concurrency", "timeout", "deadline", "max_body", "in
 RULE_KEYS = frozenset({"name", "competitor", "keywords", "weight", "window", "opportunity", "cap"})
 CRITERIA_KEYS = frozenset({"version", "min_market_score", "min_validation_score", "min_respondents",
                            "more_data_margin", "must_have"})
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 class ConfigError(ConsoleError):
@@ -207,7 +207,7 @@ class PipelineSettings:
     interval: float = 1800.0
     max_interval: float = 86400.0
     user_agent: str = "squad-console feeds (+https://github.com/openclaw)"
-    survey_template: Path = ASSETS / "survey.template.json"
+    survey_template: Path = asset("survey.template.json")
     score_scale: float = 10.0
     rules: tuple[PipelineRule, ...] = ()
     criteria: PipelineCriteria = PipelineCriteria()

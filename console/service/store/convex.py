@@ -569,6 +569,7 @@ class ConvexStore:
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot:
         out = self.query("console/snapshot:get", {"since": _drop_none(dict(since or {})), "limit": limit})
         agents, tasks = out.get("agents"), out.get("tasks")
+        feeds, opportunities = out.get("feeds"), out.get("opportunities")
         return Snapshot(
             agents=None if agents is None else tuple(agent_from_doc(d) for d in agents),
             tasks=None if tasks is None else tuple(task_from_doc(d) for d in tasks),
@@ -579,6 +580,8 @@ class ConvexStore:
             marks=dict(out.get("marks") or {}),
             has_more=bool(out.get("hasMore")),
             server_time=float(out.get("serverTime") or 0.0),
+            feeds=None if feeds is None else tuple(feed_from_doc(d) for d in feeds),
+            opportunities=None if opportunities is None else tuple(opportunity_from_doc(d) for d in opportunities),
         )
 
     # ------------------------------------------------------------------ vault

@@ -1,23 +1,25 @@
 """LocalStore: the store contract on an embedded SQLite file (the default store).
 
-- WAL journal and a busy timeout, so the daemon and a console or two can share one file.
-- `schema_version` plus numbered migrations; a file written by a newer console is refused.
-- Ids are a one-letter table prefix plus the rowid (`a12`, `t3`, `h1000000`): the rowid is also
-  the insertion order that `snapshot` uses as its high-water mark for append-only tables.
-- `agents` and `tasks` carry a change counter kept by triggers, so a write from another process
-  is seen by the next snapshot without scanning the table.
-- Every change and its activity are written in one `BEGIN IMMEDIATE` transaction.
+- WAL journal and a busy timeout (`connection`), so the daemon and a console or two can share
+  one file.
+- `schema_version` plus numbered migrations (`schema`); a file written by a newer console is
+  refused.
+- Ids are a one-letter table prefix plus the rowid (`rows`): the rowid is also the insertion
+  order that `snapshot` uses as its high-water mark for append-only tables.
+- `agents`, `tasks`, `feeds` and `opportunities` carry a change counter kept by triggers, so a
+  write from another process is seen by the next snapshot without scanning the table.
+- Every change and its activity (worded by `console.service.store.activities`) are written in
+  one `BEGIN IMMEDIATE` transaction.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,8 +47,9 @@ from console.service.models import (
     SignalIn,
     Snapshot,
     Task,
-    agent_id_from_session_key,
 )
+from console.service.store import activities
+from console.service.store.activities import Said
 from console.service.store.contract import (
     DEFAULT_SNAPSHOT_LIMIT,
     NotFoundError,
@@ -55,337 +58,39 @@ from console.service.store.contract import (
     StoreUnavailable,
     VaultRow,
 )
+from console.service.store.sqlite import connection
+from console.service.store.sqlite import rows as read
+from console.service.store.sqlite.rows import READERS, camel, public_id, seq_of
+from console.service.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 5000
-
-# Each migration is a list of statements run in one transaction; append, never edit.
-MIGRATIONS: list[list[str]] = [
-    [
-        """CREATE TABLE agents (
-            seq INTEGER PRIMARY KEY,
-            agent_id TEXT,
-            name TEXT NOT NULL,
-            role TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL DEFAULT 'idle',
-            current_task_id TEXT,
-            session_key TEXT NOT NULL,
-            level TEXT,
-            workspace TEXT,
-            heartbeat TEXT,
-            tz TEXT,
-            grace_seconds REAL,
-            updated_at REAL,
-            created_at REAL NOT NULL
-        )""",
-        "CREATE INDEX agents_agent_id ON agents(agent_id)",
-        "CREATE INDEX agents_session_key ON agents(session_key)",
-        """CREATE TABLE tasks (
-            seq INTEGER PRIMARY KEY,
-            title TEXT NOT NULL,
-            description TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL,
-            assignee_ids TEXT NOT NULL DEFAULT '[]',
-            updated_at REAL,
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE messages (
-            seq INTEGER PRIMARY KEY,
-            task_id TEXT NOT NULL,
-            from_agent_id TEXT NOT NULL,
-            content TEXT NOT NULL,
-            attachments TEXT NOT NULL DEFAULT '[]',
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE activities (
-            seq INTEGER PRIMARY KEY,
-            type TEXT NOT NULL,
-            message TEXT NOT NULL,
-            agent_id TEXT,
-            actor TEXT,
-            target_id TEXT,
-            detail TEXT,
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE heartbeats (
-            seq INTEGER PRIMARY KEY,
-            agent_id TEXT NOT NULL,
-            at REAL NOT NULL,
-            outcome TEXT NOT NULL,
-            source TEXT NOT NULL,
-            run_id TEXT NOT NULL UNIQUE,
-            duration_ms REAL,
-            error TEXT,
-            delivery TEXT,
-            model TEXT,
-            tokens REAL,
-            cost_usd REAL,
-            created_at REAL NOT NULL
-        )""",
-        "CREATE INDEX heartbeats_agent_at ON heartbeats(agent_id, at)",
-        "CREATE INDEX heartbeats_at ON heartbeats(at)",
-        """CREATE TABLE flips (
-            seq INTEGER PRIMARY KEY,
-            agent_id TEXT NOT NULL,
-            at REAL NOT NULL,
-            from_status TEXT NOT NULL,
-            to_status TEXT NOT NULL,
-            reason TEXT,
-            created_at REAL NOT NULL
-        )""",
-        "CREATE INDEX flips_agent_at ON flips(agent_id, at)",
-        # change counters for the tables a snapshot returns whole
-        "CREATE TABLE versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-        "INSERT INTO versions VALUES ('agents', 0), ('tasks', 0)",
-        *[
-            f"""CREATE TRIGGER {table}_{op.lower()}_version AFTER {op} ON {table}
-                BEGIN UPDATE versions SET version = version + 1 WHERE name = '{table}'; END"""
-            for table in ("agents", "tasks")
-            for op in ("INSERT", "UPDATE", "DELETE")
-        ],
-    ],
-    [
-        # the vault: ciphertext records only (docs/VAULT.md)
-        """CREATE TABLE vault (
-            seq INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            record TEXT NOT NULL,
-            kid TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            deleted INTEGER NOT NULL DEFAULT 0,
-            UNIQUE (name, version)
-        )""",
-    ],
-    [
-        # the pipeline (DESIGN §8): feeds, their signals, opportunities
-        """CREATE TABLE feeds (
-            seq INTEGER PRIMARY KEY,
-            url TEXT NOT NULL UNIQUE,
-            competitor TEXT NOT NULL,
-            etag TEXT,
-            last_modified TEXT,
-            last_fetched_at REAL,
-            last_status INTEGER,
-            error_count INTEGER NOT NULL DEFAULT 0,
-            next_fetch_at REAL,
-            outcome TEXT,
-            health TEXT,
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE signals (
-            seq INTEGER PRIMARY KEY,
-            feed_url TEXT NOT NULL,
-            entry_key TEXT NOT NULL,
-            title TEXT NOT NULL,
-            link TEXT,
-            published_at REAL,
-            competitor TEXT NOT NULL,
-            summary TEXT,
-            created_at REAL NOT NULL,
-            UNIQUE (feed_url, entry_key)
-        )""",
-        "CREATE INDEX signals_competitor ON signals(competitor)",
-        """CREATE TABLE opportunities (
-            seq INTEGER PRIMARY KEY,
-            title TEXT NOT NULL,
-            description TEXT NOT NULL DEFAULT '',
-            stage TEXT NOT NULL,
-            market_score REAL,
-            analysis TEXT,
-            survey TEXT,
-            decision TEXT,
-            updated_at REAL,
-            created_at REAL NOT NULL
-        )""",
-    ],
-    # 4: idempotency keys for activities delivered from an outbox (a reply lost after the write
-    # must not log the same activity twice when it is sent again)
-    [
-        "CREATE TABLE activity_keys (key TEXT PRIMARY KEY, activity_seq INTEGER NOT NULL)",
-    ],
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-PREFIX = {"agents": "a", "tasks": "t", "messages": "m", "activities": "e", "heartbeats": "h", "flips": "f",
-          "vault": "v", "feeds": "r", "signals": "s", "opportunities": "o"}
-APPEND_TABLES = ("messages", "activities", "heartbeats", "flips")
+WHOLE_TABLES = ("agents", "tasks", "feeds", "opportunities")  # returned whole by snapshot when changed
+APPEND_TABLES = ("messages", "activities", "heartbeats", "flips")  # returned by insertion mark
 
 
-def _now_ms() -> float:
-    return time.time() * 1000.0
+@dataclass(frozen=True, slots=True)
+class PastBeat:
+    """A heartbeat for `LocalStore.import_history`, recorded at `recorded_at` (ms). `audited=False`
+    leaves out the `heartbeat_failed` activity a failed beat would write."""
+
+    beat: HeartbeatIn
+    recorded_at: float
+    audited: bool = True
+    actor: str | None = None
 
 
-def set_wal(db: sqlite3.Connection) -> None:
-    """`PRAGMA journal_mode = WAL`, retried: switching a new file to WAL does not wait on the busy
-    handler, so processes opening a new store at once (the daemon and a console) can get
-    "database is locked" at once from it."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+@dataclass(frozen=True, slots=True)
+class PastFlip:
+    """A status change for `LocalStore.import_history`, recorded at `recorded_at` (ms)."""
 
-
-def _public_id(table: str, seq: int) -> str:
-    return f"{PREFIX[table]}{seq}"
-
-
-def _seq(table: str, public_id: str) -> int | None:
-    prefix = PREFIX[table]
-    if not isinstance(public_id, str) or not public_id.startswith(prefix):
-        return None
-    digits = public_id[len(prefix):]
-    return int(digits) if digits.isdigit() else None
-
-
-def _agent(row: sqlite3.Row) -> Agent:
-    return Agent(
-        id=_public_id("agents", row["seq"]),
-        agent_id=row["agent_id"] or agent_id_from_session_key(row["session_key"]) or "",
-        name=row["name"],
-        role=row["role"] or "",
-        status=row["status"],
-        session_key=row["session_key"],
-        current_task_id=row["current_task_id"],
-        level=row["level"],
-        workspace=row["workspace"],
-        heartbeat=row["heartbeat"],
-        tz=row["tz"],
-        grace_seconds=row["grace_seconds"],
-        updated_at=row["updated_at"],
-        created_at=row["created_at"],
-    )
-
-
-def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=_public_id("tasks", row["seq"]),
-        title=row["title"],
-        description=row["description"] or "",
-        status=row["status"],
-        assignee_ids=tuple(json.loads(row["assignee_ids"] or "[]")),
-        updated_at=row["updated_at"],
-        created_at=row["created_at"],
-    )
-
-
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=_public_id("messages", row["seq"]),
-        task_id=row["task_id"],
-        from_agent_id=row["from_agent_id"],
-        content=row["content"],
-        attachments=tuple(json.loads(row["attachments"] or "[]")),
-        created_at=row["created_at"],
-    )
-
-
-def _activity(row: sqlite3.Row) -> Activity:
-    return Activity(
-        id=_public_id("activities", row["seq"]),
-        type=row["type"],
-        message=row["message"],
-        agent_id=row["agent_id"],
-        actor=row["actor"],
-        target_id=row["target_id"],
-        detail=json.loads(row["detail"]) if row["detail"] else None,
-        created_at=row["created_at"],
-    )
-
-
-def _heartbeat(row: sqlite3.Row) -> Heartbeat:
-    return Heartbeat(
-        id=_public_id("heartbeats", row["seq"]),
-        agent_id=row["agent_id"],
-        at=row["at"],
-        outcome=row["outcome"],
-        source=row["source"],
-        run_id=row["run_id"],
-        duration_ms=row["duration_ms"],
-        error=row["error"],
-        delivery=row["delivery"],
-        model=row["model"],
-        tokens=row["tokens"],
-        cost_usd=row["cost_usd"],
-        created_at=row["created_at"],
-    )
-
-
-def _flip(row: sqlite3.Row) -> Flip:
-    return Flip(
-        id=_public_id("flips", row["seq"]),
-        agent_id=row["agent_id"],
-        at=row["at"],
-        from_status=row["from_status"],
-        to_status=row["to_status"],
-        reason=row["reason"],
-        created_at=row["created_at"],
-    )
-
-
-def _feed(row: sqlite3.Row) -> Feed:
-    return Feed(
-        id=_public_id("feeds", row["seq"]),
-        url=row["url"],
-        competitor=row["competitor"],
-        etag=row["etag"],
-        last_modified=row["last_modified"],
-        last_fetched_at=row["last_fetched_at"],
-        last_status=row["last_status"],
-        error_count=int(row["error_count"] or 0),
-        next_fetch_at=row["next_fetch_at"],
-        outcome=row["outcome"],
-        health=row["health"],
-        created_at=row["created_at"],
-    )
-
-
-def _signal(row: sqlite3.Row) -> Signal:
-    return Signal(
-        id=_public_id("signals", row["seq"]),
-        feed_url=row["feed_url"],
-        entry_key=row["entry_key"],
-        title=row["title"],
-        competitor=row["competitor"],
-        link=row["link"],
-        published_at=row["published_at"],
-        summary=row["summary"],
-        created_at=row["created_at"],
-    )
-
-
-def _opportunity(row: sqlite3.Row) -> Opportunity:
-    return Opportunity(
-        id=_public_id("opportunities", row["seq"]),
-        title=row["title"],
-        stage=row["stage"],
-        description=row["description"] or "",
-        market_score=row["market_score"],
-        analysis=json.loads(row["analysis"]) if row["analysis"] else None,
-        survey=json.loads(row["survey"]) if row["survey"] else None,
-        decision=json.loads(row["decision"]) if row["decision"] else None,
-        updated_at=row["updated_at"],
-        created_at=row["created_at"],
-    )
-
-
-READERS: dict[str, Callable[[sqlite3.Row], Any]] = {
-    "messages": _message,
-    "activities": _activity,
-    "heartbeats": _heartbeat,
-    "flips": _flip,
-}
-
-
-def _camel(columns: Iterable[str]) -> list[str]:
-    """Column names as the Convex documents spell them, for activity details."""
-    return sorted(re.sub(r"_([a-z])", lambda m: m.group(1).upper(), c) for c in columns)
+    agent_id: str
+    at: float
+    from_status: str
+    to_status: str
+    recorded_at: float
+    reason: str | None = None
+    actor: str = OPERATOR
 
 
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
@@ -399,7 +104,7 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
 class LocalStore:
     """SQLite store. Thread-safe: one connection, used under a lock."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], float] = _now_ms) -> None:
+    def __init__(self, path: Path | str, *, clock: Callable[[], float] = connection.now_ms) -> None:
         self.path = Path(path).expanduser()
         self._clock = clock
         self._lock = threading.RLock()
@@ -415,14 +120,7 @@ class LocalStore:
                 hint="choose a writable path with [store] path in squad.toml",
             ) from None
         try:
-            db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            set_wal(db)
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
+            db = connection.connect(self.path)
             self._migrate(db)
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from None
@@ -456,24 +154,7 @@ class LocalStore:
             return int(db.execute("SELECT version FROM schema_version").fetchone()[0])
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            return StoreUnavailable(
-                f"the local store {self.path} stayed locked for {BUSY_TIMEOUT_MS / 1000:.0f} s",
-                hint="another process holds a long write on it; it usually clears by itself",
-                retry_after=1.0,
-            )
-        if "not a database" in text or "malformed" in text:
-            return StoreUnavailable(
-                f"the local store {self.path} is not a readable SQLite database ({text})",
-                hint="nothing was changed; move the file aside and start again, or restore a backup",
-            )
-        if "unable to open" in text or "readonly" in text:
-            return StoreUnavailable(
-                f"cannot open the local store {self.path} ({text})",
-                hint="check the file's permissions, or choose another path with [store] path",
-            )
-        return StoreUnavailable(f"the local store {self.path} failed: {text}")
+        return connection.translate(exc, self.path)
 
     def describe(self) -> str:
         return f"local {self.path}"
@@ -523,28 +204,29 @@ class LocalStore:
     def _activity_in(
         self,
         db: sqlite3.Connection,
-        type: str,
-        message: str,
+        said: Said,
         *,
         agent_id: str | None = None,
         actor: str | None = OPERATOR,
         target_id: str | None = None,
-        detail: dict[str, Any] | None = None,
+        now: float | None = None,
     ) -> Activity:
-        now = self._clock()
+        """Writes one activity (inside the caller's transaction), worded by `activities`."""
+        now = self._clock() if now is None else now
         cur = db.execute(
             "INSERT INTO activities (type, message, agent_id, actor, target_id, detail, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (type, message, agent_id, actor, target_id, json.dumps(detail) if detail else None, now),
+            (said.type, said.message, agent_id, actor, target_id,
+             json.dumps(said.detail) if said.detail is not None else None, now),
         )
         return Activity(
-            id=_public_id("activities", cur.lastrowid),
-            type=type,
-            message=message,
+            id=public_id("activities", cur.lastrowid),
+            type=said.type,
+            message=said.message,
             agent_id=agent_id,
             actor=actor,
             target_id=target_id,
-            detail=detail,
+            detail=said.detail,
             created_at=now,
         )
 
@@ -555,6 +237,11 @@ class LocalStore:
             " ORDER BY seq LIMIT 1",
             (agent_id, f"agent:{agent_id}:main"),
         ).fetchone()
+
+    def _agent_doc_id(self, db: sqlite3.Connection, agent_id: str) -> str | None:
+        """The document id of the agent with this OpenClaw id, if it is registered."""
+        row = self._find_agent(db, agent_id)
+        return public_id("agents", row["seq"]) if row else None
 
     def upsert_agent(self, spec: AgentSpec, *, actor: str = OPERATOR) -> tuple[Agent, bool, bool]:
         if not spec.agent_id:
@@ -584,16 +271,9 @@ class LocalStore:
                     f"INSERT INTO agents ({cols}) VALUES ({', '.join('?' * len(values))})",
                     tuple(values.values()),
                 )
-                agent_doc_id = _public_id("agents", cur.lastrowid)
-                self._activity_in(
-                    db,
-                    "agent_registered",
-                    f"{spec.name} registered",
-                    agent_id=agent_doc_id,
-                    actor=actor,
-                    target_id=agent_doc_id,
-                    detail={"agentId": spec.agent_id, "changed": _camel(k for k in values if k in wanted)},
-                )
+                agent_doc_id = public_id("agents", cur.lastrowid)
+                said = activities.agent_registered(spec.name, spec.agent_id, camel(k for k in values if k in wanted))
+                self._activity_in(db, said, agent_id=agent_doc_id, actor=actor, target_id=agent_doc_id)
                 created, changed = True, True
                 seq = cur.lastrowid
             else:
@@ -606,27 +286,21 @@ class LocalStore:
                         f"UPDATE agents SET {', '.join(f'{k} = ?' for k in changes)} WHERE seq = ?",
                         (*changes.values(), seq),
                     )
-                    agent_doc_id = _public_id("agents", seq)
-                    self._activity_in(
-                        db,
-                        "agent_updated",
-                        f"{changes.get('name', row['name'])} updated: {', '.join(_camel(k for k in changes if k != 'updated_at'))}",
-                        agent_id=agent_doc_id,
-                        actor=actor,
-                        target_id=agent_doc_id,
-                        detail={"agentId": spec.agent_id, "changed": _camel(k for k in changes if k != "updated_at")},
-                    )
-            agent = _agent(db.execute("SELECT * FROM agents WHERE seq = ?", (seq,)).fetchone())
+                    agent_doc_id = public_id("agents", seq)
+                    said = activities.agent_updated(changes.get("name", row["name"]), spec.agent_id,
+                                                    camel(k for k in changes if k != "updated_at"))
+                    self._activity_in(db, said, agent_id=agent_doc_id, actor=actor, target_id=agent_doc_id)
+            agent = read.agent(db.execute("SELECT * FROM agents WHERE seq = ?", (seq,)).fetchone())
         return agent, created, changed
 
     def list_agents(self) -> list[Agent]:
         with self._read() as db:
-            return [_agent(r) for r in db.execute("SELECT * FROM agents ORDER BY seq")]
+            return [read.agent(r) for r in db.execute("SELECT * FROM agents ORDER BY seq")]
 
     # ------------------------------------------------------------------ tasks
     def _check_agents_exist(self, db: sqlite3.Connection, ids: list[str] | tuple[str, ...]) -> None:
         for agent_ref in ids:
-            seq = _seq("agents", agent_ref)
+            seq = seq_of("agents", agent_ref)
             if seq is None or db.execute("SELECT 1 FROM agents WHERE seq = ?", (seq,)).fetchone() is None:
                 raise NotFoundError(f"agent {agent_ref} not found", data={"code": "NotFound", "id": agent_ref})
 
@@ -650,16 +324,10 @@ class LocalStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (title, description, status, json.dumps(list(assignee_ids)), now, now),
             )
-            task_id = _public_id("tasks", cur.lastrowid)
-            self._activity_in(
-                db,
-                "task_created",
-                f"task created: {title}",
-                actor=actor,
-                target_id=task_id,
-                detail={"status": status, "assigneeIds": list(assignee_ids)},
-            )
-            return _task(db.execute("SELECT * FROM tasks WHERE seq = ?", (cur.lastrowid,)).fetchone())
+            task_id = public_id("tasks", cur.lastrowid)
+            said = activities.task_created(title, status, list(assignee_ids))
+            self._activity_in(db, said, actor=actor, target_id=task_id)
+            return read.task(db.execute("SELECT * FROM tasks WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
     def update_task(
         self,
@@ -674,11 +342,11 @@ class LocalStore:
         if status is not None:
             _check_choice(status, TASK_STATUSES, "status")
         with self._write() as db:
-            seq = _seq("tasks", task_id)
+            seq = seq_of("tasks", task_id)
             row = db.execute("SELECT * FROM tasks WHERE seq = ?", (seq,)).fetchone() if seq else None
             if row is None:
                 raise NotFoundError(f"task {task_id} not found", data={"code": "NotFound", "id": task_id})
-            before = _task(row)
+            before = read.task(row)
             if assignee_ids is not None:
                 self._check_agents_exist(db, assignee_ids)
             changes: dict[str, dict[str, Any]] = {}
@@ -705,20 +373,20 @@ class LocalStore:
                     seq,
                 ),
             )
-            kind, text = task_update_activity(before.title, changes)
-            self._activity_in(db, kind, text, actor=actor, target_id=task_id, detail={"changes": changes})
-            return _task(db.execute("SELECT * FROM tasks WHERE seq = ?", (seq,)).fetchone())
+            after = read.task(db.execute("SELECT * FROM tasks WHERE seq = ?", (seq,)).fetchone())
+            self._activity_in(db, activities.task_updated(after.title, changes), actor=actor, target_id=task_id)
+            return after
 
     def list_tasks(self) -> list[Task]:
         with self._read() as db:
-            return [_task(r) for r in db.execute("SELECT * FROM tasks ORDER BY seq")]
+            return [read.task(r) for r in db.execute("SELECT * FROM tasks ORDER BY seq")]
 
     # --------------------------------------------------- messages, activities
     def send_message(
         self, task_id: str, from_agent_id: str, content: str, *, actor: str = OPERATOR
     ) -> Message:
         with self._write() as db:
-            seq = _seq("tasks", task_id)
+            seq = seq_of("tasks", task_id)
             task = db.execute("SELECT title FROM tasks WHERE seq = ?", (seq,)).fetchone() if seq else None
             if task is None:
                 raise NotFoundError(f"task {task_id} not found", data={"code": "NotFound", "id": task_id})
@@ -729,15 +397,10 @@ class LocalStore:
                 " VALUES (?, ?, ?, '[]', ?)",
                 (task_id, from_agent_id, content, now),
             )
-            self._activity_in(
-                db,
-                "message_sent",
-                f"commented on \"{task['title']}\"",
-                agent_id=from_agent_id,
-                actor=actor,
-                target_id=task_id,
-            )
-            return _message(db.execute("SELECT * FROM messages WHERE seq = ?", (cur.lastrowid,)).fetchone())
+            message_id = public_id("messages", cur.lastrowid)
+            self._activity_in(db, activities.message_sent(task["title"], message_id), agent_id=from_agent_id,
+                              actor=actor, target_id=task_id)
+            return read.message(db.execute("SELECT * FROM messages WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
     def log_activity(
         self,
@@ -757,13 +420,13 @@ class LocalStore:
                     (key,),
                 ).fetchone()
                 if row is not None:
-                    return _activity(row)
+                    return read.activity(row)
             activity = self._activity_in(
-                db, type, message, agent_id=agent_id, actor=actor, target_id=target_id, detail=detail
+                db, Said(type, message, detail), agent_id=agent_id, actor=actor, target_id=target_id
             )
             if key is not None:
                 db.execute("INSERT INTO activity_keys (key, activity_seq) VALUES (?, ?)",
-                           (key, _seq("activities", activity.id)))
+                           (key, seq_of("activities", activity.id)))
             return activity
 
     def list_activities(self, limit: int = 100, before: float | None = None) -> list[Activity]:
@@ -774,38 +437,39 @@ class LocalStore:
                 rows = db.execute(
                     "SELECT * FROM activities WHERE created_at < ? ORDER BY seq DESC LIMIT ?", (before, limit)
                 )
-            return [_activity(r) for r in rows]
+            return [read.activity(r) for r in rows]
 
     # ------------------------------------------------------------- heartbeats
     def record_heartbeat(self, beat: HeartbeatIn, *, actor: str | None = None) -> tuple[Heartbeat, bool]:
         _check_choice(beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
-        run_id = beat.effective_run_id()
         with self._write() as db:
-            existing = db.execute("SELECT * FROM heartbeats WHERE run_id = ?", (run_id,)).fetchone()
-            if existing is not None:
-                return _heartbeat(existing), False
-            now = self._clock()
-            cur = db.execute(
-                "INSERT INTO heartbeats (agent_id, at, outcome, source, run_id, duration_ms, error,"
-                " delivery, model, tokens, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    beat.agent_id, beat.at, beat.outcome, beat.source, run_id, beat.duration_ms,
-                    beat.error, beat.delivery, beat.model, beat.tokens, beat.cost_usd, now,
-                ),
+            return self._insert_heartbeat(db, beat, self._clock(), actor=actor, audited=True)
+
+    def _insert_heartbeat(
+        self, db: sqlite3.Connection, beat: HeartbeatIn, now: float, *, actor: str | None, audited: bool
+    ) -> tuple[Heartbeat, bool]:
+        run_id = beat.effective_run_id()
+        existing = db.execute("SELECT * FROM heartbeats WHERE run_id = ?", (run_id,)).fetchone()
+        if existing is not None:
+            return read.heartbeat(existing), False
+        cur = db.execute(
+            "INSERT INTO heartbeats (agent_id, at, outcome, source, run_id, duration_ms, error,"
+            " delivery, model, tokens, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                beat.agent_id, beat.at, beat.outcome, beat.source, run_id, beat.duration_ms,
+                beat.error, beat.delivery, beat.model, beat.tokens, beat.cost_usd, now,
+            ),
+        )
+        if beat.outcome == "error" and audited:
+            self._activity_in(
+                db,
+                activities.heartbeat_failed(beat.agent_id, beat.error, run_id),
+                agent_id=self._agent_doc_id(db, beat.agent_id),
+                actor=actor if actor is not None else beat.source,
+                target_id=public_id("heartbeats", cur.lastrowid),
+                now=now,
             )
-            heartbeat_id = _public_id("heartbeats", cur.lastrowid)
-            if beat.outcome == "error":
-                agent = self._find_agent(db, beat.agent_id)
-                self._activity_in(
-                    db,
-                    "heartbeat_failed",
-                    f"{beat.agent_id} heartbeat failed: {beat.error or 'unknown error'}",
-                    agent_id=_public_id("agents", agent["seq"]) if agent else None,
-                    actor=actor or beat.source,
-                    target_id=heartbeat_id,
-                    detail={"agentId": beat.agent_id, "runId": run_id},
-                )
-            return _heartbeat(db.execute("SELECT * FROM heartbeats WHERE seq = ?", (cur.lastrowid,)).fetchone()), True
+        return read.heartbeat(db.execute("SELECT * FROM heartbeats WHERE seq = ?", (cur.lastrowid,)).fetchone()), True
 
     def list_heartbeats(
         self,
@@ -815,7 +479,7 @@ class LocalStore:
         until: float | None = None,
         limit: int = 1000,
     ) -> list[Heartbeat]:
-        return self._list_by_at("heartbeats", _heartbeat, agent_id, since, until, limit)
+        return self._list_by_at("heartbeats", read.heartbeat, agent_id, since, until, limit)
 
     def record_flip(
         self,
@@ -828,24 +492,25 @@ class LocalStore:
         actor: str = OPERATOR,
     ) -> Flip:
         with self._write() as db:
-            now = self._clock()
-            cur = db.execute(
-                "INSERT INTO flips (agent_id, at, from_status, to_status, reason, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (agent_id, at, from_status, to_status, reason, now),
-            )
-            flip_id = _public_id("flips", cur.lastrowid)
-            agent = self._find_agent(db, agent_id)
-            self._activity_in(
-                db,
-                f"heartbeat_{to_status}",
-                f"{agent_id}: {from_status} → {to_status}" + (f" ({reason})" if reason else ""),
-                agent_id=_public_id("agents", agent["seq"]) if agent else None,
-                actor=actor,
-                target_id=flip_id,
-                detail={"agentId": agent_id, "at": at},
-            )
-            return _flip(db.execute("SELECT * FROM flips WHERE seq = ?", (cur.lastrowid,)).fetchone())
+            return self._insert_flip(db, agent_id, at, from_status, to_status, reason, actor=actor, now=self._clock())
+
+    def _insert_flip(
+        self, db: sqlite3.Connection, agent_id: str, at: float, from_status: str, to_status: str,
+        reason: str | None, *, actor: str, now: float,
+    ) -> Flip:
+        cur = db.execute(
+            "INSERT INTO flips (agent_id, at, from_status, to_status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (agent_id, at, from_status, to_status, reason, now),
+        )
+        self._activity_in(
+            db,
+            activities.flip(agent_id, at, from_status, to_status, reason),
+            agent_id=self._agent_doc_id(db, agent_id),
+            actor=actor,
+            target_id=public_id("flips", cur.lastrowid),
+            now=now,
+        )
+        return read.flip(db.execute("SELECT * FROM flips WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
     def list_flips(
         self,
@@ -855,7 +520,7 @@ class LocalStore:
         until: float | None = None,
         limit: int = 1000,
     ) -> list[Flip]:
-        return self._list_by_at("flips", _flip, agent_id, since, until, limit)
+        return self._list_by_at("flips", read.flip, agent_id, since, until, limit)
 
     def _list_by_at(
         self, table: str, reader: Callable[[sqlite3.Row], T], agent_id: str | None,
@@ -883,13 +548,13 @@ class LocalStore:
         out: dict[str, Any] = {}
         with self._read() as db:
             versions = dict(db.execute("SELECT name, version FROM versions").fetchall())
-            for table, reader in (("agents", _agent), ("tasks", _task)):
+            for table in WHOLE_TABLES:
                 mark = str(versions[table])
                 marks[table] = mark
                 out[table] = (
                     None
                     if since.get(table) == mark
-                    else tuple(reader(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY seq"))
+                    else tuple(READERS[table](r) for r in db.execute(f"SELECT * FROM {table} ORDER BY seq"))
                 )
             for table in APPEND_TABLES:
                 after = since.get(table)
@@ -912,18 +577,6 @@ class LocalStore:
         return Snapshot(**out, marks=marks, has_more=has_more, server_time=self._clock())
 
     # ------------------------------------------------------------------ vault
-    @staticmethod
-    def _vault_row(row: sqlite3.Row, with_record: bool) -> VaultRow:
-        return VaultRow(
-            id=_public_id("vault", row["seq"]),
-            name=row["name"],
-            version=int(row["version"]),
-            kid=row["kid"],
-            created_at=row["created_at"],
-            deleted=bool(row["deleted"]),
-            record=row["record"] if with_record else None,
-        )
-
     def vault_put(
         self,
         name: str,
@@ -937,7 +590,7 @@ class LocalStore:
         with self._write() as db:
             same = db.execute("SELECT * FROM vault WHERE name = ? AND version = ?", (name, version)).fetchone()
             if same is not None and same["record"] == record and same["kid"] == kid:
-                return self._vault_row(same, True)
+                return read.vault_row(same)
             latest = int(db.execute("SELECT COALESCE(MAX(version), 0) FROM vault WHERE name = ?", (name,)).fetchone()[0])
             if (expected_version is not None and latest != expected_version) or version <= latest:
                 raise StoreFunctionError(
@@ -950,16 +603,13 @@ class LocalStore:
                 "INSERT INTO vault (name, version, record, kid, created_at, deleted) VALUES (?, ?, ?, ?, ?, 0)",
                 (name, version, record, kid, now),
             )
-            row_id = _public_id("vault", cur.lastrowid)
-            self._activity_in(
-                db, "vault_put", f"vault: stored {name} v{version}", actor=actor, target_id=row_id,
-                detail={"name": name, "version": version, "kid": kid},
-            )
-            return self._vault_row(db.execute("SELECT * FROM vault WHERE seq = ?", (cur.lastrowid,)).fetchone(), True)
+            row_id = public_id("vault", cur.lastrowid)
+            self._activity_in(db, activities.vault_put(name, version, kid), actor=actor, target_id=row_id)
+            return read.vault_row(db.execute("SELECT * FROM vault WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
     def vault_list(self) -> list[VaultRow]:
         with self._read() as db:
-            return [self._vault_row(r, False) for r in db.execute("SELECT * FROM vault ORDER BY name, version")]
+            return [read.vault_row(r, with_record=False) for r in db.execute("SELECT * FROM vault ORDER BY name, version")]
 
     def vault_get(self, name: str, version: int | None = None) -> VaultRow:
         with self._read() as db:
@@ -972,7 +622,7 @@ class LocalStore:
         if row is None:
             what = f"vault entry {name}" + (f" version {version}" if version is not None else "")
             raise NotFoundError(f"{what} not found", data={"code": "NotFound", "name": name})
-        return self._vault_row(row, True)
+        return read.vault_row(row)
 
     def vault_remove(self, name: str, *, actor: str = OPERATOR) -> int:
         with self._write() as db:
@@ -980,10 +630,7 @@ class LocalStore:
                 raise NotFoundError(f"vault entry {name} not found", data={"code": "NotFound", "name": name})
             marked = db.execute("UPDATE vault SET deleted = 1 WHERE name = ? AND deleted = 0", (name,)).rowcount
             if marked:
-                self._activity_in(
-                    db, "vault_removed", f"vault: removed {name}", actor=actor, target_id=name,
-                    detail={"name": name, "versions": marked},
-                )
+                self._activity_in(db, activities.vault_removed(name, marked), actor=actor, target_id=name)
             return marked
 
     # --------------------------------------------------------------- pipeline
@@ -1004,21 +651,19 @@ class LocalStore:
                                          data={"code": "Conflict", "url": url})
             cur = db.execute("INSERT INTO feeds (url, competitor, error_count, created_at) VALUES (?, ?, 0, ?)",
                              (url, competitor, self._clock()))
-            feed_id = _public_id("feeds", cur.lastrowid)
-            self._activity_in(db, "feed_added", f"feed added: {url} ({competitor})", actor=actor,
-                              target_id=feed_id, detail={"url": url, "competitor": competitor})
-            return _feed(db.execute("SELECT * FROM feeds WHERE seq = ?", (cur.lastrowid,)).fetchone())
+            feed_id = public_id("feeds", cur.lastrowid)
+            self._activity_in(db, activities.feed_added(url, competitor), actor=actor, target_id=feed_id)
+            return read.feed(db.execute("SELECT * FROM feeds WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
     def list_feeds(self) -> list[Feed]:
         with self._read() as db:
-            return [_feed(r) for r in db.execute("SELECT * FROM feeds ORDER BY seq")]
+            return [read.feed(r) for r in db.execute("SELECT * FROM feeds ORDER BY seq")]
 
     def remove_feed(self, url: str, *, actor: str = OPERATOR) -> Feed:
         with self._write() as db:
-            feed = _feed(self._feed_row(db, url))
+            feed = read.feed(self._feed_row(db, url))
             db.execute("DELETE FROM feeds WHERE url = ?", (url,))
-            self._activity_in(db, "feed_removed", f"feed removed: {url} ({feed.competitor})", actor=actor,
-                              target_id=feed.id, detail={"url": url, "competitor": feed.competitor})
+            self._activity_in(db, activities.feed_removed(url, feed.competitor), actor=actor, target_id=feed.id)
             return feed
 
     def record_fetch(
@@ -1027,12 +672,12 @@ class LocalStore:
         if state.outcome is not None:
             _check_choice(state.outcome, FEED_OUTCOMES, "outcome")
         with self._write() as db:
-            before = _feed(self._feed_row(db, url))
+            before = read.feed(self._feed_row(db, url))
             db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, last_fetched_at = ?, last_status = ?, error_count = ?,"
                 " next_fetch_at = ?, outcome = ?, health = ? WHERE seq = ?",
                 (state.etag, state.last_modified, state.last_fetched_at, state.last_status, int(state.error_count),
-                 state.next_fetch_at, state.outcome, state.health, _seq("feeds", before.id)),
+                 state.next_fetch_at, state.outcome, state.health, seq_of("feeds", before.id)),
             )
             created, updated, unchanged, new_keys = 0, 0, 0, []
             now = self._clock()
@@ -1055,9 +700,9 @@ class LocalStore:
                     updated += 1
                 else:
                     unchanged += 1
-            for type_, message, detail in fetch_activities(before, state, created, updated, new_keys):
-                self._activity_in(db, type_, message, actor=actor, target_id=before.id, detail=detail)
-            feed = _feed(db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone())
+            for said in activities.fetch_recorded(before, state, created, updated, new_keys):
+                self._activity_in(db, said, actor=actor, target_id=before.id)
+            feed = read.feed(db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone())
             return FetchRecorded(feed, created, updated, unchanged)
 
     def list_signals(
@@ -1073,10 +718,10 @@ class LocalStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._read() as db:
             rows = db.execute(f"SELECT * FROM signals {where} ORDER BY seq DESC LIMIT ?", (*params, max(0, limit)))
-            return [_signal(r) for r in reversed(rows.fetchall())]
+            return [read.signal(r) for r in reversed(rows.fetchall())]
 
     def _opportunity_row(self, db: sqlite3.Connection, opportunity_id: str) -> sqlite3.Row:
-        seq = _seq("opportunities", opportunity_id)
+        seq = seq_of("opportunities", opportunity_id)
         row = db.execute("SELECT * FROM opportunities WHERE seq = ?", (seq,)).fetchone() if seq else None
         if row is None:
             raise NotFoundError(f"opportunity {opportunity_id} not found",
@@ -1090,34 +735,33 @@ class LocalStore:
             now = self._clock()
             cur = db.execute("INSERT INTO opportunities (title, description, stage, updated_at, created_at)"
                              " VALUES (?, ?, 'analysis', ?, ?)", (title, description, now, now))
-            opp_id = _public_id("opportunities", cur.lastrowid)
-            self._activity_in(db, "opportunity_created", f"opportunity created: {title}", actor=actor,
-                              target_id=opp_id, detail={"stage": "analysis"})
-            return _opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (cur.lastrowid,)).fetchone())
+            opp_id = public_id("opportunities", cur.lastrowid)
+            self._activity_in(db, activities.opportunity_created(title), actor=actor, target_id=opp_id)
+            return read.opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (cur.lastrowid,)).fetchone())
 
     def list_opportunities(self) -> list[Opportunity]:
         with self._read() as db:
-            return [_opportunity(r) for r in db.execute("SELECT * FROM opportunities ORDER BY seq")]
+            return [read.opportunity(r) for r in db.execute("SELECT * FROM opportunities ORDER BY seq")]
 
     def get_opportunity(self, opportunity_id: str) -> Opportunity:
         with self._read() as db:
-            return _opportunity(self._opportunity_row(db, opportunity_id))
+            return read.opportunity(self._opportunity_row(db, opportunity_id))
 
     def _patch_opportunity(self, db: sqlite3.Connection, seq: int, **cols: Any) -> Opportunity:
         cols["updated_at"] = self._clock()
         db.execute(f"UPDATE opportunities SET {', '.join(f'{k} = ?' for k in cols)} WHERE seq = ?",
                    (*cols.values(), seq))
-        return _opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (seq,)).fetchone())
+        return read.opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (seq,)).fetchone())
 
     def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
         _check_choice(stage, OPPORTUNITY_STAGES, "stage")
         with self._write() as db:
             row = self._opportunity_row(db, opportunity_id)
             if row["stage"] == stage:
-                return _opportunity(row)
+                return read.opportunity(row)
             opp = self._patch_opportunity(db, row["seq"], stage=stage)
-            self._activity_in(db, "opportunity_moved", f"opportunity moved to {stage}: {opp.title}", actor=actor,
-                              target_id=opp.id, detail={"from": row["stage"], "to": stage})
+            self._activity_in(db, activities.opportunity_moved(opp.title, row["stage"], stage), actor=actor,
+                              target_id=opp.id)
             return opp
 
     def record_analysis(
@@ -1127,8 +771,8 @@ class LocalStore:
             row = self._opportunity_row(db, opportunity_id)
             opp = self._patch_opportunity(db, row["seq"], market_score=float(market_score),
                                           analysis=json.dumps(analysis))
-            self._activity_in(db, "market_analysed", f"market score {market_score:g}: {opp.title}", actor=actor,
-                              target_id=opp.id, detail=analysis_activity_detail(row["market_score"], market_score, analysis))
+            said = activities.market_analysed(opp.title, row["market_score"], market_score, analysis)
+            self._activity_in(db, said, actor=actor, target_id=opp.id)
             return opp
 
     def record_survey(
@@ -1141,62 +785,46 @@ class LocalStore:
     ) -> Opportunity:
         with self._write() as db:
             row = self._opportunity_row(db, opportunity_id)
-            stored = len((json.loads(row["survey"]) if row["survey"] else {}).get("responses") or [])
-            check_survey_cas(opportunity_id, stored, expected_respondents)
+            stored = activities.survey_responses(json.loads(row["survey"]) if row["survey"] else None)
+            _check_survey_cas(opportunity_id, stored, expected_respondents)
             opp = self._patch_opportunity(db, row["seq"], survey=json.dumps(survey))
-            self._activity_in(db, "survey_recorded", survey_activity_message(opp.title, survey), actor=actor,
-                              target_id=opp.id, detail=survey_activity_detail(stored, survey))
+            self._activity_in(db, activities.survey_recorded(opp.title, stored, survey), actor=actor, target_id=opp.id)
             return opp
 
     def record_decision(self, opportunity_id: str, decision: dict[str, Any], *, actor: str = OPERATOR) -> Opportunity:
-        type_ = check_decision(decision)
+        _check_decision(decision)
         with self._write() as db:
             row = self._opportunity_row(db, opportunity_id)
             previous = json.loads(row["decision"]) if row["decision"] else None
             opp = self._patch_opportunity(db, row["seq"], decision=json.dumps(decision), stage=decision["verdict"])
-            message, detail = decision_activity(opp.title, decision, previous)
-            self._activity_in(db, type_, message, actor=actor, target_id=opp.id, detail=detail)
+            self._activity_in(db, activities.decision(opp.title, decision, previous), actor=actor, target_id=opp.id)
             return opp
 
 
-
-def task_update_activity(title: str, changes: dict[str, dict[str, Any]]) -> tuple[str, str]:
-    """The activity type and text for a task update (the same rule as convex/console/tasks.ts)."""
-    status = changes.get("status")
-    if status and status["to"] == "done":
-        return "task_completed", f"task completed: {title}"
-    if "assigneeIds" in changes:
-        return "task_assigned", f"task assigned: {title}"
-    if status:
-        return "task_moved", f"task moved to {status['to']}: {title}"
-    return "task_updated", f"task updated: {title}"
-
-
-# The pipeline's activities: the same rules as convex/console/pipeline.ts.
-def fetch_activities(
-    before: Feed, state: FeedState, created: int, updated: int, new_keys: list[str]
-) -> list[tuple[str, str, dict[str, Any]]]:
-    out: list[tuple[str, str, dict[str, Any]]] = []
-    if created or updated:
-        text = f"{before.competitor}: {created} new signal{'s' if created != 1 else ''} from {before.url}"
-        if updated:
-            text += f" ({updated} updated)"
-        out.append(("signals_ingested", text, {"url": before.url, "competitor": before.competitor,
-                                               "created": created, "updated": updated, "entryKeys": new_keys[:50]}))
-    if state.outcome == "failed" and before.outcome != "failed":
-        out.append(("feed_failed", f"feed {before.url} {state.health or 'failed'}",
-                    {"url": before.url, "status": state.last_status, "errorCount": state.error_count}))
-    elif before.outcome == "failed" and state.outcome not in (None, "failed"):
-        out.append(("feed_recovered", f"feed {before.url} answers again ({state.outcome})",
-                    {"url": before.url, "status": state.last_status}))
-    return out
+    # ---------------------------------------------------------------- history
+    def import_history(self, items: Iterable[PastBeat | PastFlip]) -> int:
+        """Writes backdated heartbeats and flips in one transaction, in the order given, each with
+        the rows `record_heartbeat` / `record_flip` write (the same SQL and activities), stamped
+        `recorded_at` instead of the store's clock. For generated histories (the demo): thousands
+        of rows in one write, with `audited=False` to leave a failed beat's activity out. A beat
+        whose run id is already stored is skipped, as `record_heartbeat` does. Returns the rows
+        written. Not part of the Store contract."""
+        written = 0
+        with self._write() as db:
+            for item in items:
+                if isinstance(item, PastBeat):
+                    _check_choice(item.beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
+                    _, created = self._insert_heartbeat(db, item.beat, item.recorded_at, actor=item.actor,
+                                                        audited=item.audited)
+                    written += created
+                else:
+                    self._insert_flip(db, item.agent_id, item.at, item.from_status, item.to_status, item.reason,
+                                      actor=item.actor, now=item.recorded_at)
+                    written += 1
+        return written
 
 
-def analysis_activity_detail(before: float | None, score: float, analysis: dict[str, Any]) -> dict[str, Any]:
-    return {"from": before, "to": float(score), "signals": len(analysis.get("signals") or [])}
-
-
-def check_survey_cas(opportunity_id: str, stored: int, expected: int | None) -> None:
+def _check_survey_cas(opportunity_id: str, stored: int, expected: int | None) -> None:
     if expected is not None and stored != expected:
         raise StoreFunctionError(
             f"opportunity {opportunity_id}: the survey holds {stored} responses, not {expected}",
@@ -1205,40 +833,16 @@ def check_survey_cas(opportunity_id: str, stored: int, expected: int | None) -> 
         )
 
 
-def survey_activity_message(title: str, survey: dict[str, Any]) -> str:
-    n = len(survey.get("responses") or [])
-    score = survey.get("score")
-    return f"survey: {n} respondent{'s' if n != 1 else ''}" + (
-        f", validation {score:g}" if isinstance(score, (int, float)) else "") + f": {title}"
-
-
-def survey_activity_detail(before: int, survey: dict[str, Any]) -> dict[str, Any]:
-    n = len(survey.get("responses") or [])
-    return {"respondents": n, "added": n - before, "score": survey.get("score")}
-
-
-def check_decision(decision: dict[str, Any]) -> str:
-    """The activity type of a decision, after checking it (an override needs a reason)."""
+def _check_decision(decision: dict[str, Any]) -> None:
+    """A verdict among VERDICTS; an override needs a non-empty reason."""
     verdict = decision.get("verdict")
     if verdict not in VERDICTS:
         raise StoreFunctionError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}",
                                  data={"code": "BadValue", "field": "verdict"})
     override = decision.get("override")
     if override is None:
-        return "decision_made"
+        return
     reason = override.get("reason") if isinstance(override, dict) else None
     if not isinstance(reason, str) or not reason.strip():
         raise StoreFunctionError("an override needs a reason", hint="say why the computed verdict is set aside",
                                  data={"code": "BadValue", "field": "reason"})
-    return "decision_overridden"
-
-
-def decision_activity(title: str, decision: dict[str, Any], previous: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    override = decision.get("override")
-    detail: dict[str, Any] = {"verdict": decision["verdict"], "previous": (previous or {}).get("verdict"),
-                              "computed": decision.get("computed", {}).get("verdict"),
-                              "criteriaVersion": decision.get("inputs", {}).get("criteria", {}).get("version")}
-    if override:
-        detail["reason"] = override["reason"]
-        return f"decision overridden to {decision['verdict']}: {title} ({override['reason']})", detail
-    return f"decision: {decision['verdict']}: {title}", detail

@@ -22,14 +22,10 @@ import {
   surveyRecorded,
   surveyResponses,
 } from "./activities";
-import { clampLimit, defined, notFound, writeActivity } from "./lib";
+import { badValue, clampLimit, defined, notFound, writeActivity } from "./lib";
 import { feedOutcome, opportunityStage } from "./tables";
 
 const VERDICTS = ["go", "no_go", "more_data"];
-
-function badValue(field: string, message: string): ConvexError<{ code: string; message: string; field: string }> {
-  return new ConvexError({ code: "BadValue", message, field });
-}
 
 async function feedByUrl(ctx: QueryCtx, url: string): Promise<Doc<"feeds"> | null> {
   return ctx.db

@@ -2,7 +2,7 @@ import { v } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import { internalMutation, internalQuery } from "../_generated/server";
 import { taskCreated, taskUpdated } from "./activities";
-import { notFound, writeActivity } from "./lib";
+import { badValue, notFound, writeActivity } from "./lib";
 import { taskStatus } from "./tables";
 
 export const create = internalMutation({
@@ -14,6 +14,7 @@ export const create = internalMutation({
     actor: v.optional(v.string()),
   },
   handler: async (ctx, args) => {
+    if (args.title.trim() === "") throw badValue("title", "a task needs a title");
     const id = await ctx.db.insert("tasks", {
       title: args.title,
       description: args.description,

@@ -25,7 +25,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from console.service.models import (
+    AGENT_STATUSES,
+    FEED_OUTCOMES,
+    HEARTBEAT_OUTCOMES,
     OPERATOR,
+    OPPORTUNITY_STAGES,
+    TASK_STATUSES,
     Activity,
     Agent,
     AgentSpec,
@@ -52,6 +57,7 @@ from console.service.store.contract import (
     StoreFunctionError,
     StoreUnavailable,
     VaultRow,
+    check_choice,
 )
 
 KEY_HINT = (
@@ -399,6 +405,8 @@ class ConvexStore:
 
     # ------------------------------------------------------------- contract
     def upsert_agent(self, spec: AgentSpec, *, actor: str = OPERATOR) -> tuple[Agent, bool, bool]:
+        if spec.status is not None:
+            check_choice(spec.status, AGENT_STATUSES, "status")
         out = self.mutation(
             "console/agents:upsert",
             {
@@ -428,6 +436,7 @@ class ConvexStore:
         assignee_ids: tuple[str, ...] | list[str] = (),
         actor: str = OPERATOR,
     ) -> Task:
+        check_choice(status, TASK_STATUSES, "status")
         doc = self.mutation(
             "console/tasks:create",
             {
@@ -450,6 +459,8 @@ class ConvexStore:
         description: str | None = None,
         actor: str = OPERATOR,
     ) -> Task:
+        if status is not None:
+            check_choice(status, TASK_STATUSES, "status")
         doc = self.mutation(
             "console/tasks:update",
             {
@@ -505,6 +516,7 @@ class ConvexStore:
         return [activity_from_doc(d) for d in docs]
 
     def record_heartbeat(self, beat: HeartbeatIn, *, actor: str | None = None) -> tuple[Heartbeat, bool]:
+        check_choice(beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
         out = self.mutation(
             "console/heartbeats:record",
             {
@@ -630,6 +642,8 @@ class ConvexStore:
     def record_fetch(
         self, url: str, state: FeedState, signals: Sequence[SignalIn] = (), *, actor: str = "service"
     ) -> FetchRecorded:
+        if state.outcome is not None:
+            check_choice(state.outcome, FEED_OUTCOMES, "outcome")
         out = self.mutation(
             "console/pipeline:recordFetch",
             {
@@ -669,6 +683,7 @@ class ConvexStore:
         return opportunity_from_doc(self.query("console/pipeline:getOpportunity", {"id": opportunity_id}))
 
     def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
+        check_choice(stage, OPPORTUNITY_STAGES, "stage")
         return opportunity_from_doc(self.mutation("console/pipeline:moveOpportunity",
                                                   {"id": opportunity_id, "stage": stage, "actor": actor}))
 

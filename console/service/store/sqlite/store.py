@@ -57,6 +57,7 @@ from console.service.store.contract import (
     StoreFunctionError,
     StoreUnavailable,
     VaultRow,
+    check_choice,
 )
 from console.service.store.sqlite import connection
 from console.service.store.sqlite import rows as read
@@ -91,14 +92,6 @@ class PastFlip:
     recorded_at: float
     reason: str | None = None
     actor: str = OPERATOR
-
-
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
-    if value not in choices:
-        raise StoreFunctionError(
-            f"{what} {value!r} is not one of {', '.join(choices)}",
-            data={"code": "BadValue", "field": what},
-        )
 
 
 class LocalStore:
@@ -247,7 +240,7 @@ class LocalStore:
         if not spec.agent_id:
             raise StoreFunctionError("an agent needs an id", data={"code": "BadValue", "field": "agentId"})
         if spec.status is not None:
-            _check_choice(spec.status, AGENT_STATUSES, "status")
+            check_choice(spec.status, AGENT_STATUSES, "status")
         wanted = {
             "agent_id": spec.agent_id,
             "name": spec.name,
@@ -313,7 +306,7 @@ class LocalStore:
         assignee_ids: tuple[str, ...] | list[str] = (),
         actor: str = OPERATOR,
     ) -> Task:
-        _check_choice(status, TASK_STATUSES, "status")
+        check_choice(status, TASK_STATUSES, "status")
         if not title.strip():
             raise StoreFunctionError("a task needs a title", data={"code": "BadValue", "field": "title"})
         with self._write() as db:
@@ -340,7 +333,7 @@ class LocalStore:
         actor: str = OPERATOR,
     ) -> Task:
         if status is not None:
-            _check_choice(status, TASK_STATUSES, "status")
+            check_choice(status, TASK_STATUSES, "status")
         with self._write() as db:
             seq = seq_of("tasks", task_id)
             row = db.execute("SELECT * FROM tasks WHERE seq = ?", (seq,)).fetchone() if seq else None
@@ -441,7 +434,7 @@ class LocalStore:
 
     # ------------------------------------------------------------- heartbeats
     def record_heartbeat(self, beat: HeartbeatIn, *, actor: str | None = None) -> tuple[Heartbeat, bool]:
-        _check_choice(beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
+        check_choice(beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
         with self._write() as db:
             return self._insert_heartbeat(db, beat, self._clock(), actor=actor, audited=True)
 
@@ -670,7 +663,7 @@ class LocalStore:
         self, url: str, state: FeedState, signals: Sequence[SignalIn] = (), *, actor: str = "service"
     ) -> FetchRecorded:
         if state.outcome is not None:
-            _check_choice(state.outcome, FEED_OUTCOMES, "outcome")
+            check_choice(state.outcome, FEED_OUTCOMES, "outcome")
         with self._write() as db:
             before = read.feed(self._feed_row(db, url))
             db.execute(
@@ -754,7 +747,7 @@ class LocalStore:
         return read.opportunity(db.execute("SELECT * FROM opportunities WHERE seq = ?", (seq,)).fetchone())
 
     def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
-        _check_choice(stage, OPPORTUNITY_STAGES, "stage")
+        check_choice(stage, OPPORTUNITY_STAGES, "stage")
         with self._write() as db:
             row = self._opportunity_row(db, opportunity_id)
             if row["stage"] == stage:
@@ -813,7 +806,7 @@ class LocalStore:
         with self._write() as db:
             for item in items:
                 if isinstance(item, PastBeat):
-                    _check_choice(item.beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
+                    check_choice(item.beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
                     _, created = self._insert_heartbeat(db, item.beat, item.recorded_at, actor=item.actor,
                                                         audited=item.audited)
                     written += created

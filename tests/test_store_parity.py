@@ -291,3 +291,20 @@ def test_numbers_are_worded_as_convex_words_them(x: float, words: str) -> None:
     from console.service.store.activities import number
 
     assert number(x) == words
+
+
+@pytest.mark.parametrize(("module", "absent"), [
+    ("console.service.store.outbox", ["console.service.store.sqlite.store", "console.service.store.convex"]),
+    ("console.service.store.sqlite", ["console.service.store.sqlite.store", "console.service.store.convex"]),
+    ("console.service.store.sqlite.store", ["console.service.store.convex", "httpx"]),
+    ("console.service.store.convex", ["console.service.store.sqlite", "sqlite3"]),
+])
+def test_no_store_implementation_imports_another(module: str, absent: list[str]) -> None:
+    """Checked in a clean interpreter: the outbox opens its file without loading the LocalStore,
+    and neither store loads the other."""
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}\nprint(','.join(m for m in {absent!r} if m in sys.modules))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert p.stdout.strip() == "", f"{module} loaded {p.stdout.strip()}"

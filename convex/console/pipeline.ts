@@ -1,6 +1,6 @@
 /**
  * The pipeline (DESIGN §8): feeds, the signals read from them, and opportunities with their
- * market analysis, survey and decision. The same contract as console/service/store/sqlite.py; every
+ * market analysis, survey and decision. The same contract as console/service/store/sqlite/; every
  * change writes its activity in the same mutation.
  *
  * `analysis`, `survey` and `decision` are objects computed by console/service/pipeline/__init__.py; these

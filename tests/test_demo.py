@@ -161,7 +161,7 @@ def test_rows_are_the_stores_own(demo: Demo, store: LocalStore, tmp_path: Path) 
     versions = dict(db.execute("SELECT name, version FROM versions").fetchall())
     n_agent_writes = sum(1 for a in acts if a["type"] in ("agent_registered", "agent_updated"))
     n_task_writes = sum(1 for a in acts if a["type"].startswith("task_"))
-    assert versions == {"agents": n_agent_writes, "tasks": n_task_writes}
+    assert versions == {"agents": n_agent_writes, "tasks": n_task_writes, "feeds": 0, "opportunities": 0}
     db.close()
 
 

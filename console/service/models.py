@@ -147,7 +147,8 @@ Marks = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One poll's answer. `agents`/`tasks` are None when unchanged since the caller's marks."""
+    """One poll's answer. `agents`/`tasks`/`feeds`/`opportunities` are None when unchanged since
+    the caller's marks."""
 
     agents: tuple[Agent, ...] | None
     tasks: tuple[Task, ...] | None
@@ -158,11 +159,15 @@ class Snapshot:
     marks: Marks = field(default_factory=dict)
     has_more: bool = False
     server_time: float = 0.0
+    feeds: tuple[Feed, ...] | None = None
+    opportunities: tuple[Opportunity, ...] | None = None
 
     def is_empty(self) -> bool:
         return (
             self.agents is None
             and self.tasks is None
+            and self.feeds is None
+            and self.opportunities is None
             and not (self.messages or self.activities or self.heartbeats or self.flips)
         )
 

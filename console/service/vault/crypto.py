@@ -42,7 +42,6 @@ def kid_of(raw: bytes) -> str:
     return hmac.new(raw, KID_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
-
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 

@@ -37,7 +37,6 @@ KEY_HINT = (
 )
 
 
-
 class VaultKey:
     """A 32-byte vault key. Its repr and str show the kid and where it came from, never the key."""
 

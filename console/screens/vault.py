@@ -1,11 +1,11 @@
 """Vault: the encrypted entries (names, versions, where each came from, which workflows use it;
 never a value), and the migration wizard that moves plaintext credentials out of the agents'
-workspaces one step at a time, resumable, with a typed confirmation for destructive steps."""
+workspaces one step at a time, resumable, with a typed confirmation for destructive steps.
+
+The vault and the migration are opened by the composition root (console.service.wiring); the
+"used by" column comes from the vault's one workspace scanner (console.service.vault.scan)."""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -19,38 +19,6 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 from console.screens.base import ConsoleScreen
 from widgets.format import stamp
 from widgets.tables import SyncedTable
-
-
-def vault_path(settings) -> Path:
-    return settings.store.local_path().parent / "vault.json"
-
-
-def _usage(settings, names: list[str]) -> dict[str, list[str]]:
-    """Which workspace files use each entry (`vault get NAME`, `vault exec`), by a bounded scan."""
-    used: dict[str, list[str]] = {n: [] for n in names}
-    pattern = re.compile(r"vault\s+(?:get|exec)\b[^\n]*")
-    for agent in settings.agents:
-        root = Path(agent.workspace or "")
-        if not root.is_dir():
-            continue
-        seen = 0
-        for path in root.rglob("*"):
-            if seen > 2000 or any(part in (".git", "node_modules", ".venv") for part in path.parts):
-                break
-            if not path.is_file() or path.stat().st_size > 512_000:
-                continue
-            seen += 1
-            try:
-                text = path.read_text(errors="ignore")
-            except OSError:
-                continue
-            for m in pattern.finditer(text):
-                for name in names:
-                    if name in m.group(0) or "vault exec" in m.group(0):
-                        rel = f"{root.name}/{path.relative_to(root)}"
-                        if rel not in used[name]:
-                            used[name].append(rel)
-    return used
 
 
 class VaultLoaded(Message):
@@ -86,12 +54,15 @@ class VaultScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="vault-load", exit_on_error=False)
     def load(self) -> None:
-        from console.service.vault import Vault, VaultError
+        from console.service.vault import VaultError
+        from console.service.vault.scan import entry_usage, workspaces_from_settings
+        from console.service.wiring import open_vault
 
+        settings = self.app.settings
         try:
-            vault = Vault(vault_path(self.app.settings))
+            vault = open_vault(settings, need_key=False)
             entries = vault.entries()
-            usage = _usage(self.app.settings, [e.name for e in entries])
+            usage = entry_usage(workspaces_from_settings(settings), [e.name for e in entries])
             self.post_message(VaultLoaded(entries, usage, None))
         except VaultError as exc:
             self.post_message(VaultLoaded([], {}, exc.describe()))
@@ -112,6 +83,8 @@ class VaultScreen(ConsoleScreen):
         elif not message.entries:
             status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
         else:
+            from console.service.wiring import vault_path
+
             status.update(f"{len(message.entries)} entries in {vault_path(self.app.settings)} · values are never shown")
 
     def draw(self, view, changed) -> None:
@@ -182,21 +155,12 @@ class MigrationWizard(ModalScreen):
 
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def start(self) -> None:
-        from console.service.vault.migration import Deployment, Migration, workspaces_from_settings
-        from console.service.vault import Vault, VaultError, VaultKeyMissing, find_key
+        from console.service.vault import VaultError
+        from console.service.wiring import open_migration
 
         app = self.app
-        settings = app.settings
         try:
-            try:
-                key = find_key(app.watch.env or None)
-            except VaultKeyMissing:
-                key = None
-            vault = Vault(vault_path(settings), key=key, store=app.store)
-            deployment = None
-            if settings.store.kind == "convex" and settings.store.deploy_key:
-                deployment = Deployment(settings.store.url or "", settings.store.deploy_key, app.store)
-            m = Migration(workspaces_from_settings(settings), app.store, vault, deployment=deployment)
+            m = open_migration(app.settings, app.watch.env or None, app.store)
             self.post_message(WizardReady(m, m.plan(), None))
         except VaultError as exc:
             self.post_message(WizardReady(None, None, exc.describe()))
@@ -313,11 +277,12 @@ class MigrationWizard(ModalScreen):
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def _run(self, step_id: str, confirm: str | None) -> None:
         from console.service.store import StoreError
+        from console.service.vault import VaultError
 
         try:
             result = self.migration.run_step(step_id, confirm=confirm)
             self.post_message(StepFinished(result))
-        except StoreError as exc:
+        except (StoreError, VaultError) as exc:
             self.post_message(StepFinished(None, exc.describe()))
 
     @on(StepFinished)

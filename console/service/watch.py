@@ -21,7 +21,6 @@ from console.service.health.squad import DAY_MS, AgentHealth
 from console.service.store import Store, StoreError
 
 UPTIME_TARGET = 0.99
-PLAINTEXT_NAMES = (".convex-deploy-key", ".convex-auth-token")
 
 
 @dataclass(frozen=True)
@@ -106,6 +105,7 @@ class Watch:
         self._agent_to_agent: bool | None = None
         self._statuses: dict[str, str] = {}
         self._view: View | None = None
+        self._plaintext_check: Callable[[], list[Path]] | None = None
 
     def now_ms(self) -> float:
         return self.clock() * 1000
@@ -237,14 +237,12 @@ class Watch:
         return out
 
     def plaintext_files(self) -> list[Path]:
-        found = []
-        for a in self.settings.agents:
-            if a.workspace:
-                for name in PLAINTEXT_NAMES:
-                    p = Path(a.workspace) / name
-                    if p.is_file():
-                        found.append(p)
-        return found
+        """The plaintext credentials the migration would move: the vault's one workspace scanner."""
+        if self._plaintext_check is None:
+            from console.service.wiring import plaintext_credentials_check
+
+            self._plaintext_check = plaintext_credentials_check(self.settings)
+        return self._plaintext_check()
 
     def _alerts(self, view: View) -> list[Alert]:
         alerts: list[Alert] = []

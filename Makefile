@@ -39,11 +39,14 @@ run: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(BIN)/squad-console --demo $(ARGS)
 
-# The real-terminal tests drive the console in tmux.
+# The real-terminal tests drive the console in tmux; the browser tests drive `serve` in Debian's chromium.
 tools:
 	@command -v tmux >/dev/null || { echo "installing tmux (for the real-terminal tests)"; \
 	  (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null || \
 	  { echo "tmux is needed for the real-terminal tests: install it, then run make test again"; exit 1; }; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "installing chromium (for the browser tests)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
+	  { echo "chromium is needed for the browser tests of serve: install it, then run make test again"; exit 1; }; }
 
 test: $(VENV)/.installed-test node_modules/.installed tools
 	$(NPM) test --silent

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -23,6 +22,7 @@ from textual.timer import Timer
 
 from typing import TYPE_CHECKING
 
+from console import asset
 from console.screens import SCREENS, modes
 
 if TYPE_CHECKING:  # the service side loads after the first frame
@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # the service side loads after the first frame
     from console.service.store import Store
     from console.service.watch import StepResult
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 class PollFinished(Message):
     """One step of the watch: a poll and everything computed from it."""
@@ -58,7 +57,7 @@ def _console_commands():
 class SquadApp(App):
     TITLE = "squad-console"
     MODES = modes()
-    CSS_PATH = [ASSETS / "app.tcss"]
+    CSS_PATH = [asset("app.tcss")]
     COMMANDS = {_console_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     ENABLE_COMMAND_PALETTE = True
@@ -266,7 +265,7 @@ class SquadApp(App):
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def action_import_agents(self) -> None:
-        from console.service import openclaw
+        from console.service.openclaw.errors import OpenClawError
         from console.service.openclaw.registry import openclaw_agent_specs
         from console.service.store import StoreError
 
@@ -274,7 +273,7 @@ class SquadApp(App):
             config, specs, note = openclaw_agent_specs(self.settings, self.watch.env,
                                                        runner=self._watch_args.get("openclaw_runner", "auto"))
             created = sum(self.store.upsert_agent(spec)[1] for spec in specs)
-        except (openclaw.OpenClawError, StoreError) as exc:
+        except (OpenClawError, StoreError) as exc:
             self.call_from_thread(self.notify, str(exc), title="Import failed", severity="error", timeout=10)
             return
         text = f"{len(specs)} agents imported from {config.path} ({created} new)" + (f"; {note}" if note else "")

@@ -17,6 +17,7 @@ from typing import TextIO
 from console import __version__
 from console.config import ConfigError, load_settings
 from console.errors import ConsoleError
+from console.text import visible
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--color", choices=("auto", "truecolor", "256", "16", "none"), default="auto",
                         help="colours: auto keeps truecolor over SSH (which drops COLORTERM); 256, 16 or none to force")
     parser.add_argument("--text", action="store_true", help="print the squad's snapshot as text instead of opening the console")
+    parser.add_argument("--tui", action="store_true",
+                        help="open the full-screen console even when standard output is not a terminal "
+                        "(how `serve` starts it for each browser session)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in BUILT:
         _command_module(name).register(sub)
@@ -73,14 +77,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         ctx = Context(settings, out, err, dict(os.environ))
         if args.command in BUILT:
             return _command_module(args.command).run(args, ctx)
-        if args.text or not (out.isatty() and sys.stdin.isatty()):
+        if args.text or not (args.tui or (out.isatty() and sys.stdin.isatty())):
             return _overview(ctx)
         return _tui(ctx, args.color)
     except ConsoleError as exc:  # the one error root: a cause in words and the fix, no traceback
         if isinstance(exc, ConfigError):
-            print(f"squad-console: config error: {exc.describe()}", file=err)
+            print(visible(f"squad-console: config error: {exc.describe()}", multiline=True), file=err)
             return 3 if args.command == "check" else EXIT_USAGE
-        print(f"squad-console: {exc.describe()}", file=err)
+        print(visible(f"squad-console: {exc.describe()}", multiline=True), file=err)
         if isinstance(exc, CommandError):
             return exc.exit_code
         return 3 if args.command == "check" else EXIT_FAIL
@@ -167,32 +171,31 @@ def _overview(ctx) -> int:
     """The squad's snapshot as text: `--text`, or when standard output is not a terminal."""
     from console.commands import table, when, with_store
 
-    settings, out = ctx.settings, ctx.out
+    settings, out = ctx.settings, ctx.out  # ctx.print shows outside text as text (console/text.py)
 
     def run(store) -> int:
         snap = store.snapshot(None, limit=5)
-        print(f"squad-console {__version__} · store: {store.describe()} · config: {settings.source or 'built-in seed squad'}", file=out)
+        ctx.print(f"squad-console {__version__} · store: {store.describe()} · config: {settings.source or 'built-in seed squad'}")
         agents = {a.agent_id: a for a in snap.agents or ()}
-        print(f"\nAgents ({len([a for a in settings.agents if a.id in agents])}/{len(settings.agents)} registered)", file=out)
+        ctx.print(f"\nAgents ({len([a for a in settings.agents if a.id in agents])}/{len(settings.agents)} registered)")
         rows = [["ID", "NAME", "ROLE", "STATUS", "HEARTBEAT"]]
         for a in settings.agents:
             s = agents.get(a.id)
             rows.append([a.id, a.name, a.role, s.status if s else "not registered", a.heartbeat])
         table(rows, out)
         if len(agents) < len(settings.agents):
-            print("  register them with: squad-console agents sync", file=out)
+            ctx.print("  register them with: squad-console agents sync")
         tasks = snap.tasks or ()
         counts: dict[str, int] = {}
         for t in tasks:
             counts[t.status] = counts.get(t.status, 0) + 1
-        print(f"\nTasks: {len(tasks)}" + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")" if counts else ""), file=out)
-        print("\nLatest activity", file=out)
+        ctx.print(f"\nTasks: {len(tasks)}" + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")" if counts else ""))
+        ctx.print("\nLatest activity")
         if not snap.activities:
-            print("  (none yet)", file=out)
+            ctx.print("  (none yet)")
         for act in reversed(snap.activities):
-            print(f"  {when(act.created_at)}  {act.type:<18} {act.message}", file=out)
-        print("\nRun `squad-console` in a terminal for the full-screen console; `squad-console --help` lists the commands.",
-              file=out)
+            ctx.print(f"  {when(act.created_at)}  {visible(act.type):<18} {visible(act.message)}")
+        ctx.print("\nRun `squad-console` in a terminal for the full-screen console; `squad-console --help` lists the commands.")
         return EXIT_OK
 
     return with_store(ctx, run)

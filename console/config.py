@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from console import asset
 from console.errors import ConsoleError
 
 APP = "squad-console"
@@ -37,7 +38,6 @@ PIPELINE_KEYS = frozenset({"concurrency", "timeout", "deadline", "max_body", "in
 RULE_KEYS = frozenset({"name", "competitor", "keywords", "weight", "window", "opportunity", "cap"})
 CRITERIA_KEYS = frozenset({"version", "min_market_score", "min_validation_score", "min_respondents",
                            "more_data_margin", "must_have"})
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 class ConfigError(ConsoleError):
@@ -56,6 +56,30 @@ class ConfigError(ConsoleError):
         self.path = path
         self.line = line
         self.key = key
+
+
+MAX_GRACE = 86_400.0  # seconds
+
+
+def convex_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the Convex deployment's URL, or None. The deploy key (and, for
+    `vault convex-key set`, the vault key) travel to it: HTTPS only, except on loopback (a local
+    backend or the test server); no user name or password inside it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "is not a URL (e.g. https://happy-otter-123.convex.cloud)"
+    if parts.scheme not in ("https", "http") or not host:
+        return "is not an http(s) URL (e.g. https://happy-otter-123.convex.cloud)"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password (the deploy key goes in CONVEX_DEPLOY_KEY or the vault)"
+    if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        return "must use https: the deploy key would cross the network in clear (http is for a loopback backend only)"
+    return None
 
 
 def parse_size(value: Any) -> int:
@@ -183,7 +207,7 @@ class PipelineSettings:
     interval: float = 1800.0
     max_interval: float = 86400.0
     user_agent: str = "squad-console feeds (+https://github.com/openclaw)"
-    survey_template: Path = ASSETS / "survey.template.json"
+    survey_template: Path = asset("survey.template.json")
     score_scale: float = 10.0
     rules: tuple[PipelineRule, ...] = ()
     criteria: PipelineCriteria = PipelineCriteria()
@@ -325,6 +349,13 @@ class _Parser:
         except ValueError as exc:
             raise self.fail(str(exc), table, key, index) from None
 
+    def grace(self, value: Any, index: int) -> float:
+        seconds = self.duration(value, "agents", "grace", index)
+        if seconds > MAX_GRACE:
+            raise self.fail(f"{value!r} is longer than a day: a beat that late is a missed one (e.g. \"5m\")",
+                            "agents", "grace", index)
+        return seconds
+
     def settings(self, raw: dict[str, Any], env: dict[str, str], store_kind: str | None) -> Settings:
         top = {"store", "agents", "openclaw", "keys", "pipeline"}
         for key in raw:
@@ -348,6 +379,12 @@ class _Parser:
         kind = store_kind or kind
         path_value = env.get("SQUAD_CONSOLE_DB") or (self.string(t["path"], "store", "path") if "path" in t else None)
         url = env.get("CONVEX_URL") or (self.string(t["url"], "store", "url") if "url" in t else None)
+        if url:
+            problem = convex_url_problem(url)
+            if problem and env.get("CONVEX_URL"):
+                raise ConfigError(problem, key="CONVEX_URL (environment)")
+            if problem:
+                raise self.fail(problem, "store", "url")
         fast = self.duration(t.get("poll_interval", "5s"), "store", "poll_interval")
         idle = self.duration(t.get("poll_interval_idle", "30s"), "store", "poll_interval_idle")
         timeout = self.duration(t.get("timeout", "10s"), "store", "timeout")
@@ -405,11 +442,12 @@ class _Parser:
                 raise self.fail(f"{agent_id!r} is listed twice", "agents", "id", i)
             seen.add(agent_id)
             heartbeat = self.string(item.get("heartbeat", "*/15 * * * *"), "agents", "heartbeat", i)
-            from console.service.health.cron import normalize_cron
-
-            heartbeat = normalize_cron(heartbeat)
+            # kept as written (OpenClaw gets the operator's own expression); the health maths
+            # normalises it before croniter evaluates slots (console/service/health/cron.py)
             if not _valid_cron(heartbeat):
                 raise self.fail(f"{heartbeat!r} is not a 5-field cron expression", "agents", "heartbeat", i)
+            if not _cron_fires(heartbeat):
+                raise self.fail(f"{heartbeat!r} never fires (no such date in the next 4 years)", "agents", "heartbeat", i)
             tz = self.string(item.get("tz", "UTC"), "agents", "tz", i)
             try:
                 ZoneInfo(tz)
@@ -425,7 +463,7 @@ class _Parser:
                     else str(state_dir / f"workspace-{agent_id}"),
                     heartbeat=heartbeat,
                     tz=tz,
-                    grace=self.duration(item.get("grace", "5m"), "agents", "grace", i),
+                    grace=self.grace(item.get("grace", "5m"), i),
                 )
             )
         return tuple(out)
@@ -565,6 +603,19 @@ class _Parser:
 
         flatten("", t)
         return out
+
+
+def _cron_fires(expr: str) -> bool:
+    """A valid expression that names no real date (`59 23 31 2 *`: February 31st) never fires."""
+    from datetime import datetime, timezone
+
+    from croniter import croniter
+
+    try:
+        nxt = croniter(expr, datetime(2024, 1, 1, tzinfo=timezone.utc), max_years_between_matches=4).get_next(datetime)
+    except (ValueError, KeyError, OverflowError, RecursionError):  # croniter's "no match" is a ValueError
+        return False
+    return nxt is not None
 
 
 def _valid_cron(expr: str) -> bool:

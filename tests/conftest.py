@@ -108,7 +108,8 @@ LOCAL_COLUMNS = {
 def local_raw_insert(store: LocalStore, table: str, doc: dict[str, Any]) -> str:
     """Write a row straight into SQLite, the way another writer would: no activity, no counters
     kept by the console's code (the triggers still run)."""
-    from console.service.store.sqlite import PREFIX, _now_ms
+    from console.service.store.sqlite import PREFIX
+    from console.service.store.sqlite.connection import now_ms as _now_ms
 
     cols = {LOCAL_COLUMNS[table][k]: (json.dumps(v) if isinstance(v, list) else v) for k, v in doc.items()}
     cols["created_at"] = _now_ms()
@@ -120,7 +121,7 @@ def local_raw_insert(store: LocalStore, table: str, doc: dict[str, Any]) -> str:
 
 
 def local_raw_patch(store: LocalStore, table: str, doc_id: str, fields: dict[str, Any]) -> None:
-    from console.service.store.sqlite import _seq
+    from console.service.store.sqlite import seq_of as _seq
 
     cols = {LOCAL_COLUMNS[table][k]: (json.dumps(v) if isinstance(v, list) else v) for k, v in fields.items()}
     with store._write() as db:

@@ -164,3 +164,49 @@ def test_unknown_opportunity(sut: StoreUnderTest) -> None:
             call(sut.store)
     with pytest.raises(StoreFunctionError):
         sut.store.create_opportunity("  ")
+
+
+def test_snapshot_returns_feeds_and_opportunities_whole_when_they_changed(sut: StoreUnderTest) -> None:
+    """The poll is the screens' only read path: the pipeline's small tables come in the snapshot
+    like agents and tasks (whole when changed since the caller's mark, else None)."""
+    s = sut.store
+    first = s.snapshot(None)
+    assert (first.feeds, first.opportunities) == ((), ())
+    assert {"feeds", "opportunities"} <= set(first.marks)
+    idle = s.snapshot(first.marks)
+    assert (idle.feeds, idle.opportunities) == (None, None) and idle.is_empty()
+
+    s.add_feed(URL, "acme")
+    after_feed = s.snapshot(first.marks)
+    assert [f.url for f in after_feed.feeds] == [URL] and after_feed.opportunities is None
+
+    opp = s.create_opportunity("churn alerts")
+    after_opp = s.snapshot(after_feed.marks)
+    assert after_opp.feeds is None and [o.title for o in after_opp.opportunities] == ["churn alerts"]
+
+    # each change to a row is seen: a fetch's new state, a stage, a removal
+    s.record_fetch(URL, FeedState(etag='"1"', last_status=200, outcome="ok"), [sig("a")])
+    s.move_opportunity(opp.id, "validation")
+    changed = s.snapshot(after_opp.marks)
+    assert [f.etag for f in changed.feeds] == ['"1"'] and [o.stage for o in changed.opportunities] == ["validation"]
+    s.remove_feed(URL)
+    gone = s.snapshot(changed.marks)
+    assert gone.feeds == () and gone.opportunities is None
+    assert s.snapshot(gone.marks).is_empty()
+
+
+def test_a_feed_written_by_another_process_is_seen_by_the_next_local_snapshot(tmp_path) -> None:
+    import sqlite3
+
+    from console.service.store.sqlite import LocalStore
+
+    store = LocalStore(tmp_path / "squad.db")
+    store.add_feed(URL, "acme")
+    marks = store.snapshot(None).marks
+    other = sqlite3.connect(tmp_path / "squad.db")
+    other.execute("UPDATE feeds SET competitor = 'renamed'")
+    other.commit()
+    other.close()
+    snap = store.snapshot(marks)
+    assert [f.competitor for f in snap.feeds] == ["renamed"] and snap.opportunities is None
+    store.close()

@@ -13,8 +13,13 @@ import pytest
 
 from console.config import load_settings, seed_agents
 from console.service.demo import DEMO_GATEWAY_TOKEN, WHATSAPP_401, Demo, build_demo, main
-from console.service import openclaw
-from console.service.daemon import gateway_url
+from console.service.openclaw.channels import channel_status
+from console.service.openclaw.config import load_openclaw_config
+from console.service.openclaw.cron import load_cron, run_to_heartbeat
+from console.service.openclaw.cron_commands import compare_job
+from console.service.openclaw.diagnose import diagnose
+from console.service.openclaw.gateway import gateway_url, probe_gateway
+from console.service.openclaw.runner import redact
 from console.service.store.sqlite import LocalStore
 from console.service.models import TASK_STATUSES, HeartbeatIn
 from console.service.health.squad import squad_health
@@ -156,7 +161,7 @@ def test_rows_are_the_stores_own(demo: Demo, store: LocalStore, tmp_path: Path) 
     versions = dict(db.execute("SELECT name, version FROM versions").fetchall())
     n_agent_writes = sum(1 for a in acts if a["type"] in ("agent_registered", "agent_updated"))
     n_task_writes = sum(1 for a in acts if a["type"].startswith("task_"))
-    assert versions == {"agents": n_agent_writes, "tasks": n_task_writes}
+    assert versions == {"agents": n_agent_writes, "tasks": n_task_writes, "feeds": 0, "opportunities": 0}
     db.close()
 
 
@@ -183,16 +188,16 @@ def test_tasks_messages_and_decisions(demo: Demo, store: LocalStore) -> None:
 
 def test_openclaw_folder_loads_and_diagnoses_the_whatsapp_logout(demo: Demo) -> None:
     settings = load_settings(demo.config_path, env=demo.env)
-    config = openclaw.load_openclaw_config(settings.openclaw.openclaw_json(), settings.openclaw.state_dir, demo.env)
+    config = load_openclaw_config(settings.openclaw.openclaw_json(), settings.openclaw.state_dir, demo.env)
     assert [a.id for a in config.agents] == ["cestra", "veda", "orin"]
     assert [a.workspace for a in config.agents] == [Path(a.workspace or "") for a in settings.agents]
     assert config.token == DEMO_GATEWAY_TOKEN and config.agent_to_agent and "whatsapp" in config.channels
-    cron = openclaw.load_cron(demo.state_dir, runner=None)
+    cron = load_cron(demo.state_dir, runner=None)
     assert {j.agent_id for j in cron.jobs} == {"cestra", "veda", "orin"} and not cron.notes
     for job in cron.jobs:
         runs = cron.runs[job.id]
         assert 90 <= len(runs) <= 97 and all(NOW - DAY < r.ts <= NOW for r in runs)
-        assert openclaw.compare_job(job, next(a.heartbeat for a in settings.agents if a.id == job.agent_id)) == []
+        assert compare_job(job, next(a.heartbeat for a in settings.agents if a.id == job.agent_id)) == []
     cestra = next(j for j in cron.jobs if j.agent_id == "cestra")
     assert cestra.schedule.exact
     assert all(r.model and r.tokens and r.cost_usd and not r.delivery_failed for r in cron.runs[cestra.id])
@@ -204,25 +209,25 @@ def test_openclaw_folder_loads_and_diagnoses_the_whatsapp_logout(demo: Demo) -> 
         stored = {b.run_id: b for b in store.list_heartbeats(limit=100_000)}
         for job in cron.jobs:
             for run in cron.runs[job.id]:
-                beat = openclaw.run_to_heartbeat(job, run)
+                beat = run_to_heartbeat(job, run)
                 got = stored[beat.effective_run_id()]
                 assert (got.at, got.outcome, got.error, got.tokens, got.cost_usd, got.delivery) == (
                     beat.at, beat.outcome, beat.error, beat.tokens, beat.cost_usd, beat.delivery)
 
     url = gateway_url(settings.openclaw.gateway, config)
     assert url == "http://127.0.0.1:9"
-    gateway = openclaw.probe_gateway(url, config.token, timeout=1.0)
+    gateway = probe_gateway(url, config.token, timeout=1.0)
     assert not gateway.reachable
-    channels = openclaw.channel_status(demo.state_dir, config, runner=None)
-    causes = openclaw.diagnose("veda", config=config, cron=cron, gateway=gateway, channels=channels,
-                               schedule_cron="2-59/15 * * * *", tz="UTC")
+    channels = channel_status(demo.state_dir, config, runner=None)
+    causes = diagnose("veda", config=config, cron=cron, gateway=gateway, channels=channels,
+                      schedule_cron="2-59/15 * * * *", tz="UTC")
     codes = [c.code for c in causes]
     assert "whatsapp_logged_out" in codes
     fix = next(c for c in causes if c.code == "whatsapp_logged_out").fix
     assert "openclaw channels login --channel whatsapp" in fix
     assert DEMO_GATEWAY_TOKEN not in json.dumps([c.detail for c in causes])
-    cestra_causes = openclaw.diagnose("cestra", config=config, cron=cron, gateway=gateway, channels=channels,
-                                      schedule_cron="*/15 * * * *", tz="UTC")
+    cestra_causes = diagnose("cestra", config=config, cron=cron, gateway=gateway, channels=channels,
+                             schedule_cron="*/15 * * * *", tz="UTC")
     assert "whatsapp_logged_out" not in [c.code for c in cestra_causes]
 
 
@@ -245,7 +250,7 @@ def test_plaintext_credentials_are_there_and_fake(demo: Demo) -> None:
     env = (demo.state_dir / "workspace-veda" / ".env").read_text()
     assert "DEMO DATA" in env and f"CONVEX_DEPLOY_KEY={key}" in env
     # and the redaction the console applies to OpenClaw's texts catches the fake key's shape
-    assert key not in openclaw.redact(f"deploy failed with {key}")
+    assert key not in redact(f"deploy failed with {key}")
 
 
 def _contents(root: Path) -> dict[str, object]:

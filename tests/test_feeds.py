@@ -183,3 +183,39 @@ def test_a_fetch_is_concurrent() -> None:
         results = fetch(F.Fetcher(OPTS), *(feed(srv.url(p)) for p in routes))
         elapsed = time.perf_counter() - started
     assert all(r.outcome == "ok" for r in results) and elapsed < 1.5  # not 8 × 0.3 s
+
+
+def test_a_feed_cannot_redirect_the_console_into_its_own_network() -> None:
+    """A public feed redirecting to a loopback, private or link-local address (cloud metadata, the
+    gateway, Convex's admin port), or from https down to http, is not followed; the address is
+    never requested. (Public hosts cannot exist offline: an httpx transport answers for them.)"""
+    requested: list[str] = []
+    body = rss("acme", ITEMS)
+
+    def answer(request):
+        import httpx
+
+        requested.append(str(request.url))
+        path = request.url.path
+        if request.url.host == "feeds.acme.example":
+            target = {"/meta": "http://169.254.169.254/latest/meta-data/", "/loop": "http://127.0.0.1:18789/",
+                      "/lan": "http://10.0.0.5/rss", "/down": "http://feeds.acme.example/rss",
+                      "/moved": "https://new.acme.example/rss", "/local-name": "http://localhost/rss",
+                      "/file": "file:///etc/passwd"}.get(path)
+            if target:
+                return httpx.Response(301, headers={"Location": target})
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/rss+xml"})
+
+    import httpx
+
+    fetcher = F.Fetcher(OPTS, transport=httpx.MockTransport(answer))
+    bad = [feed(f"https://feeds.acme.example{p}") for p in ("/meta", "/loop", "/lan", "/down", "/local-name", "/file")]
+    results = fetch(fetcher, *bad)
+    for r in results:
+        assert r.outcome == "failed" and "not followed" in r.reason, (r.url, r.reason)
+    assert not [u for u in requested if "feeds.acme.example" not in u]
+    # followed: public to public, https to https, and anything between local addresses (a feed
+    # served on the operator's own network, as the loopback test feeds are)
+    assert F.redirect_refusal(httpx.URL("https://feeds.acme.example/moved"), httpx.URL("https://new.acme.example/")) is None
+    assert F.redirect_refusal(httpx.URL("http://acme.example/"), httpx.URL("https://acme.example/")) is None
+    assert F.redirect_refusal(httpx.URL("http://127.0.0.1:8000/a"), httpx.URL("http://127.0.0.1:8000/b")) is None

@@ -8,7 +8,7 @@ import sys
 
 import console.service
 
-SERVICE_MODULES = sorted(f"console.service.{m.name}" for m in pkgutil.iter_modules(console.service.__path__))
+SERVICE_MODULES = sorted(m.name for m in pkgutil.walk_packages(console.service.__path__, "console.service."))
 NON_UI = [*SERVICE_MODULES, "console.config", "console.service.wiring"]
 
 

@@ -377,3 +377,49 @@ def test_crash_at_every_point_then_rerun_loses_nothing(tmp_path: Path, key: V.Va
     print(f"\ncrash safety: {tried} crash points tried ({total} I/O points + {len(M.STEP_ORDER) + 1} step "
           f"boundaries), {len(checks)} instants checked recoverable")
     assert all(c == 0 for c in checks)
+
+
+# ------------------------------------------------------------- one scanner, one answer
+def test_the_overview_and_the_migration_agree_on_what_is_plaintext(tmp_path: Path) -> None:
+    """The overview's "no plaintext credentials" criterion, the migration's scan and the vault
+    screen's "used by" column walk the workspaces with the one scanner (vault/scan.py): a nested
+    credential file and an `.env` leftover count for both, a non-credential file for neither,
+    and once the migration is done the overview says so."""
+    from console.config import AgentSettings, OpenClawSettings, Settings, StoreSettings
+    from console.service.vault.scan import entry_usage, workspaces_from_settings
+    from console.service.watch import View, Watch
+    from console.service.wiring import open_migration, vault_path
+
+    ws = tmp_path / "workspace-cestra"
+    (ws / "scripts").mkdir(parents=True)
+    (ws / "scripts" / ".convex-deploy-key").write_text(DEPLOY_KEY + "\n")  # a credential, not at the top
+    (ws / ".env").write_text(f"OPENAI_API_KEY={ENV_SECRET}\n")  # an .env leftover
+    (ws / ".env.example").write_text("OPENAI_API_KEY=\n")  # a template: reported only
+    (ws / "notes.md").write_text("nothing secret here; the key lives in .convex-deploy-key\n")
+    (ws / ".git").mkdir()
+    (ws / ".git" / ".convex-deploy-key").write_text(DEPLOY_KEY + "\n")  # inside .git: nobody looks
+    (ws / "run.sh").write_text("KEY=$(squad-console vault get convex-deploy-key)\n")
+    settings = Settings(None, StoreSettings(path=tmp_path / "data" / "squad.db"),
+                        (AgentSettings("cestra", "Cestra", workspace=str(ws)),), OpenClawSettings(), {})
+    env = {"CONVEX_VAULT_KEY": KEY_HEX, "SQUAD_CONSOLE_KEYRING": "off"}
+    store = LocalStore(settings.store.local_path())
+    try:
+        watch = Watch(settings, store, probe_openclaw=False)
+        m = open_migration(settings, env, store)
+        assert m.vault.path == vault_path(settings) == tmp_path / "data" / "vault.json"
+        plan = m.plan()
+        moved = sorted({Path(f.path) for f in plan.findings if f.action != "report"})
+        assert moved == sorted([ws / "scripts" / ".convex-deploy-key", ws / ".env"])
+        assert sorted(watch.plaintext_files()) == moved
+        assert watch.plaintext_files() == watch.plaintext_files()  # a rescan (from its cache) agrees
+        assert entry_usage(workspaces_from_settings(settings), ["convex-deploy-key"]) == {
+            "convex-deploy-key": ["workspace-cestra/run.sh"]}
+        results = m.run_all(confirm_all)
+        assert m.report().done, results
+        assert watch.plaintext_files() == []
+        criteria = watch._criteria(View(at=0.0, store="test"), 0.0)
+        criterion = next(c for c in criteria if c.name == "Credential encryption")
+        assert criterion.ok and criterion.value == "done"
+    finally:
+        store.close()
+

@@ -1,5 +1,5 @@
-"""console/service/openclaw/__init__.py: config (both agent forms), cron from files and from the CLI,
-gateway probe, WhatsApp status, diagnosis and the fix commands. Fixtures: tests/fixtures/openclaw/."""
+"""console/service/openclaw/: config (both agent forms), cron from files and from the CLI, the
+gateway URL and probe, WhatsApp status, diagnosis and the fix commands. Fixtures: tests/fixtures/openclaw/."""
 
 from __future__ import annotations
 
@@ -17,32 +17,24 @@ from typing import Any
 import pytest
 
 from console.service.models import HeartbeatIn
-from console.service.openclaw import (
-    ChannelStatus,
+from console.service.openclaw.channels import ChannelStatus, channel_status
+from console.service.openclaw.config import OpenClawConfig, load_openclaw_config
+from console.service.openclaw.cron import (
     CronDelivery,
     CronJob,
     CronRun,
     CronSchedule,
     CronState,
-    GatewayCliStatus,
-    GatewayHealth,
-    OpenClawConfig,
-    OpenClawError,
-    channel_status,
-    compare_job,
-    cron_add_command,
-    diagnose,
-    fires_at_top_of_hour,
-    format_command,
-    gateway_status_cli,
     heartbeat_jobs,
     load_cron,
-    load_openclaw_config,
     parse_run,
-    probe_gateway,
-    redact,
     run_to_heartbeat,
 )
+from console.service.openclaw.cron_commands import compare_job, cron_add_command, fires_at_top_of_hour, format_command
+from console.service.openclaw.diagnose import diagnose
+from console.service.openclaw.errors import OpenClawError
+from console.service.openclaw.gateway import GatewayCliStatus, GatewayHealth, gateway_status_cli, gateway_url, probe_gateway
+from console.service.openclaw.runner import redact
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openclaw"
 FORMS = ["list-form", "entries-form"]
@@ -115,7 +107,7 @@ def test_both_forms_give_the_seed_squad(form: str) -> None:
     assert all(a.heartbeat is None for a in c.agents)
     assert c.agents_form == form.removesuffix("-form")
     assert c.default_heartbeat == {"every": "30m", "target": "none"}
-    assert c.gateway_port == 18790 and c.gateway_url == "http://127.0.0.1:18790"
+    assert c.gateway_port == 18790 and gateway_url(None, c) == "http://127.0.0.1:18790"
     assert c.auth_mode == "token" and c.token == TOKEN and c.token_source == "config" and not c.token_conflict
     assert c.agent_to_agent and c.agent_to_agent_allow == ["cestra", "veda", "orin"]
     assert c.channels == {"whatsapp": ["default"]}
@@ -162,8 +154,9 @@ def test_env_overrides(tmp_path: Path) -> None:
     c = config_of(env={"OPENCLAW_GATEWAY_PORT": "19999", "OPENCLAW_GATEWAY_TOKEN": "env-token-0000"})
     assert c.gateway_port == 19999 and c.token == "env-token-0000" and c.token_source == "env" and c.token_conflict
     assert not config_of(env={"OPENCLAW_GATEWAY_TOKEN": TOKEN}).token_conflict
-    with pytest.raises(OpenClawError, match="OPENCLAW_GATEWAY_PORT"):
+    with pytest.raises(OpenClawError, match="OPENCLAW_GATEWAY_PORT") as info:
         config_of(env={"OPENCLAW_GATEWAY_PORT": "http"})
+    assert "fix: set OPENCLAW_GATEWAY_PORT" in info.value.describe()
 
 
 def test_token_from_env_substitution_and_secretref(tmp_path: Path) -> None:
@@ -479,6 +472,19 @@ def gateway_server() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def test_gateway_url_host_from_squad_toml_port_from_openclaw_json() -> None:
+    c = config_of()  # gateway.port 18790
+    assert gateway_url("http://127.0.0.1:18789", None) == "http://127.0.0.1:18789"
+    assert gateway_url("ws://gw.lan:18789/", None) == "http://gw.lan:18789"
+    assert gateway_url("wss://gw.lan/base/", None) == "https://gw.lan/base"
+    assert gateway_url(None, None) == "http://127.0.0.1:18789"
+    # openclaw.json read: its port wins, squad.toml keeps the host, scheme and path
+    assert gateway_url("http://127.0.0.1:18789", c) == "http://127.0.0.1:18790"
+    assert gateway_url("wss://gw.lan/base/", c) == "https://gw.lan:18790/base"
+    assert gateway_url("http://[::1]:18789", c) == "http://[::1]:18790"
+    assert gateway_url(None, c) == "http://127.0.0.1:18790"
 
 
 def test_probe_gateway_healthz_and_readyz(gateway_server: str) -> None:

@@ -1,6 +1,7 @@
 """The poll as the screens' only read path: the heartbeat book stays at eight days however long the
-session, feeds and opportunities are kept like agents and tasks, the vault view is read again only
-when the vault file changes, and a gateway that never answers never delays a store poll."""
+session, feeds and opportunities come with the snapshot and are kept like agents and tasks, the
+vault view is read again only when the vault file changes, and a gateway that never answers never
+delays a store poll."""
 
 from __future__ import annotations
 
@@ -130,45 +131,21 @@ def test_the_pipeline_comes_with_the_poll(tmp_path: Path) -> None:
     board = dict(view.board)
     assert [r.title for r in board["analysis"]] == ["Churn alerts"] and board["go"] == []
     assert [(h.feed.competitor, h.state, h.due) for h in view.feeds] == [("Acme", "new", True)]
-    # a store whose snapshot does not carry them yet: read once at the start, then again only
-    # when the poll brings pipeline activity
-    assert counting.calls.count("list_opportunities") == 1
-    watch.step()
-    assert counting.calls.count("list_opportunities") == 1
     store.create_opportunity("Audit exports")
     view = watch.step().view
-    assert counting.calls.count("list_opportunities") == 2
     assert [r.title for r in dict(view.board)["analysis"]] == ["Churn alerts", "Audit exports"]
-    store.close()
-
-
-def test_a_store_that_sends_the_pipeline_is_never_asked_for_it(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "squad.db")
-    opp = store.create_opportunity("Churn alerts")
-    real = store.snapshot
-
-    def snapshot(marks, limit):
-        snap = real(marks, limit)
-        return replace(snap, opportunities=(opp,), feeds=()) if not marks else snap
-
-    counting = Counting(store)
-    counting.snapshot = snapshot
-    watch = Watch(settings_at(tmp_path), counting, clock=Clock(T0), probe_openclaw=False)
-    assert [r.title for r in dict(watch.step().view.board)["analysis"]] == ["Churn alerts"]
-    store.create_opportunity("Audit exports")
-    watch.step()
-    assert "list_opportunities" not in counting.calls and "list_feeds" not in counting.calls
+    assert not {"list_opportunities", "list_feeds"} & set(counting.calls)  # only the snapshot reads them
     store.close()
 
 
 def test_the_vault_view_is_read_again_only_when_the_file_changes(tmp_path: Path) -> None:
-    class Agent:
-        workspace = str(tmp_path / "workspace-veda")
-
-    Path(Agent.workspace).mkdir()
-    (Path(Agent.workspace) / "report.sh").write_text("KEY=$(squad-console vault get deploy-key)\n")
-    path = tmp_path / "vault.json"
-    view = VaultView(path, [Agent()])
+    workspace = tmp_path / "workspace-veda"
+    workspace.mkdir()
+    (workspace / "report.sh").write_text("KEY=$(squad-console vault get deploy-key)\n")
+    settings = settings_at(tmp_path, f'workspace = "{workspace}"\n[store]\npath = "{tmp_path / "squad.db"}"\n')
+    view = VaultView(settings)
+    path = view.path
+    assert path.parent == tmp_path
     assert view.refresh().entries == () and view.reads == 1
     assert view.refresh().entries == () and view.reads == 1  # no file, still no file: not read
     Vault(path, key=generate_key()).put("deploy-key", b"s3cret", source="test")

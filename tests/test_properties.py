@@ -37,20 +37,9 @@ from console.service.health.slots import (
     uptime,
     uptime_24h_7d,
 )
-from console.service.vault import (
-    NAME_RE,
-    RECORD_FMT,
-    Vault,
-    VaultCorrupt,
-    VaultError,
-    VaultKey,
-    VaultTampered,
-    VaultWrongKey,
-    decrypt_record,
-    encrypt_record,
-    record_from_text,
-    record_text,
-)
+from console.service.vault import Vault, VaultError, VaultKey
+from console.service.vault.crypto import NAME_RE, RECORD_FMT, decrypt_record, encrypt_record, record_from_text, record_text
+from console.service.vault.errors import VaultCorrupt, VaultTampered, VaultWrongKey
 
 SEC = 1_000.0
 MIN = 60_000.0

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from console.service.store import sqlite as local_mod
+from console.service.store.sqlite import connection as local_connection
 from console.service.store.convex import ConvexStore
 from console.service.store.sqlite import LocalStore
 from console.service.store import (
@@ -279,7 +280,7 @@ def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
 
 
 def test_a_locked_store_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local_mod, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(local_connection, "BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "squad.db"
     store = LocalStore(path)
     other = sqlite3.connect(path, isolation_level=None)

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from console.config import Settings
 from console.errors import ConsoleError
+from console.text import visible
 from widgets.format import ago  # noqa: F401 - one wording of ages, shared with the screens
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -33,10 +34,11 @@ class Context:
     env: dict[str, str] = field(default_factory=dict)
 
     def print(self, *parts: Any) -> None:
-        print(*parts, file=self.out)
+        """Print text for the operator: outside text in it is shown, never obeyed (console/text.py)."""
+        print(*(visible(p, multiline=True) for p in parts), file=self.out)
 
     def warn(self, *parts: Any) -> None:
-        print(*parts, file=self.err)
+        print(*(visible(p, multiline=True) for p in parts), file=self.err)
 
 
 def with_store(ctx: Context, fn: Callable[[Any], int]) -> int:
@@ -58,6 +60,7 @@ def when(ms: float | None, *, tz: timezone = timezone.utc) -> str:
 def table(rows: list[list[str]], out: TextIO) -> None:
     if not rows:
         return
+    rows = [[visible(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)

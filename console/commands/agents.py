@@ -65,12 +65,12 @@ def _sync(args: argparse.Namespace, ctx: Context, store) -> int:
 
 
 def _import(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service import openclaw
+    from console.service.openclaw.errors import OpenClawError
     from console.service.openclaw.registry import openclaw_agent_specs
 
     try:
         config, specs, note = openclaw_agent_specs(ctx.settings, ctx.env)
-    except openclaw.OpenClawError as exc:
+    except OpenClawError as exc:
         raise CommandError(str(exc), hint=getattr(exc, "hint", None)) from None
     if note:
         ctx.warn(f"squad-console: {note}")

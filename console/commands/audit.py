@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
+import re
 from datetime import datetime, timedelta, timezone
 
+from console.text import csv_cell, json_line, visible
 from console.commands import EXIT_OK, EXIT_USAGE, CommandError, Context, when, with_store
 
 
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="The audit log: every change the console and the agents made, newest first.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     ls = actions.add_parser("list", help="the latest activities", description="The latest activities, newest first.")
-    ls.add_argument("--limit", type=int, default=30)
+    ls.add_argument("--limit", type=positive_limit, default=30, help="how many (1 to 100000; default 30)")
     ls.add_argument("--kind", help="only this type (e.g. task_created, heartbeat_down)")
     ls.add_argument("--actor", help="only this actor (e.g. operator, service, veda)")
     exp = actions.add_parser("export", help="export the log as JSON lines or CSV",
@@ -24,13 +25,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
 
 
+MAX_AGE_S = 100 * 365 * 86400
+
+
+def positive_limit(text: str) -> int:
+    """`--limit`: a whole number from 1 to 100,000."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 100000")
+    return value
+
+
 def parse_since(text: str | None, now: datetime) -> float | None:
     if not text:
         return None
     t = text.strip()
     units = {"m": 60, "h": 3600, "d": 86400}
-    if t[:-1].isdigit() and t[-1] in units:
-        return (now - timedelta(seconds=int(t[:-1]) * units[t[-1]])).timestamp() * 1000
+    age = re.fullmatch(r"([0-9]{1,9})([mhd])", t)  # ASCII digits only: "²d" is not an age
+    if age:
+        seconds = int(age.group(1)) * units[age.group(2)]
+        if seconds > MAX_AGE_S:
+            raise CommandError(f"--since {text!r} reaches back more than 100 years",
+                               hint="e.g. --since 30d, or --since with a date", code=EXIT_USAGE)
+        return (now - timedelta(seconds=seconds)).timestamp() * 1000
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
@@ -64,7 +84,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             for a in _all_since(store, None):
                 if (args.kind and a.type != args.kind) or (args.actor and a.actor != args.actor):
                     continue
-                ctx.print(f"{when(a.created_at)}  {a.type:<20} {(a.actor or '-'):<10} {a.message}")
+                ctx.print(f"{when(a.created_at)}  {visible(a.type):<20} {visible(a.actor or '-'):<10} {visible(a.message)}")
                 shown += 1
                 if shown >= args.limit:
                     break
@@ -80,15 +100,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         rows.reverse()  # oldest first: an export reads like a log
         if args.format == "jsonl":
             for a in rows:
-                ctx.print(json.dumps({"id": a.id, "at": a.created_at, "type": a.type, "actor": a.actor,
+                ctx.print(json_line({"id": a.id, "at": a.created_at, "type": a.type, "actor": a.actor,
                                       "agentId": a.agent_id, "targetId": a.target_id, "message": a.message,
-                                      "detail": a.detail}, ensure_ascii=False))
+                                      "detail": a.detail}))
         else:
             w = csv.writer(ctx.out)
             w.writerow(["id", "at", "time", "type", "actor", "agentId", "targetId", "message", "detail"])
             for a in rows:
-                w.writerow([a.id, f"{a.created_at:.0f}", when(a.created_at), a.type, a.actor or "", a.agent_id or "",
-                            a.target_id or "", a.message, json.dumps(a.detail) if a.detail else ""])
+                # outside text as a spreadsheet's text, never its formula, and no raw control character
+                w.writerow([csv_cell(visible(c, multiline=True)) for c in (
+                    a.id, f"{a.created_at:.0f}", when(a.created_at), a.type, a.actor or "", a.agent_id or "",
+                    a.target_id or "", a.message, json_line(a.detail) if a.detail else "")])
         return EXIT_OK
 
     return with_store(ctx, export)

@@ -46,32 +46,37 @@ def agent_level(status: str) -> int:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service import openclaw
+    from console.service.openclaw.channels import channel_status
+    from console.service.openclaw.config import load_openclaw_config
+    from console.service.openclaw.cron import load_cron
+    from console.service.openclaw.diagnose import diagnose
+    from console.service.openclaw.errors import OpenClawError
+    from console.service.openclaw.gateway import probe_gateway
     from console.service.health.squad import squad_health
 
     now = time.time() * 1000
     oc_settings = ctx.settings.openclaw
     try:
-        oc_config = openclaw.load_openclaw_config(oc_settings.openclaw_json(), oc_settings.state_dir, ctx.env)
+        oc_config = load_openclaw_config(oc_settings.openclaw_json(), oc_settings.state_dir, ctx.env)
         oc_error = None
-    except openclaw.OpenClawError as exc:
+    except OpenClawError as exc:
         oc_config, oc_error = None, str(exc)
     try:
-        cron = openclaw.load_cron(oc_settings.state_dir)
-    except openclaw.OpenClawError:
+        cron = load_cron(oc_settings.state_dir)
+    except OpenClawError:
         cron = None
 
     gateway = None
     channels = []
     if not args.no_gateway:
-        from console.service.daemon import gateway_url
+        from console.service.openclaw.gateway import gateway_url
 
         url = gateway_url(oc_settings.gateway, oc_config)
-        gateway = openclaw.probe_gateway(url, oc_config.token if oc_config else None)
+        gateway = probe_gateway(url, oc_config.token if oc_config else None)
         if oc_config is not None:
             try:
-                channels = openclaw.channel_status(oc_settings.state_dir, oc_config)
-            except openclaw.OpenClawError:
+                channels = channel_status(oc_settings.state_dir, oc_config)
+            except OpenClawError:
                 channels = []
 
     healths = with_store(ctx, lambda store: squad_health(store, ctx.settings.agents, now))
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for h in healths:
         causes = []
         if oc_config is not None:
-            causes = openclaw.diagnose(
+            causes = diagnose(
                 h.agent_id, config=oc_config, cron=cron, gateway=gateway, channels=channels,
                 schedule_cron=h.schedule.cron, tz=h.schedule.tz,
             )

@@ -4,6 +4,7 @@ each agent its staggered heartbeat."""
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from datetime import datetime, timezone
 
@@ -22,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                               "delivers it once the store is back.")
     beat.add_argument("agent", metavar="AGENT", help="the agent's OpenClaw id, e.g. veda")
     beat.add_argument("--error", metavar="TEXT", help="the run failed, with this error (never put a secret here)")
-    beat.add_argument("--duration", metavar="MS", type=float, help="how long the run took, in milliseconds")
+    beat.add_argument("--duration", metavar="MS", type=duration_ms,
+                      help="how long the run took, in milliseconds (0 to 86400000)")
     beat.add_argument("--run-id", metavar="ID", help="the run's id: the same id recorded twice is one beat")
     beat.add_argument("--at", metavar="TIME", help="when it ran: ISO 8601 (default: now)")
 
@@ -61,6 +63,17 @@ def _parse_at(text: str | None) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp() * 1000
+
+
+def duration_ms(text: str) -> float:
+    """`--duration`: a finite number of milliseconds, from 0 to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not math.isfinite(value) or not 0 <= value <= 86_400_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 86400000 ms (a day)")
+    return value
 
 
 def _known_agent(ctx: Context, store, agent_id: str) -> None:
@@ -138,46 +151,49 @@ def _pause(args: argparse.Namespace, ctx: Context, store) -> int:
 
 
 def _crons(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service import openclaw
+    from console.service.openclaw.cron import heartbeat_jobs, load_cron
+    from console.service.openclaw.cron_commands import compare_job, cron_add_command, format_command
+    from console.service.openclaw.errors import OpenClawError
+    from console.service.openclaw.runner import default_runner, redact
 
     try:
-        cron = openclaw.load_cron(ctx.settings.openclaw.state_dir)
+        cron = load_cron(ctx.settings.openclaw.state_dir)
         jobs = cron.jobs
         source = cron.source
-    except openclaw.OpenClawError as exc:
+    except OpenClawError as exc:
         ctx.warn(f"squad-console: existing jobs not read ({exc})")
         jobs, source = [], None
     missing: list[list[str]] = []
     differs = 0
     for agent in ctx.settings.agents:
-        argv = openclaw.cron_add_command(agent.id, None, agent.heartbeat, agent.tz)
-        existing = openclaw.heartbeat_jobs(jobs, agent.id)
+        argv = cron_add_command(agent.id, None, agent.heartbeat, agent.tz)
+        existing = heartbeat_jobs(jobs, agent.id)
         if not existing:
             ctx.print(f"# {agent.id}: no heartbeat job yet ({agent.heartbeat} {agent.tz})")
-            ctx.print(openclaw.format_command(argv))
+            ctx.print(format_command(argv))
             missing.append(argv)
             continue
         for job in existing:
-            problems = openclaw.compare_job(job, agent.heartbeat, agent.tz)
+            problems = compare_job(job, agent.heartbeat, agent.tz)
             if problems:
                 differs += 1
                 ctx.print(f"# {agent.id}: job {job.id} differs from squad.toml: {'; '.join(problems)}")
                 for fix in _job_fixes(job, agent.heartbeat, agent.tz):
-                    ctx.print(openclaw.format_command(fix))
+                    ctx.print(format_command(fix))
             else:
                 ctx.print(f"# {agent.id}: job {job.id} matches ({agent.heartbeat} {agent.tz})")
     if source is not None:
         ctx.warn(f"(existing jobs read from {'the openclaw CLI' if source == 'cli' else 'the cron files'})")
     if args.apply and missing:
-        runner = openclaw.default_runner()
+        runner = default_runner()
         if runner is None:
             raise CommandError("the openclaw CLI is not on PATH, so --apply cannot run the commands",
                                hint="run the commands above on the gateway host, or put `openclaw` on PATH")
         for argv in missing:
             code, out, err = runner(argv)
             if code != 0:
-                raise CommandError(f"`{openclaw.format_command(argv[:4])} ...` failed (exit {code}): {openclaw.redact(err.strip())[:300]}")
-            ctx.print(f"applied: {openclaw.format_command(argv[:4])} ...")
+                raise CommandError(f"`{format_command(argv[:4])} ...` failed (exit {code}): {redact(err.strip())[:300]}")
+            ctx.print(f"applied: {format_command(argv[:4])} ...")
         missing = []
     # for scripts: 1 while something still needs doing (a missing job, a job that differs)
     return EXIT_FAIL if (differs or missing) else EXIT_OK
@@ -185,7 +201,7 @@ def _crons(args: argparse.Namespace, ctx: Context) -> int:
 
 def _job_fixes(job, cron: str, tz: str) -> list[list[str]]:
     """The commands that bring an existing job in line with squad.toml."""
-    from console.service.openclaw import fires_at_top_of_hour
+    from console.service.openclaw.cron_commands import fires_at_top_of_hour
 
     fixes: list[list[str]] = []
     if not job.enabled:

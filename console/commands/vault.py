@@ -4,22 +4,22 @@ agents' plaintext credentials into it.
 Values are printed only where asked for by name: `vault get` (the value), `vault init` (the new
 key, once, when no keyring can keep it) and whatever the child of `vault exec` prints. Everything
 else shows names, versions, dates, sources and fingerprints.
+
+A thin front end: the vault, the migration and the deployment are opened by the composition
+root (console.service.wiring); the environment of `vault exec` is built by
+console.service.vault.secrets.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from console.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError, Context, table, when
-
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,10 +82,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ------------------------------------------------------------------------- helpers
-def vault_path(ctx: Context) -> Path:
-    return ctx.settings.store.local_path().parent / "vault.json"
-
-
 def _open_store(ctx: Context) -> tuple[Any | None, str]:
     from console.service.store import StoreError
     from console.service.wiring import open_store
@@ -97,10 +93,9 @@ def _open_store(ctx: Context) -> tuple[Any | None, str]:
 
 
 def _vault(ctx: Context, store: Any | None = None, *, need_key: bool = True):
-    from console.service.vault import Vault, find_key
+    from console.service.wiring import open_vault
 
-    key = find_key(ctx.env) if need_key else None
-    return Vault(vault_path(ctx), key=key, key_provider=lambda: find_key(ctx.env), store=store)
+    return open_vault(ctx.settings, ctx.env, store=store, need_key=need_key)
 
 
 def _write_value(ctx: Context, data: bytes) -> None:
@@ -134,14 +129,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 # ------------------------------------------------------------------------ commands
 def _init(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service.vault import Vault, VaultKeyMissing, find_key, init_key
+    from console.service.vault import VaultKeyMissing, find_key, init_key
 
     existing = None
     try:
         existing = find_key(ctx.env)
     except VaultKeyMissing:
         pass
-    vault = Vault(vault_path(ctx))
+    vault = _vault(ctx, need_key=False)
     written_with = vault.kid() if vault.exists() else None
     if existing is not None and not args.force:
         raise CommandError(f"a vault key is already set (key {existing.kid}, from {existing.source})",
@@ -202,7 +197,7 @@ def _put(args: argparse.Namespace, ctx: Context) -> int:
 
 def _get(args: argparse.Namespace, ctx: Context) -> int:
     from console.service.store import StoreError
-    from console.service.vault import VaultNotFound
+    from console.service.vault import VaultError, VaultNotFound
 
     vault = _vault(ctx)
     try:
@@ -216,7 +211,7 @@ def _get(args: argparse.Namespace, ctx: Context) -> int:
         try:
             vault.store = store
             value = vault.get_from_store(args.name, args.version)
-        except StoreError:
+        except (StoreError, VaultError):
             raise local_miss from None
         finally:
             store.close()
@@ -261,10 +256,6 @@ def _rm(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def _env_var_for(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "_", name).upper().strip("_") or "SECRET"
-
-
 def _exec(args: argparse.Namespace, ctx: Context) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -272,6 +263,8 @@ def _exec(args: argparse.Namespace, ctx: Context) -> int:
     if not cmd:
         raise CommandError("no command to run", hint="squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx convex deploy",
                            code=EXIT_USAGE)
+    from console.service.vault.secrets import ENV_NAME_RE, exec_environment
+
     vault = _vault(ctx)
     mapping: list[tuple[str, str]] = []
     for item in args.env:
@@ -280,21 +273,7 @@ def _exec(args: argparse.Namespace, ctx: Context) -> int:
             raise CommandError(f"--env {item!r} is not VAR=NAME", hint="e.g. --env CONVEX_DEPLOY_KEY=convex-deploy-key",
                                code=EXIT_USAGE)
         mapping.append((var, name))
-    if not mapping:
-        mapping = [(_env_var_for(e.name), e.name) for e in vault.entries()]
-    env = dict(ctx.env)
-    if args.clean:
-        env = {k: v for k, v in env.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "TZ")}
-    for var, name in mapping:
-        value = vault.get(name)
-        if value.endswith(b"\n") and value.count(b"\n") == 1:
-            value = value[:-1]  # a key file's trailing newline is not part of the key
-        if b"\0" in value:
-            raise CommandError(f"entry {name} holds a NUL byte and cannot go in an environment variable",
-                               hint=f"use `squad-console vault restore {name} --to PATH` instead")
-        env[var] = value.decode("utf-8", "surrogateescape")
-    if "CONVEX_VAULT_KEY" not in {var for var, _ in mapping}:
-        env.pop("CONVEX_VAULT_KEY", None)  # the child gets its secrets, not the key to all of them
+    env = exec_environment(vault, ctx.env, mapping, clean=args.clean)
     try:
         ctx.out.flush()
         ctx.err.flush()
@@ -306,7 +285,7 @@ def _exec(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _restore(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service.vault import atomic_write
+    from console.service.vault.files import atomic_write
 
     value = _vault(ctx).get(args.name, args.version, include_deleted=True)
     target = Path(args.to).expanduser()
@@ -320,14 +299,12 @@ def _restore(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _deployment(ctx: Context):
-    from console.service.vault.migration import Deployment
+    from console.service.wiring import open_deployment, open_store
 
     s = ctx.settings.store
     if s.kind != "convex" or not s.url or not s.deploy_key:
         return None
-    from console.service.wiring import open_store
-
-    return Deployment(s.url, s.deploy_key, open_store(s))
+    return open_deployment(ctx.settings, open_store(s))
 
 
 def _convex_key(args: argparse.Namespace, ctx: Context) -> int:
@@ -364,28 +341,13 @@ def _convex_key(args: argparse.Namespace, ctx: Context) -> int:
 
 # ------------------------------------------------------------------------- migrate
 def _migrate(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service.vault.migration import Migration, workspaces_from_settings
-    from console.service.vault import VaultKeyMissing, find_key
+    from console.service.wiring import open_migration
 
     store, why = _open_store(ctx)
     try:
-        try:
-            key = find_key(ctx.env)
-        except VaultKeyMissing:
-            key = None
-            if not args.dry_run:
-                raise
-        from console.service.vault import Vault
-
-        vault = Vault(vault_path(ctx), key=key, store=store)
-        deployment = None
-        if ctx.settings.store.kind == "convex" and store is not None and ctx.settings.store.deploy_key:
-            from console.service.vault.migration import Deployment
-
-            deployment = Deployment(ctx.settings.store.url or "", ctx.settings.store.deploy_key, store)
-        m = Migration(workspaces_from_settings(ctx.settings), store, vault, deployment=deployment)
+        m = open_migration(ctx.settings, ctx.env, store, need_key=not args.dry_run)
         if args.dry_run:
-            return _show_plan(m, ctx, key is None)
+            return _show_plan(m, ctx, not m.vault.has_key)
         return _run_migration(m, args, ctx, why)
     finally:
         if store is not None:

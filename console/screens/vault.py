@@ -1,7 +1,10 @@
 """Vault: the encrypted entries (names, versions, where each came from, which workflows use it;
 never a value), and the migration wizard that moves plaintext credentials out of the agents'
-workspaces one step at a time, resumable, with a typed confirmation for destructive steps. The
-entries come with each poll (console.service.vault_view: re-read only when the vault file changes)."""
+workspaces one step at a time, resumable, with a typed confirmation for destructive steps.
+
+The entries come with each poll (console.service.vault_view: re-read only when the vault file
+changes); the migration is opened by the composition root (console.service.wiring); the "used by"
+column comes from the vault's one workspace scanner (console.service.vault.scan)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 from console.screens.base import ConsoleScreen
-from console.service.vault_view import vault_path
 from widgets.format import stamp
 from widgets.tables import SyncedTable
 
@@ -122,21 +124,12 @@ class MigrationWizard(ModalScreen):
 
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def start(self) -> None:
-        from console.service.vault.migration import Deployment, Migration, workspaces_from_settings
-        from console.service.vault import Vault, VaultError, VaultKeyMissing, find_key
+        from console.service.vault import VaultError
+        from console.service.wiring import open_migration
 
         app = self.app
-        settings = app.settings
         try:
-            try:
-                key = find_key(app.watch.env or None)
-            except VaultKeyMissing:
-                key = None
-            vault = Vault(vault_path(settings), key=key, store=app.store)
-            deployment = None
-            if settings.store.kind == "convex" and settings.store.deploy_key:
-                deployment = Deployment(settings.store.url or "", settings.store.deploy_key, app.store)
-            m = Migration(workspaces_from_settings(settings), app.store, vault, deployment=deployment)
+            m = open_migration(app.settings, app.watch.env or None, app.store)
             self.post_message(WizardReady(m, m.plan(), None))
         except VaultError as exc:
             self.post_message(WizardReady(None, None, exc.describe()))
@@ -253,11 +246,12 @@ class MigrationWizard(ModalScreen):
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def _run(self, step_id: str, confirm: str | None) -> None:
         from console.service.store import StoreError
+        from console.service.vault import VaultError
 
         try:
             result = self.migration.run_step(step_id, confirm=confirm)
             self.post_message(StepFinished(result))
-        except StoreError as exc:
+        except (StoreError, VaultError) as exc:
             self.post_message(StepFinished(None, exc.describe()))
 
     @on(StepFinished)

@@ -28,7 +28,10 @@ from typing import Any
 import schedule as schedule_lib
 
 from console.config import Settings
-from console.service import openclaw
+from console.service.openclaw.config import OpenClawConfig, load_openclaw_config
+from console.service.openclaw.cron import heartbeat_jobs, load_cron, run_to_heartbeat
+from console.service.openclaw.errors import OpenClawError
+from console.service.openclaw.gateway import gateway_url, probe_gateway
 from console.service.store.outbox import Outbox, record_beat
 from console.service.health.squad import squad_health
 from console.service.store import Store, StoreError, StoreUnavailable
@@ -102,7 +105,7 @@ class Daemon:
                 log(logging.WARNING, f"{name}_store_unavailable", error=str(exc), queued=self.outbox.pending())
             except StoreError as exc:
                 log(logging.ERROR, f"{name}_store_error", error=str(exc), hint=exc.hint)
-            except openclaw.OpenClawError as exc:
+            except OpenClawError as exc:
                 log(logging.WARNING, f"{name}_openclaw_error", error=str(exc))
             except Exception as exc:  # a job never kills the daemon
                 log(logging.ERROR, f"{name}_failed", error=f"{type(exc).__name__}: {exc}")
@@ -113,14 +116,14 @@ class Daemon:
 
     def collect(self) -> None:
         state_dir = self.settings.openclaw.state_dir
-        cron = openclaw.load_cron(state_dir, **({"runner": self.runner} if self.runner else {}))
+        cron = load_cron(state_dir, **({"runner": self.runner} if self.runner else {}))
         agent_ids = [a.id for a in self.settings.agents]
         counts: dict[str, dict[str, int]] = {}
         store: Store | None = self.store
         for agent_id in agent_ids:
-            for job in openclaw.heartbeat_jobs(cron.jobs, agent_id):
+            for job in heartbeat_jobs(cron.jobs, agent_id):
                 for run in cron.runs.get(job.id, []):
-                    beat = openclaw.run_to_heartbeat(job, run)
+                    beat = run_to_heartbeat(job, run)
                     run_id = beat.effective_run_id()
                     if self.outbox.was_sent(run_id):
                         continue
@@ -135,7 +138,7 @@ class Daemon:
     def probe(self) -> None:
         cfg = self._openclaw_config()
         url = gateway_url(self.settings.openclaw.gateway, cfg)
-        health = openclaw.probe_gateway(url, cfg.token if cfg else None)
+        health = probe_gateway(url, cfg.token if cfg else None)
         state = "up" if health.reachable and health.healthz == 200 else "down"
         previous = self.outbox.get("gateway_state")
         if state != previous:
@@ -193,12 +196,12 @@ class Daemon:
         except StoreUnavailable:
             self.outbox.put_activity(type, message, actor="service", key=key)
 
-    def _openclaw_config(self) -> openclaw.OpenClawConfig | None:
+    def _openclaw_config(self) -> OpenClawConfig | None:
         try:
-            return openclaw.load_openclaw_config(
+            return load_openclaw_config(
                 self.settings.openclaw.openclaw_json(), self.settings.openclaw.state_dir, self.env
             )
-        except openclaw.OpenClawError:
+        except OpenClawError:
             return None
 
     # ------------------------------------------------------------------- run
@@ -233,15 +236,3 @@ class Daemon:
         self._guard("flush", self.flush)()
         log(logging.INFO, "stopped", queued=self.outbox.pending())
         return 0
-
-
-def gateway_url(configured: str, cfg: openclaw.OpenClawConfig | None) -> str:
-    """The gateway's HTTP base: squad.toml's, with the port openclaw.json names when it differs."""
-    url = configured.replace("ws://", "http://").replace("wss://", "https://").rstrip("/")
-    if cfg is not None and cfg.gateway_port:
-        from urllib.parse import urlsplit, urlunsplit
-
-        parts = urlsplit(url)
-        host = parts.hostname or "127.0.0.1"
-        url = urlunsplit((parts.scheme, f"{host}:{cfg.gateway_port}", parts.path, "", ""))
-    return url

@@ -23,8 +23,8 @@ Everything is deterministic for a given `(now_ms, seed)`; every key, token and p
 fake and says so.
 
 The gateway is `http://127.0.0.1:9` in squad.toml and port 9 in openclaw.json (the console takes
-the port from openclaw.json, see `daemon.gateway_url`, so both must be closed). Port 0 would be the
-only port nothing can listen on, but openclaw.json only accepts 1-65535. Port 9 is TCP "discard":
+the port from openclaw.json, see `openclaw.gateway.gateway_url`, so both must be closed). Port 0
+would be the only port nothing can listen on, but openclaw.json only accepts 1-65535. Port 9 is TCP "discard":
 nearly never served today, so the connection is refused at once; where a discard service does run
 it reads and never answers, so the probe times out. Either way the demo gateway shows unreachable,
 and the fake token is never sent to anything that could be a real OpenClaw gateway.
@@ -32,8 +32,8 @@ and the fake token is never sent to anything that could be a real OpenClaw gatew
 The store is written the way the store itself writes: agents, tasks, messages and the pipeline
 decisions through the LocalStore's public methods under a simulated clock (so `created_at`,
 `updated_at`, the activities and the `versions` triggers are the store's own); heartbeats and flips,
-thousands of rows, through the store's `_write()` connection with the same SQL as
-`record_heartbeat` / `record_flip`, in a few transactions. Rows of every table are inserted in the
+thousands of rows, through `LocalStore.import_history` (the rows `record_heartbeat` /
+`record_flip` write, backdated), in a few transactions. Rows of every table are inserted in the
 order of their `created_at`, so `seq` (ids, snapshot marks) is the insertion order it would be.
 
 No Textual here: the app imports this module, not the other way round.
@@ -47,7 +47,6 @@ import dataclasses
 import json
 import random
 import shlex
-import sqlite3
 import sys
 import tempfile
 import time
@@ -58,9 +57,10 @@ from pathlib import Path
 from typing import Any
 
 from console.config import AgentSettings, seed_agents
-from console.service import openclaw
+from console.service.openclaw.cron import parse_job, parse_run, run_to_heartbeat
+from console.service.openclaw.cron_commands import heartbeat_message
 from console.service.health.slots import MINUTE, Run, Schedule, flips, next_slot, slots_between
-from console.service.store.sqlite import LocalStore
+from console.service.store.sqlite import LocalStore, PastBeat, PastFlip
 from console.service.models import OPERATOR, AgentSpec, HeartbeatIn
 
 HOUR = 60 * MINUTE
@@ -234,14 +234,14 @@ def _plan(now: float, seed: int, state_dir: Path) -> tuple[list[_AgentPlan], flo
             outage_start=None if agent.id == "cestra" else outage_start,
             announce=agent.id != "cestra",
         )
-        job = openclaw.parse_job(_job(agent, job_id, created, records, now))
+        job = parse_job(_job(agent, job_id, created, records, now))
         assert job is not None
         beats = []
         for record in records:
-            run = openclaw.parse_run(record, job_id)
+            run = parse_run(record, job_id)
             assert run is not None
             # exactly the beat the daemon's `collect` records for this run, collected a little later
-            beat = openclaw.run_to_heartbeat(job, run)
+            beat = run_to_heartbeat(job, run)
             beats.append((beat, min(now, record["ts"] + collect.uniform(*COLLECT_LAG))))
         plans.append(_AgentPlan(agent, job_id, created, records, beats))
     return plans, outage_start
@@ -265,7 +265,7 @@ def _job(
         "wakeMode": "now",
         "payload": {
             "kind": "agentTurn",
-            "message": f"You are {agent.name}. " + openclaw.heartbeat_message(agent.id),
+            "message": f"You are {agent.name}. " + heartbeat_message(agent.id),
             "timeoutSeconds": 300,
         },
         "delivery": {"mode": "announce", "channel": "whatsapp", "to": DEMO_PHONE} if announce else {"mode": "none"},
@@ -418,52 +418,7 @@ def _write_workspaces(agents: tuple[AgentSettings, ...]) -> None:
 
 # ------------------------------------------------------------------------------------ store
 
-_Event = tuple[float, int, str, Callable[..., None]]  # (time, order, "bulk" | "call", fn)
-
-
-def _insert_beat(store: LocalStore, db: sqlite3.Connection, beat: HeartbeatIn, with_activity: bool) -> None:
-    """`LocalStore.record_heartbeat`'s rows, minus the `heartbeat_failed` activity when told."""
-    now = store._clock()
-    run_id = beat.effective_run_id()
-    cur = db.execute(
-        "INSERT INTO heartbeats (agent_id, at, outcome, source, run_id, duration_ms, error,"
-        " delivery, model, tokens, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            beat.agent_id, beat.at, beat.outcome, beat.source, run_id, beat.duration_ms,
-            beat.error, beat.delivery, beat.model, beat.tokens, beat.cost_usd, now,
-        ),
-    )
-    if beat.outcome == "error" and with_activity:
-        agent = store._find_agent(db, beat.agent_id)
-        store._activity_in(
-            db,
-            "heartbeat_failed",
-            f"{beat.agent_id} heartbeat failed: {beat.error or 'unknown error'}",
-            agent_id=f"a{agent['seq']}" if agent else None,
-            actor=beat.source,
-            target_id=f"h{cur.lastrowid}",
-            detail={"agentId": beat.agent_id, "runId": run_id},
-        )
-
-
-def _insert_flip(store: LocalStore, db: sqlite3.Connection, agent_id: str, at: float, frm: str, to: str,
-                 reason: str | None, actor: str) -> None:
-    """`LocalStore.record_flip`'s rows."""
-    now = store._clock()
-    cur = db.execute(
-        "INSERT INTO flips (agent_id, at, from_status, to_status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (agent_id, at, frm, to, reason, now),
-    )
-    agent = store._find_agent(db, agent_id)
-    store._activity_in(
-        db,
-        f"heartbeat_{to}",
-        f"{agent_id}: {frm} → {to}" + (f" ({reason})" if reason else ""),
-        agent_id=f"a{agent['seq']}" if agent else None,
-        actor=actor,
-        target_id=f"f{cur.lastrowid}",
-        detail={"agentId": agent_id, "at": at},
-    )
+_Event = tuple[float, int, str, Any]  # (time, order, "bulk" | "call", PastBeat | PastFlip or a call)
 
 
 def _heartbeat_events(plans: list[_AgentPlan], now: float, seed: int, add: Callable[..., None]) -> None:
@@ -481,7 +436,7 @@ def _heartbeat_events(plans: list[_AgentPlan], now: float, seed: int, add: Calla
             if log_it:
                 last_logged = beat.at
             previous_ok = not failed
-            add(created_at, "bulk", lambda db, s, b=beat, w=log_it: _insert_beat(s, db, b, w))
+            add(created_at, "bulk", PastBeat(beat, created_at, audited=log_it))
         # the flips the daemon's `evaluate` records: the status engine's transitions over the week
         schedule = Schedule(a.heartbeat, a.tz, grace=a.grace * 1000.0, created_at=p.created)
         runs = [Run(at=b.at, ok=b.outcome == "ok", error=b.error, run_id=b.effective_run_id()) for b, _ in p.beats]
@@ -489,8 +444,7 @@ def _heartbeat_events(plans: list[_AgentPlan], now: float, seed: int, add: Calla
         for f in flips(schedule, runs, p.created, now, initial="new"):
             trigger = seen_at.get(f.at, f.at)  # a run flips once collected; a miss at its deadline
             at = min(now, trigger + lag.uniform(*EVALUATE_LAG))
-            add(at, "bulk", lambda db, s, a_id=a.id, f=f: _insert_flip(
-                s, db, a_id, f.at, f.from_status, f.to_status, f.reason, "service"))
+            add(at, "bulk", PastFlip(a.id, f.at, f.from_status, f.to_status, at, reason=f.reason, actor="service"))
 
 
 def _mission_control_events(plans: list[_AgentPlan], now: float, outage_start: float, add: Callable[..., None]) -> None:
@@ -625,7 +579,7 @@ def _mission_control_events(plans: list[_AgentPlan], now: float, outage_start: f
 def _fill_store(db_path: Path, plans: list[_AgentPlan], now: float, seed: int, outage_start: float) -> None:
     events: list[_Event] = []
 
-    def add(t: float, kind: str, fn: Callable[..., None]) -> None:
+    def add(t: float, kind: str, fn: Any) -> None:
         events.append((t, len(events), kind, fn))
 
     _mission_control_events(plans, now, outage_start, add)
@@ -643,11 +597,11 @@ def _fill_store(db_path: Path, plans: list[_AgentPlan], now: float, seed: int, o
                 fn(store)
                 i += 1
                 continue
-            with store._write() as db:  # a run of bulk rows between two method calls: one transaction
-                while i < len(events) and events[i][2] == "bulk":
-                    clock.t = events[i][0]
-                    events[i][3](db, store)
-                    i += 1
+            run = []  # a run of bulk rows between two method calls: one transaction
+            while i < len(events) and events[i][2] == "bulk":
+                run.append(events[i][3])
+                i += 1
+            store.import_history(run)
     finally:
         store.close()
 

@@ -147,8 +147,8 @@ Marks = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One poll's answer. `agents`/`tasks` (and `feeds`/`opportunities`) are None when unchanged
-    since the caller's marks."""
+    """One poll's answer. `agents`/`tasks`/`feeds`/`opportunities` are None when unchanged since
+    the caller's marks."""
 
     agents: tuple[Agent, ...] | None
     tasks: tuple[Task, ...] | None
@@ -166,6 +166,8 @@ class Snapshot:
         return (
             self.agents is None
             and self.tasks is None
+            and self.feeds is None
+            and self.opportunities is None
             and not (self.messages or self.activities or self.heartbeats or self.flips)
         )
 

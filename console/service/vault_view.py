@@ -8,44 +8,9 @@ Refreshed on the poll's worker (watch.Watch), so the screen only draws what it i
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-
-def vault_path(settings: Any) -> Path:
-    """The vault file: beside the local store's database."""
-    return settings.store.local_path().parent / "vault.json"
-
-
-def workspace_usage(agents: Iterable[Any], names: list[str]) -> dict[str, list[str]]:
-    """Which workspace files use each entry (`vault get NAME`, `vault exec`), by a bounded scan."""
-    used: dict[str, list[str]] = {n: [] for n in names}
-    pattern = re.compile(r"vault\s+(?:get|exec)\b[^\n]*")
-    for agent in agents:
-        root = Path(agent.workspace or "")
-        if not root.is_dir():
-            continue
-        seen = 0
-        for path in root.rglob("*"):
-            if seen > 2000 or any(part in (".git", "node_modules", ".venv") for part in path.parts):
-                break
-            if not path.is_file() or path.stat().st_size > 512_000:
-                continue
-            seen += 1
-            try:
-                text = path.read_text(errors="ignore")
-            except OSError:
-                continue
-            for m in pattern.finditer(text):
-                for name in names:
-                    if name in m.group(0) or "vault exec" in m.group(0):
-                        rel = f"{root.name}/{path.relative_to(root)}"
-                        if rel not in used[name]:
-                            used[name].append(rel)
-    return used
 
 
 @dataclass(frozen=True)
@@ -59,11 +24,15 @@ class VaultState:
 
 
 class VaultView:
-    """The current VaultState, re-read when the file's stat changes or after `invalidate()`."""
+    """The current VaultState, re-read when the file's stat changes or after `invalidate()`.
+    The vault is opened by the composition root (wiring); "used by" comes from the vault's one
+    workspace scanner (vault.scan)."""
 
-    def __init__(self, path: Path, agents: Iterable[Any] = ()) -> None:
-        self.path = Path(path)
-        self.agents = list(agents)
+    def __init__(self, settings: Any) -> None:
+        from console.service.wiring import vault_path
+
+        self.settings = settings
+        self.path = vault_path(settings)
         self._key: tuple | None = None
         self._stale = True
         self.state = VaultState(self.path)
@@ -87,13 +56,16 @@ class VaultView:
         self._stale = False
         self._key = key
         self.reads += 1
-        from console.service.vault import Vault, VaultError
+        from console.service.vault import VaultError
+        from console.service.vault.scan import entry_usage, workspaces_from_settings
+        from console.service.wiring import open_vault
 
         try:
-            entries = tuple(Vault(self.path).entries())
+            entries = tuple(open_vault(self.settings, need_key=False).entries())
         except VaultError as exc:
             self.state = VaultState(self.path, error=exc.describe())
             return self.state
         names = [e.name for e in entries]
-        self.state = VaultState(self.path, entries, workspace_usage(self.agents, names) if names else {})
+        usage = entry_usage(workspaces_from_settings(self.settings), names) if names else {}
+        self.state = VaultState(self.path, entries, usage)
         return self.state

@@ -21,21 +21,15 @@ from pathlib import Path
 
 from console.config import Settings
 from console.service.health.book import HealthBook, SlotMark, seed_book
-from console.service.models import Activity, Agent, Snapshot, Task
+from console.service.models import Activity, Agent, Task
 from console.service.pipeline import BoardRow, FeedHealth, board_rows, feed_health
 from console.service.poller import Poller, PollResult
 from console.service.health.squad import DAY_MS, AgentHealth
 from console.service.store import Store, StoreError
-from console.service.vault_view import VaultState, VaultView, vault_path
+from console.service.vault_view import VaultState, VaultView
 
 UPTIME_TARGET = 0.99
-PLAINTEXT_NAMES = (".convex-deploy-key", ".convex-auth-token")
 PRUNE_EVERY_MS = 60_000.0  # the book drops beats older than its window at most once a minute
-# activity that means the pipeline's feeds or opportunities changed (an agent, the daemon or the screen)
-PIPELINE_ACTIVITY = frozenset({
-    "signals_ingested", "opportunity_created", "survey_recorded", "decision_made", "feed_failed", "feed_recovered",
-    "market_analysed", "decision_overridden", "feed_added", "feed_removed", "opportunity_moved", "analysis_recorded",
-})
 
 
 @dataclass(frozen=True)
@@ -124,11 +118,10 @@ class Watch:
         self._view: View | None = None
         self._lock = threading.Lock()
         self._pruned_at: float | None = None
-        self._store_sends_pipeline = False
-        self._pipeline_loaded = False
         self._board_of: dict | None = None
         self._board: list[tuple[str, list[BoardRow]]] = []
-        self.vault = VaultView(vault_path(settings), settings.agents)
+        self.vault = VaultView(settings)
+        self._plaintext_check: Callable[[], list[Path]] | None = None
 
     def now_ms(self) -> float:
         return self.clock() * 1000
@@ -145,8 +138,6 @@ class Watch:
             try:
                 if result.ok and self.book is None:
                     self.book = seed_book(self.store, self.agent_ids(), now)
-                if result.ok and result.snapshot is not None:
-                    self._load_pipeline(result.snapshot)
             except StoreError as exc:
                 # the first good poll's history load failed: a failed poll like any other (stale,
                 # backing off, retried), never a dead poll loop
@@ -161,21 +152,6 @@ class Watch:
             view, transitions = self._build_view(now)
             return StepResult(result, view, transitions)
 
-    def _load_pipeline(self, snap: Snapshot) -> None:
-        """Until every store's snapshot carries feeds and opportunities, read them from the store:
-        at the first poll, and again when the poll brought pipeline activity. A store whose snapshot
-        carries them once (its first answer does) is never asked again: the poller keeps them."""
-        if snap.feeds is not None or snap.opportunities is not None:
-            self._store_sends_pipeline = True
-        if self._store_sends_pipeline:
-            return
-        if self._pipeline_loaded and not any(a.type in PIPELINE_ACTIVITY for a in snap.activities):
-            return
-        state = self.poller.state
-        state.feeds = {f.id: f for f in self.store.list_feeds()}
-        state.opportunities = {o.id: o for o in self.store.list_opportunities()}
-        self._pipeline_loaded = True
-
     # ------------------------------------------------------------------ OpenClaw
     def probe_due(self) -> bool:
         now = self.now_ms()
@@ -189,35 +165,39 @@ class Watch:
 
     # ------------------------------------------------------------------ OpenClaw
     def _probe(self, now: float) -> None:
-        from console.service import openclaw
-        from console.service.daemon import gateway_url
+        from console.service.openclaw.channels import channel_status
+        from console.service.openclaw.config import load_openclaw_config
+        from console.service.openclaw.cron import load_cron
+        from console.service.openclaw.diagnose import diagnose
+        from console.service.openclaw.errors import OpenClawError
+        from console.service.openclaw.gateway import gateway_url, probe_gateway
 
         self._last_probe = now
         oc = self.settings.openclaw
         try:
-            config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.env)
-        except openclaw.OpenClawError:
+            config = load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.env)
+        except OpenClawError:
             config = None
         self._agent_to_agent = config.agent_to_agent if config else None
         try:
-            cron = openclaw.load_cron(oc.state_dir, runner=self.openclaw_runner)
-        except openclaw.OpenClawError:
+            cron = load_cron(oc.state_dir, runner=self.openclaw_runner)
+        except OpenClawError:
             cron = None
         self._gateway = (
-            openclaw.probe_gateway(gateway_url(oc.gateway, config), config.token if config else None, timeout=2.0)
+            probe_gateway(gateway_url(oc.gateway, config), config.token if config else None, timeout=2.0)
             if self.probe_gateway else None
         )
         channels = []
         if config is not None:
             try:
-                channels = openclaw.channel_status(oc.state_dir, config, runner=self.openclaw_runner)
-            except openclaw.OpenClawError:
+                channels = channel_status(oc.state_dir, config, runner=self.openclaw_runner)
+            except OpenClawError:
                 channels = []
         causes: dict[str, list] = {}
         if config is not None:
             for a in self.settings.agents:
-                causes[a.id] = openclaw.diagnose(a.id, config=config, cron=cron, gateway=self._gateway,
-                                                 channels=channels, schedule_cron=a.heartbeat, tz=a.tz)
+                causes[a.id] = diagnose(a.id, config=config, cron=cron, gateway=self._gateway,
+                                        channels=channels, schedule_cron=a.heartbeat, tz=a.tz)
         self._causes = causes
 
     # ---------------------------------------------------------------------- view
@@ -289,14 +269,12 @@ class Watch:
         return out
 
     def plaintext_files(self) -> list[Path]:
-        found = []
-        for a in self.settings.agents:
-            if a.workspace:
-                for name in PLAINTEXT_NAMES:
-                    p = Path(a.workspace) / name
-                    if p.is_file():
-                        found.append(p)
-        return found
+        """The plaintext credentials the migration would move: the vault's one workspace scanner."""
+        if self._plaintext_check is None:
+            from console.service.wiring import plaintext_credentials_check
+
+            self._plaintext_check = plaintext_credentials_check(self.settings)
+        return self._plaintext_check()
 
     def _alerts(self, view: View) -> list[Alert]:
         alerts: list[Alert] = []

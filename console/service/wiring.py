@@ -1,12 +1,22 @@
-"""Opening the configured store (no Textual here either: the CLI, the daemon and the app share it)."""
+"""The composition root: opening the configured store, the vault and the credential migration
+from the settings and the environment (no Textual here either: the CLI, the daemon and the app
+share it). Opening the store may read the deploy key from the vault; the vault never needs the
+store to open (a store is handed to it afterwards, for replication only)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from console.config import StoreSettings
+from console.config import Settings, StoreSettings
 from console.service.store import Store, StoreAuthError, StoreError
+
+if TYPE_CHECKING:
+    from console.service.vault import Vault
+    from console.service.vault.deployment import Deployment
+    from console.service.vault.migration import Migration
 
 VAULT_ENTRY = "convex-deploy-key"
 
@@ -14,14 +24,15 @@ VAULT_ENTRY = "convex-deploy-key"
 def deploy_key_from_vault(settings: StoreSettings, env: Mapping[str, str] | None = None) -> str | None:
     """The deploy key kept in the vault (entry `convex-deploy-key`), when there is a vault and a
     key to open it; None otherwise (the caller then says how to give one)."""
-    path = settings.local_path().parent / "vault.json"
+    path = vault_path(settings)
     if not path.exists():
         return None
     from console.service.vault import Vault, VaultError, find_key
+    from console.service.vault.secrets import secret_value
 
     try:
-        key = find_key(os.environ if env is None else env)
-        return Vault(path, key=key).get(VAULT_ENTRY).decode("utf-8").strip() or None
+        key = find_key(os.environ if env is None else env)  # a vault without a store: no recursion
+        return secret_value(Vault(path, key=key).get(VAULT_ENTRY), VAULT_ENTRY).decode("utf-8") or None
     except (VaultError, UnicodeDecodeError):
         return None
 
@@ -45,3 +56,76 @@ def open_store(settings: StoreSettings, env: Mapping[str, str] | None = None) ->
     from console.service.store.sqlite import LocalStore
 
     return LocalStore(settings.local_path())
+
+
+# =============================================================================== the vault
+# The vault file, the vault, the Convex deployment's key and the credential migration, opened
+# from the settings (the vault screen, `squad-console vault ...` and the overview use these).
+VAULT_FILE = "vault.json"
+_OVERVIEW_SALT = b"squad-console overview scan"  # fingerprints the overview never shows
+
+
+def vault_path(settings: Settings | StoreSettings) -> Path:
+    """The vault file: `vault.json` beside the local store's database (the [store] path decides
+    the folder), whichever store is in use."""
+    store = settings.store if isinstance(settings, Settings) else settings
+    return store.local_path().parent / VAULT_FILE
+
+
+def open_vault(settings: Settings | StoreSettings, env: Mapping[str, str] | None = None, *,
+               store: Store | None = None, need_key: bool = True) -> Vault:
+    """The vault, its key found now (`need_key`: VaultKeyMissing when there is none) or when a
+    value is first read or written; `store` receives the ciphertext copies."""
+    from console.service.vault import Vault, find_key
+
+    env = os.environ if env is None else env
+    key = find_key(env) if need_key else None
+    return Vault(vault_path(settings), key=key, key_provider=lambda: find_key(env), store=store)
+
+
+def open_deployment(settings: Settings, store: Store | None) -> Deployment | None:
+    """The Convex deployment the vault key may be set in, or None when the store is local (or
+    the deploy key or the store is missing)."""
+    from console.service.vault.deployment import Deployment
+
+    s = settings.store
+    if s.kind != "convex" or not s.deploy_key or store is None:
+        return None
+    return Deployment(s.url or "", s.deploy_key, store)
+
+
+def open_migration(settings: Settings, env: Mapping[str, str] | None, store: Store | None, *,
+                   need_key: bool = False) -> Migration:
+    """The credential migration of the configured agents' workspaces into the vault, with the
+    deployment when the store is Convex. Without a key (and `need_key` false) the plan (dry run)
+    still works; the steps that need the key say how to give one."""
+    from console.service.vault import VaultKeyMissing, find_key
+    from console.service.vault.migration import Migration
+    from console.service.vault.scan import workspaces_from_settings
+
+    env = os.environ if env is None else env
+    vault = open_vault(settings, env, store=store, need_key=False)
+    try:
+        vault.set_key(find_key(env))
+    except VaultKeyMissing:
+        if need_key:
+            raise
+    return Migration(workspaces_from_settings(settings), store, vault, deployment=open_deployment(settings, store))
+
+
+def plaintext_credentials_check(settings: Settings) -> Callable[[], list[Path]]:
+    """The overview's "no plaintext credentials" criterion: each call rescans the configured
+    workspaces with the migration's own scanner and rules (re-reading only changed files) and
+    returns the files the migration would take credentials out of."""
+    from console.service.vault.migration import journal_path_for
+    from console.service.vault.scan import Scanner, plaintext_credentials, workspaces_from_settings
+
+    scanner = Scanner(_OVERVIEW_SALT)
+    workspaces = workspaces_from_settings(settings)
+    vault = vault_path(settings)
+    skip = (vault, journal_path_for(vault))
+
+    def check() -> list[Path]:
+        return plaintext_credentials(scanner.scan(workspaces, skip=skip))
+
+    return check

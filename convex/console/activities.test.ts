@@ -2,6 +2,7 @@ import { convexTest } from "convex-test";
 import { describe, expect, test } from "vitest";
 import { internal } from "../_generated/api";
 import schema from "../schema";
+import { decision, flip, number, taskUpdated } from "./activities";
 
 const modules = import.meta.glob("/convex/**/*.*s");
 
@@ -48,5 +49,56 @@ describe("activities:log with a key", () => {
     expect(c._id).not.toBe(a._id);
     const all = await t.run((ctx) => ctx.db.query("activities").collect());
     expect(all).toHaveLength(2);
+  });
+});
+
+describe("the wording (the same as console/service/store/activities.py)", () => {
+  test("number: 6 significant digits, plain decimal notation, never an exponent", () => {
+    const cases: [number, string][] = [
+      [0.00001, "0.00001"],
+      [1e-7, "0.0000001"],
+      [0.72, "0.72"],
+      [3, "3"],
+      [-0.5, "-0.5"],
+      [0.1 + 0.2, "0.3"],
+      [2 / 3, "0.666667"],
+      [1234567, "1234570"],
+      [999999.5, "1000000"],
+      [123456.5, "123457"],
+      [1e21, "1000000000000000000000"],
+      [1.23e-18, "0.00000000000000000123"],
+      [0, "0"],
+    ];
+    for (const [x, words] of cases) expect(number(x)).toBe(words);
+  });
+
+  test("a task update is worded with the title after it", () => {
+    const said = taskUpdated("new", { status: { from: "review", to: "done" }, title: { from: "old", to: "new" } });
+    expect(said).toMatchObject({ type: "task_completed", message: "task completed: new" });
+  });
+
+  test("a flip's detail names both statuses and the reason when there is one", () => {
+    expect(flip("veda", 5, "up", "down", undefined).detail).toEqual({ agentId: "veda", at: 5, from: "up", to: "down" });
+    expect(flip("veda", 5, "up", "down", "").message).toBe("veda: up → down");
+    expect(flip("veda", 5, "up", "down", "late").detail.reason).toBe("late");
+  });
+
+  test("a decision whose computed part or inputs are not objects reads them as null", () => {
+    const said = decision("T", { verdict: "go", computed: null, inputs: "x" } as never, { verdict: "no_go" });
+    expect(said.detail).toEqual({ verdict: "go", previous: "no_go", computed: null, criteriaVersion: null });
+  });
+
+  test("the functions write it: completed with the new title, messages, a blank task title refused", async () => {
+    const t = convexTest(schema, modules);
+    const { agent } = await t.mutation(internal.console.agents.upsert, { agentId: "veda", name: "Veda", role: "r" });
+    const task = await t.mutation(internal.console.tasks.create, { title: "old", description: "" });
+    await t.mutation(internal.console.tasks.update, { id: task._id, title: "new", status: "done" });
+    await t.mutation(internal.console.messages.send, { taskId: task._id, fromAgentId: agent._id, content: "c" });
+    const [sent, done] = await t.query(internal.console.activities.list, { limit: 2 });
+    expect(done.message).toBe("task completed: new");
+    expect(sent).toMatchObject({ type: "message_sent", message: 'commented on "new"', agentId: agent._id });
+    await expect(t.mutation(internal.console.tasks.create, { title: "  ", description: "" })).rejects.toThrow(
+      /a task needs a title/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { v } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import { internalMutation, internalQuery } from "../_generated/server";
+import { agentRegistered, agentUpdated } from "./activities";
 import { defined, findAgentByOpenClawId, sessionKeyFor, writeActivity } from "./lib";
 import { agentStatus } from "./tables";
 
@@ -43,14 +44,8 @@ export const upsert = internalMutation({
         }),
       );
       const agent = (await ctx.db.get(id))!;
-      await writeActivity(ctx, {
-        type: "agent_registered",
-        message: `${agent.name} registered`,
-        agentId: id,
-        actor,
-        targetId: id,
-        detail: { agentId, changed: ["agentId", ...FIELDS.filter((f) => agent[f] !== undefined)].sort() },
-      });
+      const changed = ["agentId", ...FIELDS.filter((f) => agent[f] !== undefined)].sort();
+      await writeActivity(ctx, { ...agentRegistered(agent.name, agentId, changed), agentId: id, actor, targetId: id });
       return { agent, created: true, changed: true };
     }
 
@@ -74,14 +69,7 @@ export const upsert = internalMutation({
     patch.updatedAt = Date.now();
     await ctx.db.patch(existing._id, patch);
     const agent = (await ctx.db.get(existing._id))!;
-    await writeActivity(ctx, {
-      type: "agent_updated",
-      message: `${agent.name} updated: ${changed.join(", ")}`,
-      agentId: agent._id,
-      actor,
-      targetId: agent._id,
-      detail: { agentId, changed },
-    });
+    await writeActivity(ctx, { ...agentUpdated(agent.name, agentId, changed), agentId: agent._id, actor, targetId: agent._id });
     return { agent, created: false, changed: true };
   },
 });

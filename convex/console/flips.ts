@@ -1,5 +1,6 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "../_generated/server";
+import { flip as flipSaid } from "./activities";
 import { byTimeArgs, defined, findAgentByOpenClawId, listByTime, writeActivity } from "./lib";
 
 /** Records an agent's status change (`up` -> `down`, ...) and its `heartbeat_<to>` activity. */
@@ -17,14 +18,11 @@ export const record = internalMutation({
     const id = await ctx.db.insert("flips", defined(fields));
     const flip = (await ctx.db.get(id))!;
     const agent = await findAgentByOpenClawId(ctx, args.agentId);
-    const why = args.reason ? ` (${args.reason})` : "";
     await writeActivity(ctx, {
-      type: `heartbeat_${args.to}`,
-      message: `${args.agentId}: ${args.from} → ${args.to}${why}`,
+      ...flipSaid(args.agentId, args.at, args.from, args.to, args.reason),
       agentId: agent?._id,
       actor,
       targetId: id,
-      detail: defined({ agentId: args.agentId, at: args.at, from: args.from, to: args.to, reason: args.reason }),
     });
     return flip;
   },

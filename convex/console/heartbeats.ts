@@ -1,5 +1,6 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "../_generated/server";
+import { heartbeatFailed } from "./activities";
 import { byTimeArgs, defined, findAgentByOpenClawId, listByTime, writeActivity } from "./lib";
 import { heartbeatOutcome } from "./tables";
 
@@ -37,12 +38,10 @@ export const record = internalMutation({
     if (heartbeat.outcome === "error") {
       const agent = await findAgentByOpenClawId(ctx, args.agentId);
       await writeActivity(ctx, {
-        type: "heartbeat_failed",
-        message: `${args.agentId} heartbeat failed: ${args.error ?? "unknown error"}`,
+        ...heartbeatFailed(args.agentId, args.error, runId),
         agentId: agent?._id,
         actor: actor ?? args.source,
         targetId: id,
-        detail: { agentId: args.agentId, runId },
       });
     }
     return { heartbeat, created: true };

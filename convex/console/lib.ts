@@ -55,6 +55,11 @@ export async function findAgentByOpenClawId(
   );
 }
 
+/** A value the contract refuses (data code `BadValue`, as the SQLite store raises). */
+export function badValue(field: string, message: string): ConvexError<{ code: string; message: string; field: string }> {
+  return new ConvexError({ code: "BadValue", message, field });
+}
+
 export function notFound(message: string): ConvexError<{ code: string; message: string }> {
   return new ConvexError({ code: "NotFound", message });
 }

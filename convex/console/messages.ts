@@ -1,5 +1,6 @@
 import { v } from "convex/values";
 import { internalMutation } from "../_generated/server";
+import { messageSent } from "./activities";
 import { notFound, writeActivity } from "./lib";
 
 /** Posts a message on a task's thread. */
@@ -13,7 +14,7 @@ export const send = internalMutation({
   handler: async (ctx, args) => {
     const task = await ctx.db.get(args.taskId);
     if (task === null) throw notFound(`task ${args.taskId} not found`);
-    const from = await ctx.db.get(args.fromAgentId);
+    if ((await ctx.db.get(args.fromAgentId)) === null) throw notFound(`agent ${args.fromAgentId} not found`);
     const id = await ctx.db.insert("messages", {
       taskId: args.taskId,
       fromAgentId: args.fromAgentId,
@@ -21,12 +22,10 @@ export const send = internalMutation({
       attachments: [],
     });
     await writeActivity(ctx, {
-      type: "message_sent",
-      message: `${from?.name ?? args.fromAgentId} commented on ${task.title}`,
+      ...messageSent(task.title, id),
       agentId: args.fromAgentId,
       actor: args.actor,
       targetId: args.taskId,
-      detail: { messageId: id },
     });
     return (await ctx.db.get(id))!;
   },

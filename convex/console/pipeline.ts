@@ -1,6 +1,6 @@
 /**
  * The pipeline (DESIGN §8): feeds, the signals read from them, and opportunities with their
- * market analysis, survey and decision. The same contract as console/service/store/sqlite.py; every
+ * market analysis, survey and decision. The same contract as console/service/store/sqlite/; every
  * change writes its activity in the same mutation.
  *
  * `analysis`, `survey` and `decision` are objects computed by console/service/pipeline/__init__.py; these
@@ -11,14 +11,21 @@ import { ConvexError, v } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { internalMutation, internalQuery } from "../_generated/server";
-import { clampLimit, defined, notFound, writeActivity } from "./lib";
+import {
+  decision as decisionSaid,
+  feedAdded,
+  feedRemoved,
+  fetchRecorded,
+  marketAnalysed,
+  opportunityCreated,
+  opportunityMoved,
+  surveyRecorded,
+  surveyResponses,
+} from "./activities";
+import { badValue, clampLimit, defined, notFound, writeActivity } from "./lib";
 import { feedOutcome, opportunityStage } from "./tables";
 
 const VERDICTS = ["go", "no_go", "more_data"];
-
-function badValue(field: string, message: string): ConvexError<{ code: string; message: string; field: string }> {
-  return new ConvexError({ code: "BadValue", message, field });
-}
 
 async function feedByUrl(ctx: QueryCtx, url: string): Promise<Doc<"feeds"> | null> {
   return ctx.db
@@ -46,13 +53,7 @@ export const addFeed = internalMutation({
       throw new ConvexError({ code: "Conflict", message: `feed ${url} is already added`, url });
     }
     const id = await ctx.db.insert("feeds", { url, competitor, errorCount: 0 });
-    await writeActivity(ctx, {
-      type: "feed_added",
-      message: `feed added: ${url} (${competitor})`,
-      actor,
-      targetId: id,
-      detail: { url, competitor },
-    });
+    await writeActivity(ctx, { ...feedAdded(url, competitor), actor, targetId: id });
     return (await ctx.db.get(id))!;
   },
 });
@@ -70,13 +71,7 @@ export const removeFeed = internalMutation({
     const feed = await feedByUrl(ctx, url);
     if (feed === null) throw notFound(`feed ${url} not found`);
     await ctx.db.delete(feed._id);
-    await writeActivity(ctx, {
-      type: "feed_removed",
-      message: `feed removed: ${url} (${feed.competitor})`,
-      actor,
-      targetId: feed._id,
-      detail: { url, competitor: feed.competitor },
-    });
+    await writeActivity(ctx, { ...feedRemoved(url, feed.competitor), actor, targetId: feed._id });
     return feed;
   },
 });
@@ -155,33 +150,8 @@ export const recordFetch = internalMutation({
         unchanged++;
       }
     }
-    if (created > 0 || updated > 0) {
-      await writeActivity(ctx, {
-        type: "signals_ingested",
-        message:
-          `${before.competitor}: ${created} new signal${created !== 1 ? "s" : ""} from ${url}` +
-          (updated > 0 ? ` (${updated} updated)` : ""),
-        actor: actor ?? "service",
-        targetId: before._id,
-        detail: { url, competitor: before.competitor, created, updated, entryKeys: newKeys.slice(0, 50) },
-      });
-    }
-    if (state.outcome === "failed" && before.outcome !== "failed") {
-      await writeActivity(ctx, {
-        type: "feed_failed",
-        message: `feed ${url} ${state.health ?? "failed"}`,
-        actor: actor ?? "service",
-        targetId: before._id,
-        detail: { url, status: state.lastStatus ?? null, errorCount: state.errorCount },
-      });
-    } else if (before.outcome === "failed" && state.outcome !== undefined && state.outcome !== "failed") {
-      await writeActivity(ctx, {
-        type: "feed_recovered",
-        message: `feed ${url} answers again (${state.outcome})`,
-        actor: actor ?? "service",
-        targetId: before._id,
-        detail: { url, status: state.lastStatus ?? null },
-      });
+    for (const said of fetchRecorded(before, state, created, updated, newKeys)) {
+      await writeActivity(ctx, { ...said, actor: actor ?? "service", targetId: before._id });
     }
     const feed = (await ctx.db.get(before._id))!;
     return { feed, created, updated, unchanged };
@@ -225,13 +195,7 @@ export const createOpportunity = internalMutation({
       stage: "analysis",
       updatedAt: Date.now(),
     });
-    await writeActivity(ctx, {
-      type: "opportunity_created",
-      message: `opportunity created: ${title}`,
-      actor,
-      targetId: id,
-      detail: { stage: "analysis" },
-    });
+    await writeActivity(ctx, { ...opportunityCreated(title), actor, targetId: id });
     return (await ctx.db.get(id))!;
   },
 });
@@ -263,21 +227,10 @@ export const moveOpportunity = internalMutation({
     const before = await opportunity(ctx, id);
     if (before.stage === stage) return before;
     const opp = await patched(ctx, before._id, { stage });
-    await writeActivity(ctx, {
-      type: "opportunity_moved",
-      message: `opportunity moved to ${stage}: ${opp.title}`,
-      actor,
-      targetId: opp._id,
-      detail: { from: before.stage, to: stage },
-    });
+    await writeActivity(ctx, { ...opportunityMoved(opp.title, before.stage, stage), actor, targetId: opp._id });
     return opp;
   },
 });
-
-function fmt(n: number): string {
-  // Python's `:g` for the scores the console writes (at most 6 significant digits)
-  return String(Number(n.toPrecision(6)));
-}
 
 /** The market score and the analysis behind it (`market_analysed`). */
 export const recordAnalysis = internalMutation({
@@ -285,13 +238,10 @@ export const recordAnalysis = internalMutation({
   handler: async (ctx, { id, marketScore, analysis, actor }) => {
     const before = await opportunity(ctx, id);
     const opp = await patched(ctx, before._id, { marketScore, analysis });
-    const signals = Array.isArray(analysis?.signals) ? analysis.signals.length : 0;
     await writeActivity(ctx, {
-      type: "market_analysed",
-      message: `market score ${fmt(marketScore)}: ${opp.title}`,
+      ...marketAnalysed(opp.title, before.marketScore, marketScore, analysis),
       actor,
       targetId: opp._id,
-      detail: { from: before.marketScore ?? null, to: marketScore, signals },
     });
     return opp;
   },
@@ -305,7 +255,7 @@ export const recordSurvey = internalMutation({
   args: { id: v.string(), survey: v.any(), expectedRespondents: v.optional(v.number()), actor: v.optional(v.string()) },
   handler: async (ctx, { id, survey, expectedRespondents, actor }) => {
     const before = await opportunity(ctx, id);
-    const stored = Array.isArray(before.survey?.responses) ? before.survey.responses.length : 0;
+    const stored = surveyResponses(before.survey);
     if (expectedRespondents !== undefined && stored !== expectedRespondents) {
       throw new ConvexError({
         code: "Conflict",
@@ -315,18 +265,7 @@ export const recordSurvey = internalMutation({
       });
     }
     const opp = await patched(ctx, before._id, { survey });
-    const n = Array.isArray(survey?.responses) ? survey.responses.length : 0;
-    const score = typeof survey?.score === "number" ? survey.score : null;
-    await writeActivity(ctx, {
-      type: "survey_recorded",
-      message:
-        `survey: ${n} respondent${n !== 1 ? "s" : ""}` +
-        (score !== null ? `, validation ${fmt(score)}` : "") +
-        `: ${opp.title}`,
-      actor,
-      targetId: opp._id,
-      detail: { respondents: n, added: n - stored, score },
-    });
+    await writeActivity(ctx, { ...surveyRecorded(opp.title, stored, survey), actor, targetId: opp._id });
     return opp;
   },
 });
@@ -349,26 +288,7 @@ export const recordDecision = internalMutation({
     }
     const before = await opportunity(ctx, id);
     const opp = await patched(ctx, before._id, { decision, stage: verdict });
-    const detail: Record<string, unknown> = {
-      verdict,
-      previous: before.decision?.verdict ?? null,
-      computed: decision.computed?.verdict ?? null,
-      criteriaVersion: decision.inputs?.criteria?.version ?? null,
-    };
-    let message: string;
-    if (override !== null) {
-      detail.reason = override.reason;
-      message = `decision overridden to ${verdict}: ${opp.title} (${override.reason})`;
-    } else {
-      message = `decision: ${verdict}: ${opp.title}`;
-    }
-    await writeActivity(ctx, {
-      type: override !== null ? "decision_overridden" : "decision_made",
-      message,
-      actor,
-      targetId: opp._id,
-      detail,
-    });
+    await writeActivity(ctx, { ...decisionSaid(opp.title, decision, before.decision), actor, targetId: opp._id });
     return opp;
   },
 });

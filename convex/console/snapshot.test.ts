@@ -9,6 +9,8 @@ const modules = import.meta.glob("/convex/**/*.*s");
 type Since = {
   agents?: string;
   tasks?: string;
+  feeds?: string;
+  opportunities?: string;
   messages?: number;
   activities?: number;
   heartbeats?: number;
@@ -16,6 +18,24 @@ type Since = {
 };
 
 describe("snapshot:get", () => {
+  test("feeds and opportunities come whole when changed, else null", async () => {
+    const t = convexTest(schema, modules);
+    const s1 = await t.query(internal.console.snapshot.get, { since: {}, limit: 10 });
+    expect(s1.feeds).toEqual([]);
+    expect(s1.opportunities).toEqual([]);
+    const s2 = await t.query(internal.console.snapshot.get, { since: s1.marks, limit: 10 });
+    expect([s2.feeds, s2.opportunities]).toEqual([null, null]);
+    await t.mutation(internal.console.pipeline.addFeed, { url: "https://x/rss", competitor: "X" });
+    const s3 = await t.query(internal.console.snapshot.get, { since: s2.marks, limit: 10 });
+    expect(s3.feeds).toEqual([expect.objectContaining({ url: "https://x/rss" })]);
+    expect(s3.opportunities).toBeNull();
+    const opp = await t.mutation(internal.console.pipeline.createOpportunity, { title: "O" });
+    await t.run((ctx) => ctx.db.patch(opp._id, { stage: "validation" })); // a raw patch is seen too
+    const s4 = await t.query(internal.console.snapshot.get, { since: s3.marks, limit: 10 });
+    expect(s4.feeds).toBeNull();
+    expect(s4.opportunities).toEqual([expect.objectContaining({ title: "O", stage: "validation" })]);
+  });
+
   test("an empty store: empty tables, zero marks, then nothing", async () => {
     const t = convexTest(schema, modules);
     const s = await t.query(internal.console.snapshot.get, { since: {}, limit: 10 });

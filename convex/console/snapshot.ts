@@ -91,7 +91,10 @@ export function trimPage<R extends { _creationTime: number }>(
   return { rows, more: true };
 }
 
-async function wholeTable<T extends "agents" | "tasks">(
+/** The tables a snapshot returns whole when they changed (small: a squad, its open work). */
+type WholeTable = "agents" | "tasks" | "feeds" | "opportunities";
+
+async function wholeTable<T extends WholeTable>(
   ctx: QueryCtx,
   table: T,
   since: string | undefined,
@@ -107,6 +110,8 @@ export const get = internalQuery({
     since: v.object({
       agents: v.optional(v.string()),
       tasks: v.optional(v.string()),
+      feeds: v.optional(v.string()),
+      opportunities: v.optional(v.string()),
       messages: v.optional(v.number()),
       activities: v.optional(v.number()),
       heartbeats: v.optional(v.number()),
@@ -118,6 +123,8 @@ export const get = internalQuery({
     const n = Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 1;
     const agents = await wholeTable(ctx, "agents", since.agents);
     const tasks = await wholeTable(ctx, "tasks", since.tasks);
+    const feeds = await wholeTable(ctx, "feeds", since.feeds);
+    const opportunities = await wholeTable(ctx, "opportunities", since.opportunities);
     const messages = await appended(ctx, "messages", since.messages, n);
     const activities = await appended(ctx, "activities", since.activities, n);
     const heartbeats = await appended(ctx, "heartbeats", since.heartbeats, n);
@@ -125,6 +132,8 @@ export const get = internalQuery({
     return {
       agents: agents.docs,
       tasks: tasks.docs,
+      feeds: feeds.docs,
+      opportunities: opportunities.docs,
       messages: messages.rows,
       activities: activities.rows,
       heartbeats: heartbeats.rows,
@@ -132,6 +141,8 @@ export const get = internalQuery({
       marks: {
         agents: agents.mark,
         tasks: tasks.mark,
+        feeds: feeds.mark,
+        opportunities: opportunities.mark,
         messages: messages.mark,
         activities: activities.mark,
         heartbeats: heartbeats.mark,

@@ -1,7 +1,8 @@
 import { v } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import { internalMutation, internalQuery } from "../_generated/server";
-import { notFound, writeActivity } from "./lib";
+import { taskCreated, taskUpdated } from "./activities";
+import { badValue, notFound, writeActivity } from "./lib";
 import { taskStatus } from "./tables";
 
 export const create = internalMutation({
@@ -13,6 +14,7 @@ export const create = internalMutation({
     actor: v.optional(v.string()),
   },
   handler: async (ctx, args) => {
+    if (args.title.trim() === "") throw badValue("title", "a task needs a title");
     const id = await ctx.db.insert("tasks", {
       title: args.title,
       description: args.description,
@@ -22,11 +24,9 @@ export const create = internalMutation({
     });
     const task = (await ctx.db.get(id))!;
     await writeActivity(ctx, {
-      type: "task_created",
-      message: `task created: ${task.title}`,
+      ...taskCreated(task.title, task.status, task.assigneeIds),
       actor: args.actor,
       targetId: id,
-      detail: { status: task.status, assigneeIds: task.assigneeIds },
     });
     return task;
   },
@@ -37,8 +37,7 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
- * Changes a task. The activity is `task_completed` (status changed to done), else
- * `task_assigned` (assignees changed), else `task_moved` (status changed), else `task_updated`.
+ * Changes a task; its activity is worded by `taskUpdated` (activities.ts), with the new title.
  * Nothing changed: no write, no activity.
  */
 export const update = internalMutation({
@@ -78,28 +77,7 @@ export const update = internalMutation({
     await ctx.db.patch(task._id, patch);
     const updated = (await ctx.db.get(task._id))!;
 
-    let type: string;
-    let message: string;
-    if (changes.status && updated.status === "done") {
-      type = "task_completed";
-      message = `task completed: ${updated.title}`;
-    } else if (changes.assigneeIds) {
-      type = "task_assigned";
-      message = `task assigned: ${updated.title}`;
-    } else if (changes.status) {
-      type = "task_moved";
-      message = `task moved to ${updated.status}: ${updated.title}`;
-    } else {
-      type = "task_updated";
-      message = `task updated: ${updated.title}`;
-    }
-    await writeActivity(ctx, {
-      type,
-      message,
-      actor: args.actor,
-      targetId: updated._id,
-      detail: { changes },
-    });
+    await writeActivity(ctx, { ...taskUpdated(updated.title, changes), actor: args.actor, targetId: updated._id });
     return updated;
   },
 });

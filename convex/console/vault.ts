@@ -9,6 +9,7 @@
 import { ConvexError, v } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import { internalAction, internalMutation, internalQuery } from "../_generated/server";
+import { vaultPut, vaultRemoved } from "./activities";
 import { notFound, writeActivity } from "./lib";
 
 /** The label HMAC-SHA256'd with the key to give its id (the same as console/service/vault/__init__.py). */
@@ -52,13 +53,7 @@ export const put = internalMutation({
       });
     }
     const id = await ctx.db.insert("vault", { name, version, record, kid, createdAt: Date.now(), deleted: false });
-    await writeActivity(ctx, {
-      type: "vault_put",
-      message: `vault: stored ${name} v${version}`,
-      actor,
-      targetId: id,
-      detail: { name, version, kid },
-    });
+    await writeActivity(ctx, { ...vaultPut(name, version, kid), actor, targetId: id });
     return (await ctx.db.get(id))!;
   },
 });
@@ -111,13 +106,7 @@ export const remove = internalMutation({
       marked++;
     }
     if (marked > 0) {
-      await writeActivity(ctx, {
-        type: "vault_removed",
-        message: `vault: removed ${name}`,
-        actor,
-        targetId: name,
-        detail: { name, versions: marked },
-      });
+      await writeActivity(ctx, { ...vaultRemoved(name, marked), actor, targetId: name });
     }
     return marked;
   },

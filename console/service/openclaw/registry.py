@@ -7,26 +7,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from console.config import Settings
-from console.service import openclaw
 from console.service.models import AgentSpec
+from console.service.openclaw.config import OpenClawConfig, load_openclaw_config
+from console.service.openclaw.cron import heartbeat_jobs, load_cron
+from console.service.openclaw.errors import OpenClawError
 
 
 def openclaw_agent_specs(
     settings: Settings, env: Mapping[str, str], *, runner: object = "auto"
-) -> tuple[openclaw.OpenClawConfig, list[AgentSpec], str | None]:
+) -> tuple[OpenClawConfig, list[AgentSpec], str | None]:
     """(the config read, one spec per agent, a note when the cron jobs could not be read).
-    Raises openclaw.OpenClawError when openclaw.json cannot be read."""
+    Raises OpenClawError when openclaw.json cannot be read."""
     oc = settings.openclaw
-    config = openclaw.load_openclaw_config(oc.openclaw_json(), oc.state_dir, env)
+    config = load_openclaw_config(oc.openclaw_json(), oc.state_dir, env)
     note = None
     try:
-        cron = openclaw.load_cron(config.state_dir, runner=runner)
-    except openclaw.OpenClawError as exc:
+        cron = load_cron(config.state_dir, runner=runner)
+    except OpenClawError as exc:
         cron, note = None, f"cron jobs not read ({exc}); importing without their schedules"
     configured = {a.id: a for a in settings.agents}
     specs = []
     for agent in config.agents:
-        jobs = openclaw.heartbeat_jobs(cron.jobs, agent.id) if cron else []
+        jobs = heartbeat_jobs(cron.jobs, agent.id) if cron else []
         job = jobs[0] if jobs else None
         cfg = configured.get(agent.id)
         specs.append(AgentSpec(

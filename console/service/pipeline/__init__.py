@@ -336,13 +336,23 @@ class SurveyImportError(PipelineError):
         self.total = total
 
 
+MAX_IMPORT_BYTES = 8 * 1024 * 1024  # a survey import larger than this is refused, not read on
+
+
 def read_rows(path: Path) -> list[tuple[int, Any]]:
     """The rows of a CSV (header: respondent, then question ids) or JSON (a list of objects) file,
-    each with its line number. Raises PipelineError for a file that cannot be read as either."""
+    each with its line number. Raises PipelineError for a file that cannot be read as either, or
+    that is larger than MAX_IMPORT_BYTES (read no further: `/dev/zero` never ends)."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMPORT_BYTES + 1)
     except OSError as exc:
         raise PipelineError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise PipelineError(f"{path} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB: not imported",
+                            hint="split the responses into several files") from None
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise PipelineError(f"{path} is not UTF-8 text") from None
     if Path(path).suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):

@@ -35,6 +35,7 @@ import calendar
 import hashlib
 import html
 import io
+import ipaddress
 import re
 import time
 import zlib
@@ -114,6 +115,19 @@ class Parsed:
     title: str | None = None
 
 
+async def _guard_redirect(response: httpx.Response) -> None:
+    """Called before httpx follows a redirect: refuse the ones `redirect_refusal` names."""
+    location = response.headers.get("location") if response.is_redirect else None
+    if location is not None:
+        try:
+            target = response.request.url.join(location)
+        except httpx.InvalidURL:
+            raise FeedFailure("redirected to an invalid URL", status=response.status_code) from None
+        reason = redirect_refusal(response.request.url, target)  # every hop is checked in turn
+        if reason is not None:
+            raise FeedFailure(f"not followed: {reason}", status=response.status_code)
+
+
 class FeedFailure(Exception):
     """A feed's fetch failed for the reason given (already in words)."""
 
@@ -125,6 +139,35 @@ class FeedFailure(Exception):
 
 
 # ----------------------------------------------------------------- pure parts
+def _host_class(url: httpx.URL) -> str:
+    """"local" for loopback, private, link-local and reserved addresses (and `localhost`), else
+    "public". Names are not resolved: a name is public unless it is `localhost`."""
+    host = (url.host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "local"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "public"
+    if address.is_loopback or address.is_private or address.is_link_local or address.is_reserved \
+            or address.is_multicast or address.is_unspecified:
+        return "local"
+    return "public"
+
+
+def redirect_refusal(origin: httpx.URL, target: httpx.URL) -> str | None:
+    """Why a feed's redirect from `origin` to `target` is not followed, or None to follow it: only
+    to http(s), never from https down to http, and never from a public host into loopback, private
+    or link-local addresses (a feed must not make the console fetch from its own network)."""
+    if target.scheme not in ("http", "https"):
+        return f"redirected to a {target.scheme or 'relative'}: URL"
+    if origin.scheme == "https" and target.scheme == "http":
+        return "redirected from https down to http"
+    if _host_class(origin) == "public" and _host_class(target) == "local":
+        return f"redirected into a local address ({target.host})"
+    return None
+
+
 def declares_entities(body: bytes) -> bool:
     """True when the document's prolog (before its first element) declares an XML entity, in
     UTF-8/ASCII, UTF-16 or UTF-32. Checked before parsing: such a document is refused."""
@@ -382,6 +425,7 @@ class Fetcher:
             max_redirects=5,
             transport=self._transport,
             headers={"User-Agent": o.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+            event_hooks={"response": [_guard_redirect]},
         ) as client:
 
             async def one(feed: Feed) -> FeedResult:

@@ -74,6 +74,16 @@ class NotFoundError(StoreFunctionError):
     kind = "not_found"
 
 
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    """A value among `choices`, else the contract's StoreFunctionError (data code `BadValue`). Both
+    stores check before writing (ConvexStore before calling, so its error is this one too)."""
+    if value not in choices:
+        raise StoreFunctionError(
+            f"{what} {value!r} is not one of {', '.join(choices)}",
+            data={"code": "BadValue", "field": what},
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class VaultRow:
     """One version of a vault entry as the store keeps it: ciphertext only (docs/VAULT.md).

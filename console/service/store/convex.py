@@ -25,7 +25,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from console.service.models import (
+    AGENT_STATUSES,
+    FEED_OUTCOMES,
+    HEARTBEAT_OUTCOMES,
     OPERATOR,
+    OPPORTUNITY_STAGES,
+    TASK_STATUSES,
     Activity,
     Agent,
     AgentSpec,
@@ -52,6 +57,7 @@ from console.service.store.contract import (
     StoreFunctionError,
     StoreUnavailable,
     VaultRow,
+    check_choice,
 )
 
 KEY_HINT = (
@@ -399,6 +405,8 @@ class ConvexStore:
 
     # ------------------------------------------------------------- contract
     def upsert_agent(self, spec: AgentSpec, *, actor: str = OPERATOR) -> tuple[Agent, bool, bool]:
+        if spec.status is not None:
+            check_choice(spec.status, AGENT_STATUSES, "status")
         out = self.mutation(
             "console/agents:upsert",
             {
@@ -428,6 +436,7 @@ class ConvexStore:
         assignee_ids: tuple[str, ...] | list[str] = (),
         actor: str = OPERATOR,
     ) -> Task:
+        check_choice(status, TASK_STATUSES, "status")
         doc = self.mutation(
             "console/tasks:create",
             {
@@ -450,6 +459,8 @@ class ConvexStore:
         description: str | None = None,
         actor: str = OPERATOR,
     ) -> Task:
+        if status is not None:
+            check_choice(status, TASK_STATUSES, "status")
         doc = self.mutation(
             "console/tasks:update",
             {
@@ -505,6 +516,7 @@ class ConvexStore:
         return [activity_from_doc(d) for d in docs]
 
     def record_heartbeat(self, beat: HeartbeatIn, *, actor: str | None = None) -> tuple[Heartbeat, bool]:
+        check_choice(beat.outcome, HEARTBEAT_OUTCOMES, "outcome")
         out = self.mutation(
             "console/heartbeats:record",
             {
@@ -569,6 +581,7 @@ class ConvexStore:
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot:
         out = self.query("console/snapshot:get", {"since": _drop_none(dict(since or {})), "limit": limit})
         agents, tasks = out.get("agents"), out.get("tasks")
+        feeds, opportunities = out.get("feeds"), out.get("opportunities")
         return Snapshot(
             agents=None if agents is None else tuple(agent_from_doc(d) for d in agents),
             tasks=None if tasks is None else tuple(task_from_doc(d) for d in tasks),
@@ -579,6 +592,8 @@ class ConvexStore:
             marks=dict(out.get("marks") or {}),
             has_more=bool(out.get("hasMore")),
             server_time=float(out.get("serverTime") or 0.0),
+            feeds=None if feeds is None else tuple(feed_from_doc(d) for d in feeds),
+            opportunities=None if opportunities is None else tuple(opportunity_from_doc(d) for d in opportunities),
         )
 
     # ------------------------------------------------------------------ vault
@@ -627,6 +642,8 @@ class ConvexStore:
     def record_fetch(
         self, url: str, state: FeedState, signals: Sequence[SignalIn] = (), *, actor: str = "service"
     ) -> FetchRecorded:
+        if state.outcome is not None:
+            check_choice(state.outcome, FEED_OUTCOMES, "outcome")
         out = self.mutation(
             "console/pipeline:recordFetch",
             {
@@ -666,6 +683,7 @@ class ConvexStore:
         return opportunity_from_doc(self.query("console/pipeline:getOpportunity", {"id": opportunity_id}))
 
     def move_opportunity(self, opportunity_id: str, stage: str, *, actor: str = OPERATOR) -> Opportunity:
+        check_choice(stage, OPPORTUNITY_STAGES, "stage")
         return opportunity_from_doc(self.mutation("console/pipeline:moveOpportunity",
                                                   {"id": opportunity_id, "stage": stage, "actor": actor}))
 

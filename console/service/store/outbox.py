@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from console.service.store.sqlite import set_wal
+from console.service.store.sqlite.connection import set_wal
 from console.service.models import OPERATOR, HeartbeatIn
 from console.service.store.contract import Store, StoreError, StoreFunctionError, StoreUnavailable
 

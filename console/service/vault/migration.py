@@ -1,7 +1,8 @@
 """The credential migration (DESIGN §7): plaintext credentials in the agents' workspaces move
 into the vault, one resumable step at a time, never losing one.
 
-Built for a wizard screen to drive it step by step (and for `squad-console vault migrate`):
+Built for a wizard screen to drive it step by step (and for `squad-console vault migrate`);
+`wiring.open_migration(settings, env, store)` assembles one from the settings:
 
     m = Migration(workspaces_from_settings(settings), store, vault, deployment=...)
     m.plan()                      # everything it would do; changes nothing (the dry run)
@@ -14,6 +15,9 @@ plaintext" before "update workflows"; here the workflows are switched to the vau
 agent's script never runs in a window where its key file is gone but the script still reads it.
 Both happen only after verification.)
 
+The scan is the one workspace scanner (scan.py), the workflow edits live in workflows.py, and
+"the value" of a key file compared with an inline key follows secrets.secret_value.
+
 Invariant at every instant, whatever crashes when: every credential is recoverable from its file
 or from a vault entry verified byte for byte against it. Each step records its progress in a JSON
 journal beside the vault file (atomic writes), so a rerun continues where a crash stopped. Every
@@ -22,45 +26,28 @@ step writes an activity with paths, counts and fingerprints: never a value. No T
 
 from __future__ import annotations
 
-import difflib
 import hmac
 import json
 import os
-import pwd
-import re
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from console.service.store import StoreError
-from console.service.vault import (
-    Vault,
-    VaultError,
-    VaultKey,
-    atomic_write,
-    check_private_file,
-    ensure_private_folder,
-    file_lock,
-    fingerprint,
-    fsync_dir,
-    set_deployment_key,
-)
+from console.service.vault.crypto import fingerprint
+from console.service.vault.deployment import Deployment
+from console.service.vault.errors import MigrationError, VaultError  # MigrationError: callers import it from here too
+from console.service.vault.files import atomic_write, check_private_file, ensure_private_folder, file_lock, fsync_dir
+from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, read, scan
+from console.service.vault.secrets import secret_value
+from console.service.vault.vault import Vault
+from console.service.vault.workflows import Mention, WorkflowEdit, diff, find_edits
 
 JOURNAL_FORMAT = "squad-console-migration"
 JOURNAL_VERSION = 1
-
-# The tested Convex deploy key rule (reference/heartbeats-vault-feeds.md §3).
-CONVEX_KEY_RE = re.compile(
-    r"(?<![\w-])(?:prod|dev|preview|project):[a-z0-9][a-z0-9-]*(?::[a-z0-9][a-z0-9-]*)?\|[A-Za-z0-9+/=_-]{20,}"
-)
-CREDENTIAL_FILES = {".convex-deploy-key": "convex-deploy-key", ".convex-auth-token": "convex-auth-token"}
-ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
-SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".cache"}
-MAX_SCAN_BYTES = 2 * 1024 * 1024
-BACKUP_SUFFIX = ".pre-vault"
 
 STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove")
 CONFIRM = {"convex": "set the key", "workflows": "update workflows", "remove": "remove plaintext"}
@@ -83,12 +70,13 @@ HONEST_WARNING = (
 )
 
 
-class MigrationError(VaultError):
-    kind = "migration"
-
-
 def _now_ms() -> float:
     return time.time() * 1000.0
+
+
+def journal_path_for(vault_file: Path) -> Path:
+    """The migration's journal: `migration.json` beside the vault file."""
+    return vault_file.with_name("migration.json")
 
 
 # ------------------------------------------------------------------------ records
@@ -118,23 +106,6 @@ class Finding:
     @property
     def loose(self) -> bool:
         return bool(int(self.mode, 8) & 0o077)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkflowEdit:
-    path: str
-    diff: str  # unified diff, with any credential value redacted
-    replacements: int
-    backup: str | None  # None when the original held a credential itself (no plaintext copy kept)
-    applied: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    path: str
-    line: int
-    text: str  # the line, with any credential value redacted
-    target: str  # the removed file it names
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,104 +151,6 @@ class Report:
     done: bool
 
 
-@dataclass
-class Deployment:
-    """The Convex deployment the vault key may be set in: its URL, a deploy key, and a store
-    that can call console/vault:kidCheck."""
-
-    url: str
-    deploy_key: str = field(repr=False)
-    store: Any = None
-    transport: Any = None
-
-    def kid(self) -> tuple[str | None, str]:
-        out = self.store.vault_kid_check()
-        return out.get("kid"), str(out.get("problem") or "")
-
-    def set(self, key: VaultKey) -> None:
-        set_deployment_key(self.url, self.deploy_key, key, transport=self.transport)
-
-
-def workspaces_from_settings(settings: Any) -> list[tuple[str, Path]]:
-    return [(a.id, Path(a.workspace).expanduser()) for a in settings.agents if a.workspace]
-
-
-# ------------------------------------------------------------------------ helpers
-def _mode(st: os.stat_result) -> str:
-    return f"{stat.S_IMODE(st.st_mode):04o}"
-
-
-def _owner(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _sanitize(name: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._/-]", "-", name.lstrip(".")).strip("-") or "file"
-    return name[:100]
-
-
-def _backup_base(name: str) -> str | None:
-    """`x~`, `x.bak`, `x.orig`, `.x.swp` -> `x`; None when it is not a backup or editor copy."""
-    if name.endswith("~"):
-        return name[:-1]
-    for suffix in (".bak", ".orig"):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    m = re.match(r"^\.(.+)\.sw[a-p]$", name)
-    if m:
-        return m.group(1)
-    return None
-
-
-def _is_env(name: str) -> bool:
-    return name.startswith(".env")
-
-
-def _redact(text: str, values: Iterable[bytes], salt: bytes) -> str:
-    for value in sorted({v for v in values if v}, key=len, reverse=True):
-        try:
-            plain = value.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if plain.strip():
-            text = text.replace(plain.strip(), f"<redacted {fingerprint(plain.strip().encode(), salt)}>")
-    return CONVEX_KEY_RE.sub(lambda m: f"<redacted {fingerprint(m.group(0).encode(), salt)}>", text)
-
-
-def _walk(root: Path) -> Iterable[Path]:
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_symlink():
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name not in SKIP_DIRS:
-                yield from _walk(Path(entry.path))
-        elif entry.is_file(follow_symlinks=False):
-            yield Path(entry.path)
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _is_text(data: bytes) -> bool:
-    return b"\x00" not in data[:8192]
-
-
-def _ref_regex(basename: str) -> re.Pattern[str]:
-    """A path token naming `basename`: `.convex-deploy-key`, `./x/.convex-deploy-key`, `$HOME/...`."""
-    return re.compile(r"(?<![\w.-])(?:[\w.~${}/-]*/)?" + re.escape(basename) + r"(?![\w-]|\.\w)")
-
-
 # ------------------------------------------------------------------------ the migration
 class Migration:
     """One migration, resumable from its journal (`<vault folder>/migration.json`)."""
@@ -299,7 +172,7 @@ class Migration:
         self.deployment = deployment
         self._clock = clock
         self.actor = actor
-        self.journal_path = Path(journal_path) if journal_path else vault.path.with_name("migration.json")
+        self.journal_path = Path(journal_path) if journal_path else journal_path_for(vault.path)
         self.lock_path = self.journal_path.with_name(self.journal_path.name + ".lock")
         self._j = self._load_journal()
 
@@ -409,65 +282,13 @@ class Migration:
 
     # --------------------------------------------------------------------- scan
     def _scan(self, salt: bytes) -> list[dict[str, Any]]:
-        """Fresh findings from disk (no entry names yet)."""
-        out: list[dict[str, Any]] = []
-        for agent, root in self.workspaces:
-            if not root.is_dir():
-                continue
-            for path in _walk(root):
-                name = path.name
-                if name.endswith(BACKUP_SUFFIX) or path == self.vault.path or path == self.journal_path:
-                    continue
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                data = _read(path) if st.st_size <= MAX_SCAN_BYTES else None
-                base = dict(agent=agent, path=str(path), size=st.st_size, mode=_mode(st), owner=_owner(st.st_uid))
-                keys = sorted({m.group(0) for m in CONVEX_KEY_RE.finditer(data.decode("utf-8", "replace"))}) if data else []
-                backup_of = _backup_base(name)
-                if data is None:
-                    if name in CREDENTIAL_FILES or _is_env(name):
-                        out.append({**base, "kind": "credential-file", "action": "report", "fingerprint": "",
-                                    "reason": f"larger than {MAX_SCAN_BYTES} bytes: not read; look at it by hand"})
-                    continue
-                fp = fingerprint(data, salt)
-                if name in CREDENTIAL_FILES:
-                    out.append({**base, "kind": CREDENTIAL_FILES[name], "action": "migrate", "fingerprint": fp,
-                                "base": CREDENTIAL_FILES[name], "reason": "a credential file"})
-                elif _is_env(name):
-                    if name in ENV_TEMPLATES and not keys:
-                        out.append({**base, "kind": "env-file", "action": "report", "fingerprint": fp,
-                                    "reason": "an env template with no credential found: left alone"})
-                    else:
-                        out.append({**base, "kind": "env-file", "action": "migrate", "fingerprint": fp,
-                                    "base": _sanitize(name), "reason": "an env file (may hold secrets)"})
-                elif backup_of is not None:
-                    holds = backup_of in CREDENTIAL_FILES or _is_env(backup_of) or bool(keys)
-                    if holds:
-                        out.append({**base, "kind": "backup-copy", "action": "migrate", "fingerprint": fp,
-                                    "base": _sanitize(name),
-                                    "reason": f"a backup or editor copy of {backup_of}" if not keys
-                                    else "a backup or editor copy holding a Convex deploy key"})
-                    else:
-                        out.append({**base, "kind": "backup-copy", "action": "report", "fingerprint": fp,
-                                    "reason": "a backup or editor copy with no credential found: left alone"})
-                elif keys and _is_text(data):
-                    text = data.decode("utf-8", "replace")
-                    for value in keys:
-                        line = text[: text.index(value)].count("\n") + 1
-                        out.append({**base, "kind": "inline-key", "action": "inline",
-                                    "fingerprint": fingerprint(value.encode(), salt), "line": line,
-                                    "base": "convex-deploy-key",
-                                    "reason": f"a Convex deploy key written inside the file (line {line})"})
-                elif keys:
-                    out.append({**base, "kind": "inline-key", "action": "report", "fingerprint": fp,
-                                "reason": "a binary file holding a Convex deploy key: remove it by hand"})
-        return out
+        """Fresh findings from disk (no entry names yet): the one workspace scanner (scan.py),
+        leaving out the vault's and the journal's own files."""
+        return scan(self.workspaces, salt, skip=(self.vault.path, self.journal_path))
 
     def _value_of(self, f: dict[str, Any]) -> bytes | None:
         """The credential's bytes as they are on disk now (None when gone or unreadable)."""
-        data = _read(Path(f["path"]))
+        data = read(Path(f["path"]))
         if data is None:
             return None
         if f["action"] == "inline":
@@ -507,7 +328,8 @@ class Migration:
             base = item.pop("base", None)
             if item["action"] in ("migrate", "inline"):
                 if item["action"] == "migrate":
-                    item["strippedFp"] = fingerprint((_read(Path(item["path"])) or b"").strip(), self._salt_of(journal))
+                    item["strippedFp"] = fingerprint(self._as_secret(read(Path(item["path"])) or b""),
+                                                      self._salt_of(journal))
                     same = exact.get(item["fingerprint"])
                 else:
                     same = exact.get(item["fingerprint"]) or stripped.get(item["fingerprint"])
@@ -558,76 +380,16 @@ class Migration:
         inline = [f for f in findings if f["action"] == "inline" and f.get("entry")
                   and (for_plan or f.get("verified")) and not f.get("rewritten")]
         cred_paths = {f["path"] for f in findings if f["action"] == "migrate"}
-        edits: list[tuple[Path, str, str, int, bool]] = []
-        mentions: list[Mention] = []
-        env_names = {Path(f["path"]).name for f in targets if f["kind"] == "env-file"}
-        by_ws: dict[str, list[dict[str, Any]]] = {}
-        for f in targets:
-            by_ws.setdefault(str(self._workspace_of(f["path"])), []).append(f)
-        inline_by_path: dict[str, list[dict[str, Any]]] = {}
-        for f in inline:
-            inline_by_path.setdefault(f["path"], []).append(f)
-        salt = self._salt
-        for agent, root in self.workspaces:
-            if not root.is_dir():
-                continue
-            refs = by_ws.get(str(root), [])
-            for path in _walk(root):
-                sp = str(path)
-                if sp in cred_paths or path.name.endswith(BACKUP_SUFFIX):
-                    continue
-                data = _read(path) if path.stat().st_size <= MAX_SCAN_BYTES else None
-                if data is None or not _is_text(data):
-                    continue
-                try:
-                    old = data.decode("utf-8")
-                except UnicodeDecodeError:
-                    continue
-                new, count = old, 0
-                for f in inline_by_path.get(sp, []):
-                    value = self._value_of(f)
-                    if value:
-                        n = new.count(value.decode())
-                        new = new.replace(value.decode(), f"$(squad-console vault get {f['entry']})")
-                        count += n
-                seen_names = set()
-                for f in refs:
-                    basename = Path(f["path"]).name
-                    if basename in seen_names:
-                        continue
-                    seen_names.add(basename)
-                    token = _ref_regex(basename).pattern
-                    get = f"squad-console vault get {f['entry']}"
-                    rules = [
-                        (re.compile(r"\$\(\s*<\s*([\"']?)" + token + r"\1\s*\)"), f"$({get})"),
-                        (re.compile(r"\bcat\s+([\"']?)" + token + r"\1"), get),
-                    ]
-                    if basename in env_names or f["kind"] == "env-file":
-                        rules.append((re.compile(r"(^|[;&|(]\s*|\bthen\s+|\bdo\s+)(?:source|\.)\s+([\"']?)" + token + r"\2",
-                                                 re.M), rf'\g<1>eval "$({get})"'))
-                    for rx, repl in rules:
-                        new, n = rx.subn(repl, new)
-                        count += n
-                    for number, line in enumerate(new.splitlines(), 1):
-                        if _ref_regex(basename).search(line):
-                            mentions.append(Mention(sp, number, _redact(line.strip(), [], salt)[:200], basename))
-                if new != old:
-                    edits.append((path, old, new, count, sp in inline_by_path))
-        return edits, mentions
+        return find_edits(self.workspaces, targets, inline, cred_paths, self._value_of, self._salt)
 
-    def _workspace_of(self, path: str) -> Path:
-        for _, root in self.workspaces:
-            try:
-                Path(path).relative_to(root)
-                return root
-            except ValueError:
-                continue
-        return Path(path).parent
-
-    def _diff(self, path: Path, old: str, new: str, secrets: Iterable[bytes]) -> str:
-        lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                     f"a/{path.name}", f"b/{path.name}", n=1)
-        return _redact("".join(lines), secrets, self._salt)
+    @staticmethod
+    def _as_secret(data: bytes) -> bytes:
+        """A key file's bytes as the secret they hold (secrets.secret_value; a value with a NUL
+        is compared as it is)."""
+        try:
+            return secret_value(data)
+        except VaultError:
+            return data
 
     # ------------------------------------------------------------------ public API
     def plan(self) -> Plan:
@@ -639,7 +401,7 @@ class Migration:
         edits_raw, mentions = self._edits(findings, for_plan=True)
         secrets = [v for f in findings if f["action"] != "report" for v in [self._value_of(f)] if v]
         edits = tuple(
-            WorkflowEdit(str(p), self._diff(p, old, new, secrets), n, None if holds else str(p) + BACKUP_SUFFIX)
+            WorkflowEdit(str(p), diff(p, old, new, secrets, self._salt), n, None if holds else str(p) + BACKUP_SUFFIX)
             for p, old, new, n, holds in edits_raw
         )
         warnings = []
@@ -829,7 +591,7 @@ class Migration:
                                     activity={"reason": "kid mismatch after set", "deploymentKid": kid})
             return self._finish("convex", "done", f"CONVEX_VAULT_KEY set in the deployment and verified ({kid})",
                                 activity={"kid": kid, "set": True})
-        except StoreError as exc:  # VaultError included
+        except (StoreError, VaultError) as exc:
             return self._finish("convex", "skipped", f"the deployment could not be {phase}: {exc.message}",
                                 activity={"reason": exc.message[:200]})
 
@@ -849,7 +611,7 @@ class Migration:
             try:
                 current = self.vault.current(f["entry"])
                 same = current is not None and (
-                    current[1] == value or (f["action"] == "inline" and current[1].strip() == value))
+                    current[1] == value or (f["action"] == "inline" and self._as_secret(current[1]) == value))
                 if same:
                     version = current[0]
                 else:
@@ -881,7 +643,7 @@ class Migration:
         except VaultError as exc:
             return False, exc.message
         if f["action"] == "inline":
-            ok = hmac.compare_digest(stored, value) or hmac.compare_digest(stored.strip(), value)
+            ok = hmac.compare_digest(stored, value) or hmac.compare_digest(self._as_secret(stored), value)
         else:
             ok = hmac.compare_digest(stored, value)
         return ok, "" if ok else "the file changed since it was stored: run the encrypt step again"
@@ -991,7 +753,7 @@ class Migration:
     def _still_ours(self, f: dict[str, Any]) -> bool:
         """The file is gone, holds the verified bytes, or is them partly overwritten with zeros by
         an erase a crash interrupted."""
-        data = _read(Path(f["path"]))
+        data = read(Path(f["path"]))
         if data is None:
             return True
         try:

@@ -1,0 +1,86 @@
+"""How the console reaches the `openclaw` CLI, and how OpenClaw's words are made safe to show.
+
+A *runner* is a callable taking an argv list and returning `(returncode, stdout, stderr)`.
+Every function of this package that may use the CLI takes `runner="auto"` (the real CLI when
+`shutil.which("openclaw")` finds it, else none), `None` (never the CLI: read the files) or a
+runner of one's own (tests). `redact()` takes credentials out of any text that came from
+OpenClaw (run errors, CLI output) before it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
+
+CLI = "openclaw"
+
+Runner = Callable[[Sequence[str]], tuple[int, str, str]]
+RunnerArg = Runner | None | Literal["auto"]
+
+
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(Bearer|Basic|Convex)\s+[A-Za-z0-9._~+/=:|-]+", re.I), r"\1 [redacted]"),
+    # Convex deploy/admin keys: `prod:name|base64`, `dev:...`, `preview:...`, `project:...`
+    (re.compile(r"\b(?:prod|dev|preview|project):[A-Za-z0-9_.:-]*\|[A-Za-z0-9+/=_.-]+"), "[redacted key]"),
+    # "token": "…" in JSON text
+    (
+        re.compile(r"(\"(?:[A-Za-z_]*(?:token|secret|password|api[_-]?key|apikey|deploy[_-]?key)[A-Za-z_]*)\"\s*:\s*)\"[^\"]*\"", re.I),
+        r'\1"[redacted]"',
+    ),
+    # token=…, api_key: …, OPENCLAW_GATEWAY_TOKEN=…, ?token=… in URLs
+    (
+        re.compile(r"\b([A-Za-z_]*(?:token|secret|password|api[_-]?key|apikey|deploy[_-]?key)[A-Za-z_]*)(\s*[=:]\s*)(?!\s)[^\s\"'&,;)]+", re.I),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "[redacted key]"),
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without anything that looks like a credential (Bearer headers, `token=…`, Convex
+    deploy keys, API keys) nor any of the literal `secrets` given."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    for pattern, repl in _REDACTIONS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def subprocess_runner(executable: str, timeout: float = 15.0) -> Runner:
+    """A runner calling `executable` (argv[0] is replaced by it) with a timeout."""
+
+    def run(argv: Sequence[str]) -> tuple[int, str, str]:
+        try:
+            p = subprocess.run(
+                [executable, *argv[1:]], capture_output=True, text=True, errors="replace", timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return 124, "", f"{' '.join(argv[:3])} gave no answer within {timeout:g}s"
+        except OSError as exc:
+            return 127, "", f"could not run {executable}: {exc.strerror or exc}"
+        return p.returncode, p.stdout, p.stderr
+
+    return run
+
+
+def default_runner(timeout: float = 15.0) -> Runner | None:
+    """The real `openclaw` CLI when it is on PATH, else None."""
+    found = shutil.which(CLI)
+    return subprocess_runner(found, timeout) if found else None
+
+
+def resolve_runner(runner: RunnerArg) -> Runner | None:
+    """The runner a `runner` argument stands for: "auto" is `default_runner()`."""
+    return default_runner() if runner == "auto" else runner  # type: ignore[return-value]
+
+
+def cli_failure(argv: Sequence[str], code: int, stdout: str, stderr: str) -> str:
+    """`argv` failed, in one redacted line: the exit code and the first line it printed."""
+    text = (stderr or stdout).strip()
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return redact(f"`{' '.join(argv)}` failed (exit {code})" + (f": {first[:300]}" if first else ""))

@@ -327,8 +327,8 @@ async def test_polls_never_overlap(app_factory, tmp_path: Path) -> None:
         for _ in range(5):
             app.poll_now()  # an impatient operator pressing r (the spacing is the stimulus, not a wait)
             await pilot.pause(0.05)
-        # (and no poll in flight when the test ends: a poll result arriving while the app shuts down
-        # finds the screens half torn down, NoMatches on StatusHeader, see the note in issue 11)
+        # (and no poll in flight when the test ends: a poll result that arrives while the app shuts
+        # down finds the screens half torn down and raises NoMatches on StatusHeader; an app bug)
         await until(pilot, lambda: count[0] >= 2 and active[0] == 0 and not app._polling,
                     "a second poll, after the first ended")
         assert peak[0] == 1

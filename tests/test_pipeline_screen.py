@@ -14,6 +14,7 @@ from console.screens.pipeline import OpportunityDetail, PipelineScreen
 from console.screens.tasks import TaskForm
 from console.service.store.sqlite import LocalStore
 from console.service.pipeline import pipeline_for
+from tests.waiting import settle  # the first poll, then until everything a key started has finished
 from widgets.tables import SyncedTable
 
 NOW = 1_764_000_000.0
@@ -32,12 +33,6 @@ def app(tmp_path: Path):
     p.add_feed("http://127.0.0.1:9/feed.xml", "Acme")
     yield SquadApp(settings, store, clock=lambda: NOW, probe_openclaw=False), store, opp
     store.close()
-
-
-async def settle(pilot, t: float = 0.3) -> None:
-    await pilot.pause(t)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
 
 
 async def test_the_pipeline_screen(app) -> None:

@@ -12,6 +12,7 @@ from console.app import SquadApp
 from console.config import load_settings
 from console.service.demo import build_demo
 from console.service.store.sqlite import LocalStore
+from tests.waiting import settle
 
 NOW_MS = 1_764_000_000_000.0  # a fixed instant: every age, slot and uptime on screen is stable
 ROOT = Path("/tmp/squad-console-snapshot-demo")  # a fixed path: the header shows the store's path
@@ -31,9 +32,8 @@ def demo_app():
 
 
 async def _settle(pilot) -> None:
-    await pilot.pause(0.3)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
+    """The first poll drawn and nothing left running: the screen the snapshot takes is final."""
+    await settle(pilot)
 
 
 def test_overview_80x24(snap_compare, demo_app) -> None:
@@ -44,7 +44,7 @@ def test_heartbeats_80x24(snap_compare, demo_app) -> None:
     async def go(pilot) -> None:
         await _settle(pilot)
         await pilot.press("3", "down")
-        await pilot.pause(0.1)
+        await settle(pilot)
 
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=go)
 
@@ -53,7 +53,7 @@ def test_heartbeats_120x40(snap_compare, demo_app) -> None:
     async def go(pilot) -> None:
         await _settle(pilot)
         await pilot.press("3", "down")
-        await pilot.pause(0.1)
+        await settle(pilot)
 
     assert snap_compare(demo_app, terminal_size=(120, 40), run_before=go)
 
@@ -62,6 +62,6 @@ def test_agents_120x40(snap_compare, demo_app) -> None:
     async def go(pilot) -> None:
         await _settle(pilot)
         await pilot.press("2")
-        await pilot.pause(0.1)
+        await settle(pilot)
 
     assert snap_compare(demo_app, terminal_size=(120, 40), run_before=go)

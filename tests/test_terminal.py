@@ -56,6 +56,19 @@ class Tmux:
             time.sleep(0.2)
         raise AssertionError(f"condition not met after {timeout}s:\n{screen}")
 
+    def wait_drawn(self, *texts: str, timeout: float = 25.0) -> str:
+        """The screen with its colours (`capture-pane -e`) once `texts` are on it and two captures
+        in a row agree: the frame has been drawn whole."""
+        deadline = time.monotonic() + timeout
+        previous = screen = ""
+        while time.monotonic() < deadline:
+            screen = self._tmux("capture-pane", "-p", "-e", "-t", "c")
+            if screen == previous and all(t in self.screen() for t in texts):
+                return screen
+            previous = screen
+            time.sleep(0.2)
+        raise AssertionError(f"{texts} not drawn whole after {timeout}s:\n{screen}")
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
@@ -97,6 +110,7 @@ def test_demo_in_a_real_terminal(demo: Tmux) -> None:
     demo.keys("2")
     demo.wait_for("Agents", "workspace")
     demo.keys("/")
+    demo.wait_for("filter: type to narrow")  # keys sent before the filter box is up would be lost
     demo.keys("o", "r", "i")
     screen = demo.wait_until(lambda s: "orin" in s and "market analysis" not in s and "lead: go" not in s)
     demo.keys("Escape")
@@ -117,9 +131,7 @@ def _colors(tmp_path: Path, *args: str, **env: str) -> str:
             "TERM": "xterm-256color", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     t = Tmux(tmp_path, [sys.executable, "-m", "console", "--demo", *args], {**base, **env})
     try:
-        t.wait_for("Success criteria", "ORIN")
-        time.sleep(0.5)
-        return t._tmux("capture-pane", "-p", "-e", "-t", "c")
+        return t.wait_drawn("Success criteria", "ORIN", "FAILING", "UP")
     finally:
         t.close()
 

@@ -272,7 +272,7 @@ def test_the_lock_is_exclusive(vpath: Path, key: V.VaultKey) -> None:
     vault.put("a", b"one")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.flock(f, fcntl.LOCK_EX); "
-         "print('held', flush=True); time.sleep(5)", str(vault.lock_path)],
+         "print('held', flush=True); time.sleep(600)", str(vault.lock_path)],  # held until killed below
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout and holder.stdout.readline().strip() == "held"

@@ -19,6 +19,7 @@ from console.service.demo import build_demo
 from console.screens.vault import MigrationWizard, VaultScreen
 from console.service.store.sqlite import LocalStore
 from console.service.vault import generate_key
+from tests.waiting import settle, until
 from widgets.tables import SyncedTable
 
 NOW_MS = 1_764_000_000_000.0
@@ -59,17 +60,15 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
     app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env={**os.environ, **demo.env},
                    openclaw_runner=None, probe_gateway=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press("4")
         assert isinstance(app.screen, VaultScreen)
         await pilot.press("m")
-        await pilot.pause(0.5)
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         assert isinstance(app.screen, MigrationWizard)
 
         async def page() -> str:
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.1)
+            await settle(pilot)
             return str(app.screen.query_one("#wizard-text").render())
 
         text = await page()
@@ -82,8 +81,8 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
             seen.append(step.id)
             if step.destructive and step.confirm:
                 await pilot.press("enter")  # without the phrase: refused
-                await pilot.pause(0.1)
-                assert "type exactly" in str(app.screen.query_one("#wizard-hint").render())
+                await until(pilot, lambda: "type exactly" in str(app.screen.query_one("#wizard-hint").render()),
+                            "the wizard to ask for the phrase")
                 assert app.screen.migration.next_step().id == step.id
                 for ch in step.confirm:
                     await pilot.press("space" if ch == " " else ch)
@@ -93,9 +92,7 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
         assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove"]
         assert "Migration report" in text and "convex-deploy-key" in text
         await pilot.press("escape")
-        await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        await settle(pilot)
         entries = app.screen.query_one("#entries", SyncedTable)
         assert "convex-deploy-key" in entries._rows_cache and "convex-auth-token" in entries._rows_cache
         assert "workspace-cestra/scripts/report.sh" in str(entries.get_cell("convex-deploy-key", "used"))
@@ -121,22 +118,18 @@ async def test_the_wizard_resumes_after_a_restart(squad) -> None:
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.action_migrate()
-        await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         for _ in range(2):  # scan, key
             await pilot.press("enter")
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
+            await settle(pilot)
         assert app.screen.migration.next_step().id == "convex"
     app = make_app()  # the console was closed and opened again
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.action_migrate()
-        await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert app.screen.migration.next_step().id == "convex"
         assert "step 3/7" in str(app.screen.query_one("#wizard-title").render())
     store.close()
@@ -151,17 +144,13 @@ async def test_no_key_says_how_to_give_one(squad, monkeypatch: pytest.MonkeyPatc
     app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env={**env, **demo.env},
                    openclaw_runner=None, probe_gateway=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await settle(pilot)
         app.action_migrate()
-        await pilot.pause(0.3)
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         await pilot.press("enter")  # scan works without a key
-        await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         await pilot.press("enter")  # the key step fails, in words
-        await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.1)
+        await settle(pilot)
         text = str(app.screen.query_one("#wizard-text").render())
         assert "CONVEX_VAULT_KEY" in text and "vault init" in text
     store.close()

@@ -23,6 +23,7 @@ from tests.conftest import ADMIN_KEY
 from tests.openclaw_fixture import copy_state
 from tests.faults.conftest import SECRET, assert_no_secret
 from tests.faults.proxy import FaultProxy
+from tests.waiting import DEADLINE, LineReader, wait_until
 
 JOBS = {  # the fixture's heartbeat cron jobs, one per agent
     "cestra": "0b7e3c52-9a41-4f0e-8c2d-6a5f1e9d3c01",
@@ -35,7 +36,6 @@ JOBS = {  # the fixture's heartbeat cron jobs, one per agent
 # out Retry-After); then every transport fault back to back, each with new runs and a push.
 PHASES = ["error", "403", "refuse", "hang", "500", "503", "429", "garbage", "cut", "hang_after"]
 REFUSED = {"error": "overloaded", "403": "deploy key"}  # a push the store refused: the caller is told
-PHASE_SECONDS = 0.8
 
 
 def fixture_run_ids(state: Path) -> set[str]:
@@ -75,6 +75,14 @@ def outbox_state(path: Path) -> tuple[int, int]:
         db.close()
 
 
+def events_of(lines: list[str]) -> list[dict]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def count(lines: list[str], event: str) -> int:
+    return sum(e["event"] == event for e in events_of(lines))
+
+
 def test_the_daemon_rides_out_every_fault_and_the_outbox_neither_loses_nor_doubles(
     proxy: FaultProxy, convex_server, tmp_path: Path
 ) -> None:
@@ -91,20 +99,20 @@ def test_the_daemon_rides_out_every_fault_and_the_outbox_neither_loses_nor_doubl
 
     expected = fixture_run_ids(state)
     assert len(expected) == 12
+    # --verbose: every job run is logged (collect_done, flush_done), the events the phases wait for
     daemon = subprocess.Popen(
         [sys.executable, "-m", "console", "service", "--collect-every", "0.25", "--flush-every", "0.25",
-         "--evaluate-every", "0.5", "--probe-every", "600"],
+         "--evaluate-every", "0.5", "--probe-every", "600", "--verbose"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert daemon.stdout is not None and daemon.stderr is not None
+    log, stdout = LineReader(daemon.stderr), LineReader(daemon.stdout)
     pushes: list[tuple[str, str, subprocess.Popen]] = []
     refused_pushes: list[tuple[str, subprocess.CompletedProcess]] = []  # (mode, result)
     try:
-        deadline = time.monotonic() + 15
-        while {b.run_id for b in real.list_heartbeats(limit=1000)} != expected:
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                daemon.send_signal(signal.SIGTERM)
-                raise AssertionError(f"the first collection did not arrive: {daemon.communicate(timeout=30)[1][-3000:]}")
-            time.sleep(0.1)
+        wait_until(lambda: daemon.poll() is not None or {b.run_id for b in real.list_heartbeats(limit=1000)} == expected,
+                   "the first collection", every=0.1, detail=lambda: "\n".join(log.snapshot()[-40:]))
+        assert daemon.poll() is None, "the daemon ended:\n" + "\n".join(log.snapshot()[-40:])
 
         base = int(time.time() * 1000) - 600_000
         for i, mode in enumerate(PHASES):
@@ -120,7 +128,14 @@ def test_the_daemon_rides_out_every_fault_and_the_outbox_neither_loses_nor_doubl
             else:
                 pushes.append((mode, run_id, subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                                                stderr=subprocess.PIPE, text=True)))
-            time.sleep(PHASE_SECONDS)
+            # the phase lasts until the daemon has met this fault: a whole collection that started
+            # after the runs were written (two more ends of the collect job), and a call through the
+            # proxy in this mode (refuse never reaches it)
+            collected = count(log.snapshot(), "collect_done")
+            log.wait_for(lambda lines: count(lines, "collect_done") >= collected + 2,
+                         f"two collections under {mode}")
+            if mode != "refuse":
+                wait_until(lambda: proxy.hits[mode] >= 1, f"a call under {mode}")
         proxy.set_mode("healthy")
 
         for mode, run_id, p in pushes:
@@ -133,20 +148,27 @@ def test_the_daemon_rides_out_every_fault_and_the_outbox_neither_loses_nor_doubl
             assert done.returncode != 0 and REFUSED[mode] in done.stderr, done.stdout + done.stderr
             assert_no_secret(done.stdout + done.stderr, "a refused push's output")
 
-        deadline = time.monotonic() + 20
-        while True:
-            stored = [b.run_id for b in real.list_heartbeats(limit=1000)]
-            pending, dead = outbox_state(data / "outbox.db")
-            if set(stored) >= expected and pending == 0:
-                break
-            assert time.monotonic() < deadline, (
-                f"not delivered after the faults: missing {sorted(expected - set(stored))}, {pending} pending")
-            time.sleep(0.2)
-        time.sleep(0.5)  # a few more flushes and collections: nothing more may arrive
+        def delivered() -> bool:
+            stored = {b.run_id for b in real.list_heartbeats(limit=1000)}
+            return stored >= expected and outbox_state(data / "outbox.db")[0] == 0
+
+        wait_until(delivered, "every beat delivered after the faults", every=0.2, detail=lambda: (
+            f"missing {sorted(expected - {b.run_id for b in real.list_heartbeats(limit=1000)})}, "
+            f"{outbox_state(data / 'outbox.db')[0]} pending"))
+        # a few more flushes and collections: nothing more may arrive
+        lines = log.snapshot()
+        collected, flushed = count(lines, "collect_done"), count(lines, "flush_done")
+        log.wait_for(lambda lines: count(lines, "collect_done") >= collected + 2
+                     and count(lines, "flush_done") >= flushed + 2, "two more collections and flushes")
     finally:
         if daemon.poll() is None:
             daemon.send_signal(signal.SIGTERM)
-        out, err = daemon.communicate(timeout=30)
+        try:
+            daemon.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        err, out = log.join(), stdout.join()
         for _, _, p in pushes:
             if p.poll() is None:
                 p.kill()

@@ -9,8 +9,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECONDS = float(os.environ.get("SQUAD_CONCURRENCY_SECONDS", "20"))
@@ -48,8 +49,12 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from console.service.store.sqlite import LocalStore
 from console.service.store.outbox import Outbox
-go = float(sys.argv[2])
-while time.time() < go:
+go = Path(sys.argv[2])
+(go.parent / f"ready-{sys.argv[4]}").touch()  # imported and ready: wait for the others
+deadline = time.monotonic() + 120
+while not go.exists():  # a start barrier: all six open the new file at once
+    if time.monotonic() > deadline:
+        sys.exit("the start signal never came")
     time.sleep(0.001)
 store = LocalStore(sys.argv[1])
 outbox = Outbox(Path(sys.argv[1]).parent / "outbox.db")
@@ -68,14 +73,19 @@ def test_processes_starting_together_on_a_new_file(tmp_path: Path) -> None:
     from console.service.store.sqlite import LocalStore
     from console.service.store.outbox import Outbox
 
-    go = time.time() + 1.0
     rounds = []
     for r in range(3):
         path = tmp_path / f"fresh{r}" / "squad.db"
-        rounds.append((path, [subprocess.Popen([sys.executable, "-c", OPEN, str(path), repr(go), str(ROOT)],
-                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                              for _ in range(6)]))
-        go += 0.3
+        barrier = tmp_path / f"barrier{r}"
+        barrier.mkdir()
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN, str(path), str(barrier / "go"), str(ROOT), str(i)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(6)]
+        # every process has started and imported the store, however slowly: then all go at once
+        wait_until(lambda: len(list(barrier.glob("ready-*"))) == 6 or any(p.poll() is not None for p in procs),
+                   f"six processes ready in round {r}", timeout=120)
+        (barrier / "go").touch()
+        rounds.append((path, procs))
     for path, procs in rounds:
         outs = [p.communicate(timeout=60) for p in procs]
         failed = [err.strip().splitlines()[-1] for p, (_, err) in zip(procs, outs) if p.returncode]

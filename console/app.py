@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
@@ -23,6 +24,7 @@ from textual.timer import Timer
 from typing import TYPE_CHECKING
 
 from console import asset
+from console.text import visible
 from console.screens import SCREENS, modes
 
 if TYPE_CHECKING:  # the service side loads after the first frame
@@ -97,7 +99,15 @@ class SquadApp(App):
         self._poll_again = False
         self._probing = False
         self._history: list[str] = []
+        self._draw_failure: str | None = None
         self.started_at = time.perf_counter()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast shows its words as text: markup off, whatever the caller passed (an agent's
+        error or a task title in a toast once crashed the app on a `[/…]`), controls made visible."""
+        super().notify(visible(message, multiline=True), title=visible(title), severity=severity, timeout=timeout,
+                       markup=False)
         self.first_frame_ms: float | None = None
 
     @property
@@ -219,15 +229,36 @@ class SquadApp(App):
             self.notify(f"{name} is back up", title="Agent back", severity="information", timeout=6)
 
     def _dispatch(self, view) -> None:
+        """The poll's view to every console screen on the stack. A screen that fails to draw it
+        says so in a toast (once per distinct failure) and the session goes on; a poll that lands
+        while the app is closing draws nothing."""
         from console.screens.base import ConsoleScreen
 
-        for screen in self.screen_stack:
-            if isinstance(screen, ConsoleScreen):
+        if not self.is_running or self._closing or self._closed:
+            return
+        try:
+            screens = list(self.screen_stack)
+        except Exception:  # no mode or no screen: the app is starting or closing
+            return
+        for screen in screens:
+            if not isinstance(screen, ConsoleScreen) or not screen.is_attached:
+                continue
+            try:
                 screen.show(view)
+            except Exception as exc:  # noqa: BLE001 - one screen's bug must not end the session
+                self.log.error(f"drawing {type(screen).__name__} failed: {exc!r}")
+                words = f"{getattr(screen, 'TITLE', type(screen).__name__)} could not be drawn: {exc}"
+                if words != self._draw_failure:
+                    self._draw_failure = words
+                    self.notify(words[:300], title="Display", severity="error", timeout=8)
 
     def _tick(self) -> None:
         """Once a second: the header's age of the last good poll (a label, nothing else)."""
-        for h in self.screen.query("StatusHeader"):
+        try:
+            screen = self.screen
+        except Exception:  # no screen on the stack: the app is closing
+            return
+        for h in screen.query("StatusHeader"):
             h.tick(self.clock() * 1000)
 
     # ------------------------------------------------------------------ actions

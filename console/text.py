@@ -42,6 +42,27 @@ _ONE_LINE = _table("")
 _MULTI_LINE = _table("\n\t")
 
 
+def _same_length(table: dict[int, str]) -> dict[int, str]:
+    """The same stand-ins, one character each (C1 and format characters become `�`), so styled
+    text keeps its spans where they were (the TUI's Rich Text)."""
+    return {code: (rep if len(rep) == 1 else "\ufffd") for code, rep in table.items()}
+
+
+_ONE_LINE_1 = _same_length(_ONE_LINE)
+_MULTI_LINE_1 = _same_length(_MULTI_LINE)
+
+
+def visible_same_length(text: str, *, multiline: bool = False) -> str:
+    """Like `visible`, one character for one: for text whose styles are placed by offsets."""
+    return text.translate(_MULTI_LINE_1 if multiline else _ONE_LINE_1)
+
+
+def needs_care(text: str, *, multiline: bool = False) -> bool:
+    """Whether `visible` would change `text` (the common case, plain text, costs one scan)."""
+    table = _MULTI_LINE_1 if multiline else _ONE_LINE_1
+    return any(ord(c) in table for c in text)
+
+
 def visible(text: Any, *, multiline: bool = False) -> str:
     """`text` as a string with every control, escape and bidirectional override shown visibly.
     One line unless `multiline` (then newlines and tabs are kept as such)."""

@@ -104,3 +104,19 @@ async def test_a_survey_answer_entered_on_screen(app) -> None:
         assert o.survey["respondents"] == 4
         table = app.screen.query_one("#opportunities", SyncedTable)
         assert str(table.get_cell(opp.id, "validation")).endswith("(4)")
+
+
+async def test_fetch_from_the_screen_says_what_it_did(app) -> None:
+    """`f` fetches the feeds; its toast is the report's summary (once a bound method, whose `<`
+    and `[` reached the toast as markup and ended the session)."""
+    app, store, _ = app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("1 feed in" in m and "failed" in m for m in messages), messages
+        assert not [m for m in messages if "bound method" in m]
+        assert app.is_running

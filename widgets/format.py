@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
+from console.text import needs_care, visible_same_length
+
 STATUS_STYLE = {
     "up": "bold green",
     "late": "bold yellow",
@@ -74,3 +76,16 @@ def stamp(ms: float | None, tz: str = "UTC") -> str:
     if not ms:
         return "-"
     return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%m-%d %H:%M")
+
+
+def safe(value: object, *, multiline: bool = False) -> Text:
+    """Outside text as a Rich Text for the TUI: markup never parsed (a str becomes plain Text, so
+    `[/api/login]` and `[@click=app.quit]` are characters), control characters and escape
+    sequences shown visibly (console/text.py), styles of a Text kept where they were."""
+    if isinstance(value, Text):
+        if not needs_care(value.plain, multiline=multiline):
+            return value
+        shown = value.copy()
+        shown.plain = visible_same_length(value.plain, multiline=multiline)
+        return shown
+    return Text(visible_same_length(value if isinstance(value, str) else str(value), multiline=multiline), end="")

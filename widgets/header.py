@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from widgets.format import ago
+from widgets.format import ago, safe
 
 
 class StatusHeader(Static):
@@ -33,7 +33,7 @@ class StatusHeader(Static):
         text.append(f" {self.screen_title} ", style="bold")
         if view is None:
             text.append(" · connecting…")
-            self.update(text)
+            self.update(safe(text))
             return
         if view.last_error:
             text.append(" STALE ", style="bold white on red")
@@ -42,4 +42,4 @@ class StatusHeader(Static):
         text.append(f"· {view.store}", style="dim")
         if view.last_error:
             text.append(f" · {view.last_error}", style="red")
-        self.update(text)
+        self.update(safe(text))

@@ -10,12 +10,15 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowKey
 
+from widgets.format import safe
+
 Row = Sequence[Any]
 
 
 class SyncedTable(DataTable):
     """A DataTable fed whole row sets; it applies only the difference: new rows are added, gone
-    rows removed, and changed cells updated in place (never a rebuild). A changed cell wider than
+    rows removed, and changed cells updated in place (never a rebuild). Every text cell is shown
+    as data (`shown`). A changed cell wider than
     its column widens the column, as a new row would; nothing else re-measures a column."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -35,10 +38,10 @@ class SyncedTable(DataTable):
             cells = tuple(cells)
             old = cache.get(key)
             if old is None:
-                self.add_row(*cells, key=key)
+                self.add_row(*(shown(c) for c in cells), key=key)
                 written += len(cells)
             elif old != cells:
-                written += self._set_cells(key, [(col, b) for col, a, b in zip(columns, old, cells) if a != b])
+                written += self._set_cells(key, [(col, shown(b)) for col, a, b in zip(columns, old, cells) if a != b])
             cache[key] = cells
         if written:
             self.refresh()  # one repaint for the whole poll, not one per cell
@@ -75,6 +78,15 @@ class SyncedTable(DataTable):
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:
             return None
+
+
+def shown(cell: Any) -> Any:
+    """A cell as the table draws it: text is data, never markup (a str given to a DataTable is
+    parsed as markup: `[/api/login]` would raise, `[@click=app.quit]` would be a live action),
+    with control characters shown visibly. Only added and changed cells pass here."""
+    if isinstance(cell, (str, Text)):
+        return safe(cell)
+    return cell
 
 
 def _width(value: Any) -> int:

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import clock, stamp
+from widgets.format import clock, stamp, safe
 from widgets.tables import SyncedTable
 
 KIND_STYLE = {"heartbeat_down": "red", "heartbeat_failing": "red", "heartbeat_failed": "red",
@@ -58,7 +58,7 @@ class ActivityDetail(ModalScreen):
             t.append(json.dumps(a.detail, indent=2, ensure_ascii=False))
         t.append("\n\nesc to close", style="dim")
         with VerticalScroll(id="detail"):
-            yield Static(t)
+            yield Static(safe(t, multiline=True))
 
 
 class AuditScreen(ConsoleScreen):

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from widgets.format import ago, badge, clock, money, pct, strip, tokens
+from widgets.format import ago, badge, clock, money, pct, strip, tokens, safe
 
 
 class AgentDetailScreen(ModalScreen):
@@ -22,7 +22,7 @@ class AgentDetailScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(self._text(), id="detail-text")
+            yield Static(safe(self._text(), multiline=True), id="detail-text")
 
     def _text(self) -> Text:
         v, a = self.view, self.agent_id

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import badge, clock, money, pct, strip, tokens
+from widgets.format import badge, clock, money, pct, strip, tokens, safe
 from widgets.tables import SyncedTable
 
 
@@ -79,7 +79,7 @@ class HeartbeatsScreen(ConsoleScreen):
             text.append(f"cause: {c.title}\n", style="bold red" if h.status.status != "up" else "yellow")
             for fix in c.fix[:3]:
                 text.append(f"  $ {fix}\n")
-        box.update(text)
+        box.update(safe(text, multiline=True))
 
     def action_detail(self) -> None:
         key = self.query_one("#beats", SyncedTable).selected_key()

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import ago, badge
+from widgets.format import ago, badge, safe
 from widgets.tables import SyncedTable
 
 
@@ -55,4 +55,4 @@ class OverviewScreen(ConsoleScreen):
             text.append(a.text + "\n")
             for fix in a.fix[:3]:
                 text.append(f"    $ {fix}\n", style="dim")
-        self.query_one("#alerts", Static).update(text)
+        self.query_one("#alerts", Static).update(safe(text, multiline=True))

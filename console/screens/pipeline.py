@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 from console.screens.base import ConsoleScreen
 from console.screens.tasks import TaskForm
 from widgets.tables import SyncedTable
+from widgets.format import safe
 
 VERDICT_STYLE = {"go": "bold green", "no_go": "bold red", "more_data": "bold yellow"}
 
@@ -69,7 +70,7 @@ class OpportunityDetail(ModalScreen):
             t.append("\nSurvey: no response yet (s on the Pipeline screen, or `pipeline survey import`)\n", style="dim")
         t.append("\nesc to close", style="dim")
         with VerticalScroll(id="detail"):
-            yield Static(t)
+            yield Static(safe(t, multiline=True))
 
 
 class PipelineScreen(ConsoleScreen):
@@ -144,16 +145,15 @@ class PipelineScreen(ConsoleScreen):
         try:
             words = fn()
         except (StoreError, PipelineError) as exc:
-            text = exc.describe() if hasattr(exc, "describe") else str(exc)
-            self.app.call_from_thread(self.app.notify, text, title=f"{what}: not done", severity="error", timeout=8)
+            self.app.call_from_thread(self.app.notify, exc.describe(), title=f"{what}: not done", severity="error",
+                                      timeout=8)
             return
         self.app.call_from_thread(self.app.notify, words, title=what, timeout=4)
         self.app.call_from_thread(self.app.poll_now)
 
     def action_fetch(self) -> None:
         def go() -> str:
-            report = self.pipeline().fetch_sync(actor="operator")
-            return str(getattr(report, "summary", None) or report)
+            return self.pipeline().fetch_sync(actor="operator").summary()
 
         self.app.notify("fetching the feeds…", timeout=2)
         self._act("Fetch", go)

@@ -5,6 +5,7 @@ keyboard. The rules (agent names, inbox → assigned, the flow) are console.serv
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from console.screens.base import ConsoleScreen
 from console.service.models import TASK_STATUSES
+from widgets.format import safe
 from widgets.tables import SyncedTable
 
 LABELS = {"inbox": "Inbox", "assigned": "Assigned", "in_progress": "In progress", "review": "Review",
@@ -102,8 +104,11 @@ class TasksScreen(ConsoleScreen):
             return
         names = {a.id: a.agent_id for a in self.view.agents.values()}
         who = ", ".join(names.get(i, i) for i in task.assignee_ids) or "nobody"
-        box.update(f"[b]{task.title}[/b] · {LABELS.get(task.status, task.status)} · {who} · {task.id}\n"
-                   f"[dim]{task.description or ''}[/dim]")
+        text = Text()
+        text.append(task.title, style="bold")
+        text.append(f" · {LABELS.get(task.status, task.status)} · {who} · {task.id}\n")
+        text.append(task.description or "", style="dim")
+        box.update(safe(text, multiline=True))
 
     # ----------------------------------------------------------------- actions
     def _selected(self) -> tuple[str, object] | None:

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import stamp
+from widgets.format import stamp, safe
 from widgets.tables import SyncedTable
 
 
@@ -56,11 +56,11 @@ class VaultScreen(ConsoleScreen):
         self.query_one("#entries", SyncedTable).sync(rows)
         status = self.query_one("#vault-status", Static)
         if vault.error:
-            status.update(Text(vault.error, style="red"))
+            status.update(safe(Text(vault.error, style="red"), multiline=True))
         elif not vault.entries:
             status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
         else:
-            status.update(f"{len(vault.entries)} entries in {vault.path} · values are never shown")
+            status.update(safe(f"{len(vault.entries)} entries in {vault.path} · values are never shown"))
 
     def action_detail(self) -> None:
         key = self.query_one("#entries", SyncedTable).selected_key()
@@ -74,7 +74,7 @@ class VaultScreen(ConsoleScreen):
         for v in entry.versions:
             t.append(f"  v{v.version}  {stamp(v.created_at)}  key {v.kid}  fingerprint {v.fingerprint}  "
                      f"from {v.source or '-'}\n")
-        box.update(t)
+        box.update(safe(t, multiline=True))
 
     def action_migrate(self) -> None:
         self.app.push_screen(MigrationWizard(), lambda _: self.app.reread_vault())
@@ -155,7 +155,7 @@ class MigrationWizard(ModalScreen):
             return
         index = [s.id for s in steps].index(step.id) + 1
         self.query_one("#wizard-title", Static).update(
-            f"[b]Migrate credentials[/b] — step {index}/{len(steps)}: {step.title}")
+            Text.assemble(("Migrate credentials", "bold"), f" — step {index}/{len(steps)}: {step.title}"))
         t = Text()
         if self.last is not None:
             style = "green" if self.last.status == "done" else ("yellow" if self.last.status == "skipped" else "red")
@@ -220,8 +220,8 @@ class MigrationWizard(ModalScreen):
         return t
 
     def _page(self, text, *, hint: str) -> None:
-        self.query_one("#wizard-text", Static).update(text)
-        self.query_one("#wizard-hint", Static).update(Text(hint, style="dim"))
+        self.query_one("#wizard-text", Static).update(safe(text, multiline=True))
+        self.query_one("#wizard-hint", Static).update(safe(Text(hint, style="dim"), multiline=True))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "wizard-confirm":
@@ -258,12 +258,12 @@ class MigrationWizard(ModalScreen):
     def _finished(self, message: StepFinished) -> None:
         self.busy = False
         if message.error:
-            self.query_one("#wizard-hint", Static).update(Text(message.error, style="bold red"))
+            self.query_one("#wizard-hint", Static).update(safe(Text(message.error, style="bold red"), multiline=True))
             return
         self.last = message.result
         if message.result.status == "failed":
             self.show_current()
-            self.query_one("#wizard-hint", Static).update(Text(f"failed: {message.result.summary}", style="bold red"))
+            self.query_one("#wizard-hint", Static).update(safe(Text(f"failed: {message.result.summary}", style="bold red"), multiline=True))
             return
         self.show_current()
 

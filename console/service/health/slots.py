@@ -24,7 +24,6 @@ The model (DESIGN.md §5, reference notes §1):
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass

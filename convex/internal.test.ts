@@ -63,6 +63,7 @@ test("every registered function is internal", () => {
     "console/snapshot:get",
     "console/tasks:create",
     "console/tasks:list",
+    "console/tasks:remove",
     "console/tasks:update",
     "console/vault:get",
     "console/vault:kidCheck",

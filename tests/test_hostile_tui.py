@@ -153,3 +153,31 @@ def test_safe_keeps_styles_in_place() -> None:
     assert s.plain == "ok ␛]0;x end" and [(sp.start, sp.end, sp.style) for sp in s.spans] == \
         [(sp.start, sp.end, sp.style) for sp in t.spans]
     assert safe("[b]x[/b]").plain == "[b]x[/b]" and visible_same_length("\x9b") == "\ufffd"
+
+
+async def test_a_task_is_removed_from_the_board_after_a_typed_yes(tmp_path: Path) -> None:
+    from console.screens.tasks import TaskForm
+    from tests.waiting import first_poll, until
+    from widgets.tables import SyncedTable
+
+    app, store = build(tmp_path, ["Fix [/api/login] 500s"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await first_poll(pilot)
+        await pilot.press("6")
+        inbox = app.screen.query_one("#col-inbox", SyncedTable)
+        await until(pilot, lambda: inbox.row_count == 2, "the two inbox tasks on the board")
+        inbox.focus()
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, TaskForm), "the confirmation")
+        assert "Remove: Fix [/api/login] 500s" in rendered(app)
+        await pilot.press("n", "o", "enter")  # anything but yes: nothing removed
+        await until(pilot, lambda: not isinstance(app.screen, TaskForm), "the form closed")
+        assert len(store.list_tasks()) == 2
+        inbox.focus()
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, TaskForm), "the confirmation again")
+        await pilot.press("y", "e", "s", "enter")
+        await until(pilot, lambda: inbox.row_count == 1, "the task gone from the board")
+        assert [t.title for t in store.list_tasks()] == ["Fix [/api/login] 500s"]  # the other one stays
+        assert store.list_activities(1)[0].type == "task_removed"
+    store.close()

@@ -121,6 +121,9 @@ def session(s: Recorder) -> None:
     s.update_task(task.id, status="review", actor="cestra")
 
     s.send_message(task.id, orin.id, "[red]hi[/] 😀\nsecond line", actor="orin")
+    doomed = s.create_task("Fix [/api/login] 500s", assignee_ids=[orin.id])
+    s.remove_task(doomed.id, actor="operator")
+    s.remove_task(doomed.id)  # refused: gone already
 
     s.log_activity("note", f"checked by hand {ODD}", actor="dominic", detail={"k": [1, "ü", None], "n": 0.00001})
     s.log_activity("note", "sent twice", key="outbox-1", agent_id=veda.id, target_id=task.id)

@@ -72,3 +72,15 @@ def test_audit_list_filters(env: dict[str, str]) -> None:
     assert "task_created" in out and "agent_registered" not in out
     out = cli(env, "audit", "list", "--kind", "agent_registered", "--limit", "2").stdout
     assert out.count("agent_registered") == 2
+
+
+def test_rm_takes_a_task_off_the_board_and_audits_it(env: dict[str, str]) -> None:
+    p = cli(env, "tasks", "add", "Fix [/api/login] 500s")
+    task_id = p.stdout.split()[0]
+    p = cli(env, "tasks", "rm", task_id)
+    assert p.returncode == 0 and "removed  Fix [/api/login] 500s" in p.stdout
+    assert json.loads(cli(env, "tasks", "list", "--json").stdout) == []
+    audit = cli(env, "audit", "list")
+    assert "task_removed" in audit.stdout and "task removed: Fix [/api/login] 500s" in audit.stdout
+    again = cli(env, "tasks", "rm", task_id)
+    assert again.returncode == 2 and "no single task matches" in again.stderr

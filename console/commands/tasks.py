@@ -1,4 +1,4 @@
-"""`squad-console tasks`: Mission Control's task workflow from the shell: add, assign, move, done, list.
+"""`squad-console tasks`: Mission Control's task workflow from the shell: add, assign, move, done, rm, list.
 The rules (agent names, task references, inbox → assigned) are console.service.tasks', shared with
 the Tasks screen. Every change is written to the audit log by the store, in the same transaction."""
 
@@ -13,7 +13,7 @@ from console.service.models import TASK_STATUSES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tasks", help="the task board: add, assign, move, done, list",
+    p = sub.add_parser("tasks", help="the task board: add, assign, move, done, rm, list",
                        description="Mission Control's tasks: create, assign to agents, move between statuses "
                        f"({', '.join(TASK_STATUSES)}), complete. Each change is in the audit log.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
@@ -32,13 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     move.add_argument("status", choices=TASK_STATUSES)
     done = actions.add_parser("done", help="complete a task", description="Move a task to done.")
     done.add_argument("task", metavar="TASK")
-    for a in (add, assign, move, done):
+    rm = actions.add_parser("rm", help="remove a task", description="Take a task off the board (audited as "
+                            "task_removed; its messages stay). TASK is its id, the end of its id, or its exact title.")
+    rm.add_argument("task", metavar="TASK")
+    for a in (add, assign, move, done, rm):
         a.add_argument("--actor", default="operator", help="who did it, for the audit log (default: operator)")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.action is None:
-        raise CommandError("say what to do: list, add, assign, move or done", hint="squad-console tasks --help",
+        raise CommandError("say what to do: list, add, assign, move, done or rm", hint="squad-console tasks --help",
                            code=EXIT_USAGE)
     try:
         return with_store(ctx, lambda store: ACTIONS[args.action](args, ctx, store))
@@ -89,4 +92,10 @@ def _done(args, ctx: Context, store) -> int:
     return EXIT_OK
 
 
-ACTIONS = {"list": _list, "add": _add, "assign": _assign, "move": _move, "done": _done}
+def _rm(args, ctx: Context, store) -> int:
+    task = usecases.remove(store, usecases.resolve_task(store, args.task).id, actor=args.actor)
+    ctx.print(f"{task.id}  removed  {task.title}")
+    return EXIT_OK
+
+
+ACTIONS = {"list": _list, "add": _add, "assign": _assign, "move": _move, "done": _done, "rm": _rm}

@@ -34,7 +34,7 @@ class TaskForm(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Static(f"[b]{self.form_title}[/b]  (enter: next / save · esc: cancel)")
+            yield Static(safe(Text.assemble((self.form_title, "bold"), "  (enter: next / save · esc: cancel)")))
             for name, label, value in self.fields:
                 yield Label(label)
                 yield Input(value=value, id=f"field-{name}")
@@ -66,6 +66,7 @@ class TasksScreen(ConsoleScreen):
         Binding("left_square_bracket", "move(-1)", "← Move", id="tasks.back"),
         Binding("d", "done", "Done", id="tasks.done"),
         Binding("b", "block", "Block", id="tasks.block"),
+        Binding("x", "remove", "Remove", id="tasks.remove"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -168,6 +169,24 @@ class TasksScreen(ConsoleScreen):
         picked = self._selected()
         if picked is not None:
             self._write(lambda store, tasks: self._moved(tasks.block(store, picked[0])))
+
+    def action_remove(self) -> None:
+        picked = self._selected()
+        if picked is None:
+            return
+        task_id, task = picked
+
+        def confirmed(values) -> None:
+            if values is None:
+                return
+            if values.get("confirm", "").lower() != "yes":
+                self.app.notify("not removed (type yes to remove it)", title="Task", severity="warning", timeout=4)
+                return
+            self._write(lambda store, tasks: "removed: " + tasks.remove(store, task_id).title)
+
+        self.app.push_screen(TaskForm(f"Remove: {task.title}",
+                                      [("confirm", 'Type "yes" to remove it (audited; its messages stay)', "")]),
+                             confirmed)
 
     @staticmethod
     def _moved(task) -> str:

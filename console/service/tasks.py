@@ -84,6 +84,11 @@ def block(store: Store, task_id: str, *, actor: str = OPERATOR) -> Task:
     return move(store, task_id, "blocked", actor=actor)
 
 
+def remove(store: Store, task_id: str, *, actor: str = OPERATOR) -> Task:
+    """Take a task off the board (audited as `task_removed`; its messages stay)."""
+    return store.remove_task(task_id, actor=actor)
+
+
 def stepped(status: str, step: int) -> str:
     """The status `step` places along the flow from `status` (a blocked task starts from inbox),
     clamped at both ends."""

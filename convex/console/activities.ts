@@ -132,6 +132,11 @@ export function taskCreated(title: string, status: string, assigneeIds: readonly
   return { type: "task_created", message: `task created: ${title}`, detail: { status, assigneeIds } };
 }
 
+/** A task taken off the board (its messages stay: the history is not rewritten). */
+export function taskRemoved(title: string, status: string, assigneeIds: readonly string[]): Said {
+  return { type: "task_removed", message: `task removed: ${title}`, detail: { status, assigneeIds } };
+}
+
 /**
  * A task update, worded with the task's title *after* it: `task_completed` (status changed to
  * done), else `task_assigned` (assignees changed), else `task_moved` (status changed), else

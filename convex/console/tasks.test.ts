@@ -92,3 +92,32 @@ describe("tasks:update", () => {
     });
   });
 });
+
+describe("tasks:remove", () => {
+  test("takes the task off the board, keeps its messages, logs task_removed", async () => {
+    const { t, agentId, acts } = await setup();
+    const task = await t.mutation(internal.console.tasks.create, {
+      title: "Fix [/api/login] 500s",
+      description: "",
+      assigneeIds: [agentId],
+    });
+    await t.mutation(internal.console.messages.send, { taskId: task._id, fromAgentId: agentId, content: "on it" });
+    const removed = await t.mutation(internal.console.tasks.remove, { id: task._id, actor: "operator" });
+    expect(removed).toMatchObject({ title: "Fix [/api/login] 500s" });
+    expect(await t.query(internal.console.tasks.list, {})).toEqual([]);
+    expect(await t.run((ctx) => ctx.db.query("messages").collect())).toHaveLength(1);
+    expect((await acts()).at(-1)).toMatchObject({
+      type: "task_removed",
+      message: "task removed: Fix [/api/login] 500s",
+      targetId: task._id,
+      actor: "operator",
+    });
+  });
+
+  test("a task already gone is not found", async () => {
+    const { t } = await setup();
+    const task = await t.mutation(internal.console.tasks.create, { title: "x", description: "" });
+    await t.mutation(internal.console.tasks.remove, { id: task._id });
+    await expect(t.mutation(internal.console.tasks.remove, { id: task._id })).rejects.toThrow(ConvexError);
+  });
+});

@@ -1,7 +1,7 @@
 import { v } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import { internalMutation, internalQuery } from "../_generated/server";
-import { taskCreated, taskUpdated } from "./activities";
+import { taskCreated, taskRemoved, taskUpdated } from "./activities";
 import { badValue, notFound, writeActivity } from "./lib";
 import { taskStatus } from "./tables";
 
@@ -79,6 +79,25 @@ export const update = internalMutation({
 
     await writeActivity(ctx, { ...taskUpdated(updated.title, changes), actor: args.actor, targetId: updated._id });
     return updated;
+  },
+});
+
+/**
+ * Removes a task (the operator's choice, audited; a task whose title broke an older console can
+ * go). Its messages stay, as Mission Control's history. Returns the task as it was.
+ */
+export const remove = internalMutation({
+  args: { id: v.id("tasks"), actor: v.optional(v.string()) },
+  handler: async (ctx, args) => {
+    const task = await ctx.db.get(args.id);
+    if (task === null) throw notFound(`task ${args.id} not found`);
+    await ctx.db.delete(task._id);
+    await writeActivity(ctx, {
+      ...taskRemoved(task.title, task.status, task.assigneeIds),
+      actor: args.actor,
+      targetId: task._id,
+    });
+    return task;
   },
 });
 

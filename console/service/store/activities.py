@@ -104,6 +104,11 @@ def task_created(title: str, status: str, assignee_ids: list[str]) -> Said:
     return Said("task_created", f"task created: {title}", {"status": status, "assigneeIds": assignee_ids})
 
 
+def task_removed(title: str, status: str, assignee_ids: list[str]) -> Said:
+    """A task taken off the board (its messages stay: the history is not rewritten)."""
+    return Said("task_removed", f"task removed: {title}", {"status": status, "assigneeIds": assignee_ids})
+
+
 def task_updated(title: str, changes: dict[str, dict[str, Any]]) -> Said:
     """A task update, worded with the task's title *after* it: `task_completed` (status changed to
     done), else `task_assigned` (assignees changed), else `task_moved` (status changed), else

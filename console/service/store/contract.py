@@ -137,6 +137,11 @@ class Store(Protocol):
         actor: str = OPERATOR,
     ) -> Task: ...
 
+    def remove_task(self, task_id: str, *, actor: str = OPERATOR) -> Task:
+        """Takes the task off the board and returns it as it was; `task_removed` activity. Its
+        messages stay. NotFoundError when there is no such task."""
+        ...
+
     def list_tasks(self) -> list[Task]: ...
 
     # messages and the audit log

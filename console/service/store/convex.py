@@ -474,6 +474,9 @@ class ConvexStore:
         )
         return task_from_doc(doc)
 
+    def remove_task(self, task_id: str, *, actor: str = OPERATOR) -> Task:
+        return task_from_doc(self.mutation("console/tasks:remove", {"id": task_id, "actor": actor}))
+
     def list_tasks(self) -> list[Task]:
         return [task_from_doc(d) for d in self.query("console/tasks:list")]
 

@@ -370,6 +370,18 @@ class LocalStore:
             self._activity_in(db, activities.task_updated(after.title, changes), actor=actor, target_id=task_id)
             return after
 
+    def remove_task(self, task_id: str, *, actor: str = OPERATOR) -> Task:
+        with self._write() as db:
+            seq = seq_of("tasks", task_id)
+            row = db.execute("SELECT * FROM tasks WHERE seq = ?", (seq,)).fetchone() if seq else None
+            if row is None:
+                raise NotFoundError(f"task {task_id} not found", data={"code": "NotFound", "id": task_id})
+            task = read.task(row)
+            db.execute("DELETE FROM tasks WHERE seq = ?", (seq,))  # its messages stay: the history
+            said = activities.task_removed(task.title, task.status, list(task.assignee_ids))
+            self._activity_in(db, said, actor=actor, target_id=task_id)
+            return task
+
     def list_tasks(self) -> list[Task]:
         with self._read() as db:
             return [read.task(r) for r in db.execute("SELECT * FROM tasks ORDER BY seq")]

@@ -17,7 +17,7 @@ from typing import TextIO
 from console import __version__
 from console.config import ConfigError, load_settings
 from console.errors import ConsoleError
-from console.text import visible
+from console.text import json_line, visible
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -81,6 +81,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return _overview(ctx)
         return _tui(ctx, args.color)
     except ConsoleError as exc:  # the one error root: a cause in words and the fix, no traceback
+        if args.command == "check" and getattr(args, "json", False):
+            # a monitor reading `check --json` gets JSON whatever failed (Nagios UNKNOWN = 3)
+            print(json_line({"status": "unknown", "exit": 3, "error": {
+                "kind": exc.kind, "code": exc.code, "message": str(exc), "hint": exc.hint}}), file=out)
         if isinstance(exc, ConfigError):
             print(visible(f"squad-console: config error: {exc.describe()}", multiline=True), file=err)
             return 3 if args.command == "check" else EXIT_USAGE

@@ -14,6 +14,8 @@ A leaf module (no project imports): the CLI's output, the TUI's widgets and the 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 _BIDI_AND_INVISIBLE = (
@@ -88,3 +90,44 @@ def json_line(obj: Any) -> str:
     escapes C0; C1 controls, DEL and bidirectional overrides are escaped here too (still valid JSON,
     the same value when parsed)."""
     return json.dumps(obj, ensure_ascii=False).translate(_C1_AND_BIDI)
+
+
+# ------------------------------------------------------------------ secrets in outside text
+# What a server, a CLI or a log may echo back that must never be shown: credentials by shape.
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # user:password@ inside a URL
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.I), r"\1"),
+    # Authorization headers (a credential is long: "Convex at …" and "a Convex reply" are words)
+    (re.compile(r"\b(Bearer|Basic|Convex)\s+(?=[A-Za-z0-9._~+/=:|-]{16,})[A-Za-z0-9._~+/=:|-]+", re.I),
+     r"\1 [redacted]"),
+    # Convex deploy/admin keys: `prod:name|base64`, `dev:...`, `preview:...`, `project:...`
+    (re.compile(r"\b(?:prod|dev|preview|project):[A-Za-z0-9_.:-]*\|[A-Za-z0-9+/=_.-]+"), "[redacted key]"),
+    # "token": "…" in JSON text
+    (
+        re.compile(r"(\"(?:[A-Za-z_]*(?:token|secret|password|api[_-]?key|apikey|deploy[_-]?key)[A-Za-z_]*)\"\s*:\s*)\"[^\"]*\"", re.I),
+        r'\1"[redacted]"',
+    ),
+    # token=…, api_key: …, OPENCLAW_GATEWAY_TOKEN=…, ?token=… in URLs
+    (
+        re.compile(r"\b([A-Za-z_]*(?:token|secret|password|api[_-]?key|apikey|deploy[_-]?key)[A-Za-z_]*)(\s*[=:]\s*)(?!\s)[^\s\"'&,;)]+", re.I),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "[redacted key]"),
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without anything that looks like a credential (a password inside a URL, Bearer and
+    Convex authorization, Convex deploy keys, `token=…`, API keys) nor any of the literal `secrets`
+    given (a deploy key or vault key a server echoed back)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    for pattern, repl in _REDACTIONS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may be printed: without a user name or password in it."""
+    return _REDACTIONS[0][0].sub(_REDACTIONS[0][1], url)

@@ -84,3 +84,46 @@ def test_survey_import_from_an_endless_file(env: dict[str, str]) -> None:
     p = cli(env, "pipeline", "survey", "import", "/dev/zero", "--opportunity", "o1", timeout=30)
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert "larger than 8 MiB" in p.stderr, p.stderr
+
+
+def test_server_words_never_carry_the_deploy_key_or_a_password(tmp_path: Path) -> None:
+    """A server that echoes the deploy key in its error, reached through a URL with a password:
+    neither reaches `check --json`, which still prints JSON (exit 3, UNKNOWN)."""
+    import http.server
+    import json
+    import threading
+
+    key = "prod:happy-otter-123|c2VjcmV0LWRlcGxveS1rZXktdmFsdWU="
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"code": "BadAdminKey",
+                               "message": f"the key {self.headers['Authorization']} is not valid"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from console.service.store.convex import ConvexStore
+        from console.service.store import StoreAuthError
+
+        store = ConvexStore(f"http://admin:hunter2@127.0.0.1:{server.server_address[1]}", key, max_retries=0)
+        with pytest.raises(StoreAuthError) as err:
+            store.list_agents()
+        shown = err.value.describe() + json.dumps(err.value.data) + repr(store) + store.describe()
+        assert "c2VjcmV0" not in shown and "hunter2" not in shown and "refused the deploy key" in shown
+        p = cli({"CONVEX_URL": f"http://127.0.0.1:{server.server_address[1]}", "CONVEX_DEPLOY_KEY": key,
+                 "SQUAD_CONSOLE_DB": str(tmp_path / "s.db")}, "--store", "convex", "check", "--json", "--no-gateway")
+        assert p.returncode == 3
+        doc = json.loads(p.stdout)
+        assert doc["status"] == "unknown" and doc["error"]["kind"] == "auth"
+        assert "c2VjcmV0" not in p.stdout + p.stderr
+    finally:
+        server.shutdown()

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from console.text import redact, shown_url
 from console.service.models import (
     AGENT_STATUSES,
     FEED_OUTCOMES,
@@ -253,11 +254,12 @@ class ConvexStore:
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise StoreError(
-                f"the Convex URL {url!r} is not an http(s) URL",
+                f"the Convex URL {shown_url(url or '')!r} is not an http(s) URL",
                 hint="set CONVEX_URL (or [store] url) to the deployment URL, e.g. https://happy-otter-123.convex.cloud",
             )
         self.url = url.rstrip("/")
-        self.host = parts.netloc
+        self.shown_url = shown_url(self.url)  # what messages say: never a user name or password
+        self.host = parts.netloc.rsplit("@", 1)[-1]  # without a user name or password
         self._key = deploy_key
         self.timeout = timeout
         self.max_retries = max_retries
@@ -280,7 +282,7 @@ class ConvexStore:
         self._client.close()
 
     def __repr__(self) -> str:  # never show the key
-        return f"ConvexStore({self.url!r})"
+        return f"ConvexStore({self.shown_url!r})"
 
     # ------------------------------------------------------------- the wire
     def _call(self, kind: str, path: str, args: dict[str, Any]) -> Any:
@@ -293,6 +295,7 @@ class ConvexStore:
             error, retry_ok = self._attempt(kind, path, body, headers)
             if not isinstance(error, StoreError):
                 return error  # the value
+            self._scrub(error)
             if not retry_ok or attempt >= self.max_retries:
                 raise error
             delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
@@ -304,10 +307,24 @@ class ConvexStore:
             attempt += 1
             self._sleep(delay)
 
+    def _scrub(self, error: StoreError) -> None:
+        """A server's words may echo the deploy key or carry a URL with a password: the error keeps
+        neither (its message, hint and data are shown by `check --json`, the header and the logs)."""
+        secrets = [self._key, *(self._key.split("|", 1)[1:] if self._key else [])]
+        error.message = redact(error.message, secrets)
+        error.args = (error.message, *error.args[1:])
+        if error.hint:
+            error.hint = redact(error.hint, secrets)
+        if error.data is not None:
+            try:
+                error.data = json.loads(redact(json.dumps(error.data), secrets))
+            except ValueError:
+                error.data = None
+
     def _attempt(self, kind: str, path: str, body: str, headers: dict[str, str]) -> tuple[Any, bool]:
         """One request. Returns (value, _) on success, else (StoreError, may_retry)."""
         is_query = kind == "query"
-        where = f"Convex at {self.url}"
+        where = f"Convex at {self.shown_url}"
         self.calls += 1
         try:
             response = self._client.post(f"/api/{kind}", content=body, headers=headers)

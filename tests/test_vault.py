@@ -427,7 +427,8 @@ def test_one_rule_for_the_value_of_a_secret(vpath: Path, key: V.VaultKey, tmp_pa
     vault = V.Vault(vpath, key=key)
     vault.put("convex-deploy-key", SECRET.encode() + b"\r\n")
     env = {"CONVEX_VAULT_KEY": key.hex(), "SQUAD_CONSOLE_KEYRING": "off", "HOME": "/h"}
-    assert exec_environment(vault, env) == {"CONVEX_DEPLOY_KEY": SECRET, "HOME": "/h", "SQUAD_CONSOLE_KEYRING": "off"}
+    assert exec_environment(vault, env, [("CONVEX_DEPLOY_KEY", "convex-deploy-key")]) == {
+        "CONVEX_DEPLOY_KEY": SECRET, "HOME": "/h", "SQUAD_CONSOLE_KEYRING": "off"}
     settings = StoreSettings(path=vpath.parent / "squad.db")
     assert deploy_key_from_vault(settings, env) == SECRET
     vault.put("convex-deploy-key", b"bad\0key")

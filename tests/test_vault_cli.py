@@ -268,7 +268,7 @@ def test_the_migrated_script_reads_the_key_through_the_vault(env: dict[str, str]
     p = shell(run_env, sys.executable, "-m", "console", "vault", "migrate", "--yes")
     assert p.returncode == 0 and "migration complete" in p.stdout, p.stdout + p.stderr
     assert not (cestra / ".convex-deploy-key").exists() and not (veda / ".env").exists()
-    assert "$(squad-console vault get convex-deploy-key)" in (cestra / "scripts" / "report.sh").read_text()
+    assert "squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx" in (cestra / "scripts" / "report.sh").read_text()
     assert scripts() == before
     for text in (p.stdout, p.stderr):
         for secret in (DEPLOY_KEY, AUTH_TOKEN, ENV_SECRET):
@@ -286,7 +286,7 @@ def test_migrate_with_the_convex_store_replicates_and_records_why_the_key_step_w
     from console.service.store.convex import ConvexStore
 
     store = ConvexStore(convex_server.url, ADMIN_KEY)
-    assert {r.name for r in store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "env"}
+    assert {r.name for r in store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "dotenv"}
     acts = store.list_activities(200)
     assert {"vault_put", "vault_migration", "vault_migrated"} <= {a.type for a in acts}
     blob = json.dumps([[a.type, a.message, a.detail] for a in acts]) + json.dumps(

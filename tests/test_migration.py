@@ -409,8 +409,6 @@ def run_to_remove(m: M.Migration) -> None:
 
 
 def test_entry_names_from_file_names_never_mean_something_to_a_shell(world: World) -> None:
-    from console.service.vault.secrets import denied, env_var_for
-
     cestra = world.fx["workspaces"][0][1]
     other = "prod:evil-otter-123|QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo"
     for i, name in enumerate(("PATH~", "LD_PRELOAD~", "NODE_OPTIONS.bak", "PYTHONPATH.orig", ".BASH_ENV.swp", "HOME~")):
@@ -419,6 +417,8 @@ def test_entry_names_from_file_names_never_mean_something_to_a_shell(world: Worl
     plan = world.migration().plan()
     names = {Path(f.path).name: f.entry for f in plan.findings if f.entry}
     assert names["PATH~"] == "backup.PATH" and names[".env"] == "dotenv" and names[".env~"] == "dotenv.backup"
+    from console.service.vault.secrets import denied, env_var_for
+
     for name, entry in names.items():
         assert not denied(env_var_for(entry)), (name, entry)
         assert not denied(env_var_for(entry.rsplit("/", 1)[-1])), (name, entry)
@@ -504,7 +504,8 @@ def test_a_small_unreadable_key_is_reported_as_unreadable(world: World) -> None:
     with modes_count():
         plan = world.migration().plan()
     found = next(f for f in plan.findings if f.path == str(key45))
-    assert found.action == "report" and found.manual and "unreadable" in found.reason and "larger" not in found.reason
+    assert "unreadable" in found.reason and "larger" not in found.reason
+    assert found.action == "report" and found.manual  # plaintext left for a person: the run is not complete
 
 
 def test_one_size_limit_a_large_env_file_is_reported_and_the_rest_goes_on(world: World) -> None:

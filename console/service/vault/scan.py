@@ -262,9 +262,11 @@ def plaintext_credentials(findings: Iterable[dict[str, Any]]) -> list[Path]:
 # --------------------------------------------------------------------- entry usage
 def entry_usage(workspaces: Workspaces, names: Sequence[str], *,
                 max_files: int = USAGE_MAX_FILES) -> dict[str, list[str]]:
-    """Which workspace files use each entry (`vault get NAME`; `vault exec` uses every entry),
-    as `<workspace folder name>/<path in it>`; at most `max_files` files read per workspace."""
+    """Which workspace files use each entry (`vault get NAME`, `vault exec --env VAR=NAME` or
+    `--env NAME`), as `<workspace folder name>/<path in it>`; at most `max_files` files read per
+    workspace."""
     used: dict[str, list[str]] = {n: [] for n in names}
+    named = {n: re.compile(r"(?<![\w/.-])" + re.escape(n) + r"(?![\w/-]|\.\w)") for n in names}
     counts: dict[Path, int] = {}
     for _agent, root, path in workspace_files(workspaces):
         if counts.get(root, 0) >= max_files:
@@ -276,7 +278,7 @@ def entry_usage(workspaces: Workspaces, names: Sequence[str], *,
         text = data.decode("utf-8", "ignore")
         for m in USAGE_RE.finditer(text):
             for name in names:
-                if name in m.group(0) or "vault exec" in m.group(0):
+                if named[name].search(m.group(0)):
                     rel = f"{root.name}/{path.relative_to(root)}"
                     if rel not in used[name]:
                         used[name].append(rel)

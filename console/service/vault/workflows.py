@@ -295,14 +295,18 @@ def find_edits(
         kind = file_type(path, old)
         editable = kind in ("shell", "markdown") and not link_problem(st)
         new, count = rewrite_text(old, refs, values) if kind in ("shell", "markdown") else (old, 0)
+        given: set[int] = set()
         if kind in ("shell", "markdown") and not editable and new != old:
             # a hard-linked script: the same rewrite, as the change to make by hand
             why = link_problem(st)
             for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines()), 1):
                 if a != b:
+                    given.add(number)
                     note(sp, number, a, "a credential", f"not edited ({why}); line becomes: {b.strip()}")
             new = old
         for number, line in enumerate(new.splitlines(), 1):
+            if number in given:
+                continue
             for value, entry in values:
                 if value in line:
                     note(sp, number, line, "a Convex deploy key", _inline_change(kind, line, value, entry))

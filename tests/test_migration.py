@@ -437,6 +437,9 @@ def test_a_hard_link_to_a_file_outside_is_left_alone(world: World) -> None:
     report = m.report()
     assert not report.done and any(line.startswith(f"{cestra / '.env'}:") and "hard-linked" in line for line in report.left)
     assert not (cestra / ".convex-deploy-key").exists()  # the rest went on
+    from console.service.vault.scan import plaintext_credentials, scan
+
+    assert plaintext_credentials(scan(world.fx["workspaces"], b"salt")) == [cestra / ".env"]  # the overview agrees
     vault = V.Vault(world.data / "vault.json", key=world.key)
     assert all(b"planted-outside-project" not in vault.get(e.name) for e in vault.entries())
 

@@ -209,12 +209,15 @@ def _read_value(args: argparse.Namespace, ctx: Context) -> bytes:
 
 
 def _put(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.vault.scan import CONVEX_KEY_RE
+
     value = _read_value(args, ctx)
+    source = str(Path(args.from_file).expanduser().resolve()) if args.from_file else "stdin"
+    source = CONVEX_KEY_RE.sub("<a key-shaped name>", source)  # a name is shown and replicated: never a key
     store, why = _open_store(ctx)
     try:
         vault = _vault(ctx, store)
-        result = vault.put(args.name, value, expected_version=args.expected_version,
-                           source=str(Path(args.from_file).expanduser().resolve()) if args.from_file else "stdin")
+        result = vault.put(args.name, value, expected_version=args.expected_version, source=source)
         ctx.print(f"stored {result.name} v{result.version} ({len(value)} bytes, {result.fingerprint}, key {vault.require_key().kid})")
         _replication(ctx, result.replicated, result.note, store, why)
     finally:

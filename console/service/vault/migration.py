@@ -38,7 +38,6 @@ import errno
 import hmac
 import json
 import os
-import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -825,9 +824,9 @@ class Migration:
                 continue
             rec["applied"], rec["replacements"] = True, r.count
             for f in self._findings():
-                if f["action"] == "inline" and f["path"] == str(r.path) and f.get("verified"):
-                    if self._value_of(f) is None:
-                        f["rewritten"] = True
+                if (f["action"] == "inline" and f["path"] == str(r.path) and f.get("verified")
+                        and self._value_of(f) is None):
+                    f["rewritten"] = True
             details.append(f"{r.path}: {r.count} reference(s) now take the credential from the vault "
                            f"(owner and mode kept; backup {rec['backup']})")
         # a crash after a file was written but before the journal said so: the file needs no edit now

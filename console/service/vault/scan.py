@@ -6,7 +6,8 @@ Rules (one set, for every caller):
 - walk: every regular file and symbolic link under a workspace, in name order; links are never
   followed (a link named like a credential is reported, nothing else about links);
   `.git`, `node_modules`, `__pycache__`, `.venv`, `venv` and `.cache` are not entered;
-  `*.pre-vault` (the migration's own backups) and the caller's `skip` paths are left out;
+  `*.pre-vault` and `*.pre-vault-N` (the migration's own backups) and the caller's `skip` paths
+  are left out;
 - a file is read through files.read_in: from the workspace folder without following any link,
   at most MAX_SCAN_BYTES = the vault's own value limit (one limit for scanning and storing);
 - a credential is: `.convex-deploy-key`, `.convex-auth-token`, an `.env*` file (an env template
@@ -47,6 +48,7 @@ ENV_TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", ".cache"}
 MAX_SCAN_BYTES = MAX_VALUE_BYTES  # one limit: what is read is what the vault can store
 BACKUP_SUFFIX = ".pre-vault"
+BACKUP_RE = re.compile(r"\.pre-vault(?:-\d+)?$")  # the migration's backups: FILE.pre-vault, FILE.pre-vault-2, ...
 USAGE_MAX_FILES = 2000  # the vault screen's "used by" column reads at most this many files per workspace
 USAGE_RE = re.compile(r"vault\s+(?:get|exec)\b[^\n]*")
 
@@ -83,7 +85,7 @@ def workspace_files(workspaces: Workspaces, *, skip: Iterable[Path] = ()) -> Ite
         if not root.is_dir():
             continue
         for path in walk(root):
-            if path.name.endswith(BACKUP_SUFFIX) or path in left_out:
+            if BACKUP_RE.search(path.name) or path in left_out:
                 continue
             yield agent, root, path
 

@@ -219,11 +219,11 @@ def rewrite_text(text: str, refs: list[dict[str, Any]], inline_values: list[tupl
         get = f"{GET} {f['entry']}"
         # `cat FILE` as a command of its own (not inside `$(...)`): the value is printed
         out, n = re.subn(r"(^[ \t]*|[;&|][ \t]*|\b(?:then|do|else)[ \t]+)cat[ \t]+([\"']?)" + token + r"\2(?=[ \t]*(?:$|[;&|)#>]))",
-                         lambda m: f"{m.group(1)}{get}", out, flags=re.M)
+                         lambda m, get=get: f"{m.group(1)}{get}", out, flags=re.MULTILINE)
         count += n
         if f["kind"] == "env-file":
             out, n = re.subn(r"(^[ \t]*|[;&|(][ \t]*|\bthen[ \t]+|\bdo[ \t]+)(?:source|\.)[ \t]+([\"']?)" + token + r"\2(?=[ \t]*(?:$|[;&|)#]))",
-                             lambda m: f'{m.group(1)}eval "$({get})"', out, flags=re.M)
+                             lambda m, get=get: f'{m.group(1)}eval "$({get})"', out, flags=re.MULTILINE)
             count += n
     return out, count
 

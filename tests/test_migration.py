@@ -511,6 +511,31 @@ def test_a_small_unreadable_key_is_reported_as_unreadable(world: World) -> None:
     assert found.action == "report" and found.manual  # plaintext left for a person: the run is not complete
 
 
+def test_once_the_cause_is_fixed_running_again_moves_what_was_left(world: World) -> None:
+    """What was left (unreadable) or came back (a re-created key file) is moved by the next run,
+    as the report says; a run with nothing left to move does nothing."""
+    veda, cestra = world.fx["workspaces"][1][1], world.fx["workspaces"][0][1]
+    locked = veda / ".env.production"
+    locked.write_text("LOCKED_SECRET=planted-locked\n")
+    locked.chmod(0)
+    with modes_count():
+        world.migration().run_all(confirm_all)
+        report = world.migration().report()
+    assert not report.done and report.left == (f"{locked}: unreadable (permission denied): left alone",)
+    locked.chmod(0o600)  # the operator fixed it
+    rotated = DEPLOY_KEY.replace("eyJ2", "eyJ5") + "\n"
+    (cestra / ".convex-deploy-key").write_text(rotated)  # and an agent wrote a new key file meanwhile
+    m = world.migration()
+    assert m.next_step().id == "scan"
+    results = m.run_all(confirm_all)
+    assert [r.id for r in results] == list(M.STEP_ORDER), results
+    assert m.report().done and not locked.exists() and not (cestra / ".convex-deploy-key").exists()
+    vault = V.Vault(world.data / "vault.json", key=world.key)
+    assert vault.get("convex-deploy-key") == rotated.encode()  # a new version of the same entry
+    assert vault.get("dotenv.production") == b"LOCKED_SECRET=planted-locked\n"
+    assert world.migration().next_step() is None and world.migration().run_all(confirm_all) == []
+
+
 def test_one_size_limit_a_large_env_file_is_reported_and_the_rest_goes_on(world: World) -> None:
     from console.service.vault.vault import MAX_VALUE_BYTES
 

@@ -40,7 +40,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -380,6 +380,15 @@ class Migration:
         for item in sorted(fresh, key=lambda i: i["action"] == "inline"):
             k = (item["path"], item["fingerprint"] if item["action"] == "inline" else None)
             old = known.get(k)
+            if old is not None and (old.get("removed") or old.get("rewritten")) and item["action"] == old["action"]:
+                findings.remove(old)  # moved before, and back on disk (re-created): a new version of its entry
+                item["id"] = old["id"]
+                item.pop("base", None)
+                item["entry"] = old["entry"]
+                if item["action"] == "migrate":
+                    item["strippedFp"] = fingerprint(self._as_secret(self._read(item)[0] or b""), self._salt_of(journal))
+                added.append(item)
+                continue
             if old is not None and old["action"] == "report" and (
                     item["action"] != "report" or item.get("reason") != old.get("reason")):
                 findings.remove(old)  # left alone before (e.g. unreadable), now found anew
@@ -492,7 +501,35 @@ class Migration:
         return self._steps(self._j, edits, self._findings())
 
     def next_step(self) -> Step | None:
-        return next((s for s in self.steps() if s.status not in ("done", "skipped")), None)
+        """The first step not done yet; when every step is done but a fresh scan finds
+        credentials a new round would move (a new or re-created file, one that was unreadable or
+        linked and is movable now), the scan again (running it reopens the later steps)."""
+        steps = self.steps()
+        step = next((s for s in steps if s.status not in ("done", "skipped")), None)
+        if step is None and self._rerun_helps():
+            return replace(steps[0], status="pending",
+                           summary="credentials to move found since the last round: the migration runs again")
+        return step
+
+    def _rerun_helps(self) -> bool:
+        """True when a fresh scan finds a credential another round would move: a credential
+        file on disk (a new one, a re-created one, one no longer left to a person), or an inline
+        key not stored, not verified, or in a file the workflows step would now rewrite."""
+        by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
+        pending_inline = []
+        for item in self._scan(self._salt):
+            if item["action"] == "migrate":
+                return True
+            if item["action"] != "inline":
+                continue
+            rec = by_key.get((item["path"], item["fingerprint"]))
+            if rec is None or rec["action"] != "inline" or not rec.get("verified") or rec.get("rewritten"):
+                return True
+            pending_inline.append(item["path"])
+        if not pending_inline:
+            return False
+        rewrites, _ = self._edits(self._findings(), for_plan=False)
+        return any(str(r.path) in pending_inline for r in rewrites)
 
     def state(self) -> dict[str, Any]:
         """The journal as it is (no values in it: paths, fingerprints, progress)."""
@@ -521,7 +558,12 @@ class Migration:
         """Every step not done yet, in order; `confirm(step)` gives the typed phrase (or None to
         stop before a step that needs one)."""
         results = []
+        again = False
         while (step := self.next_step()) is not None:
+            if step.id == "scan" and self._step_status("scan") == "done":
+                if again:
+                    break  # one new round per call: what is still left is listed by report()
+                again = True
             phrase = confirm(step) if step.confirm else None
             if step.confirm and phrase != step.confirm and step.id != "convex":
                 results.append(StepResult(step.id, "needs-confirmation", f"stopped before: {step.title.lower()} (not confirmed)"))
@@ -640,6 +682,11 @@ class Migration:
         return out
 
     def _step_scan(self, confirm: str | None) -> StepResult:
+        later = STEP_ORDER[1:]
+        if all(self._step_status(s) in ("done", "skipped") for s in later) and self._rerun_helps():
+            for sid in later:  # a new round: every later step runs again (each is idempotent)
+                self._j["steps"].pop(sid, None)
+            self._j["migratedLogged"] = False
         added = self._merge(self._scan(self._salt), self._j)
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]

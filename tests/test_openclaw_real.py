@@ -336,3 +336,105 @@ def test_the_stagger_rule_is_openclaws(real_openclaw) -> None:
     finally:
         for job_id in ids:
             gw.cli("cron", "remove", job_id, "--json", check=False)
+
+
+def test_heartbeat_crons_exits_0_and_proposes_nothing_for_system_jobs(real_openclaw, tmp_path: Path) -> None:
+    gw = real_openclaw
+    p = console(gw, "heartbeat", "crons", tmp=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for agent in SEED:
+        assert f"# {agent}: job {gw.jobs[agent]} ({agent}-heartbeat) matches" in p.stdout
+    assert "openclaw cron" not in p.stdout  # nothing to add, nothing to edit
+    assert "skill-collection-review" not in p.stdout and "heartbeat-main" not in p.stdout
+    assert "the openclaw CLI" in p.stderr
+
+
+def test_the_proposed_cron_add_makes_good_runs(real_openclaw) -> None:
+    """The command `heartbeat crons` proposes, run for real: the job OpenClaw stores is what the
+    console compares against (no difference), and a forced run fails only for the model's
+    credentials (the fixture has none), never for delivery."""
+    gw = real_openclaw
+    argv = cron_add_command("veda", "veda-heartbeat-probe", "0 * * * *", "UTC")
+    job = gw.cli_json(*argv[1:], "--json")
+    try:
+        assert job["schedule"].get("staggerMs") == 0 and job["delivery"]["mode"] == "none"  # --exact, --no-deliver
+        cron = load_cron(gw.state_dir, runner=runner(gw), runs_for=set())
+        stored = cron.job(job["id"])
+        assert stored is not None and not stored.system and compare_job(stored, "0 * * * *", "UTC") == []
+        p = gw.cli("cron", "run", job["id"], "--wait", "--json", check=False)
+        result = json.loads(p.stdout)["run"]
+        assert (result["status"], result.get("errorReason"), result["deliveryStatus"]) == ("error", "auth", "not-requested")
+    finally:
+        gw.cli("cron", "remove", job["id"], "--json", check=False)
+
+
+def test_system_jobs_cannot_be_edited_and_are_never_proposed(real_openclaw) -> None:
+    gw = real_openclaw
+    cron = load_cron(gw.state_dir, runner=runner(gw), runs_for=set())
+    main_hb = next(j for j in cron.jobs if j.name == "heartbeat-main")
+    p = gw.cli("cron", "edit", main_hb.id, "--exact", check=False)
+    assert p.returncode != 0  # OpenClaw refuses: the console must never propose this
+    for agent in ("main", *SEED):
+        for c in diagnose(agent, config=None, cron=cron, gateway=probe_gateway(gw.url, None), channels=None,
+                          schedule_cron="*/15 * * * *"):
+            for fix in c.fix:
+                assert not any(j.id in fix for j in cron.jobs if j.system), fix
+
+
+def test_agents_import_takes_the_squad_not_main(real_openclaw, tmp_path: Path) -> None:
+    gw = real_openclaw
+    p = console(gw, "agents", "import", tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("registered") == 3 and "main" not in p.stdout
+    assert "not imported: main" in p.stderr
+    p = console(gw, "agents", "import", "--agent", "main", "--dry-run", tmp=tmp_path)
+    assert p.returncode == 0 and "main: would register" in p.stdout
+
+
+def test_the_collector_pages_runs_and_leaves_manual_runs_out(real_openclaw, tmp_path: Path) -> None:
+    from console.config import load_settings
+    from console.service.daemon import Daemon
+    from console.service.store.outbox import Outbox
+    from console.service.store.sqlite import LocalStore
+
+    gw = real_openclaw
+    settings = load_settings(None, env={"OPENCLAW_STATE_DIR": str(gw.state_dir)})
+    store = LocalStore(tmp_path / "squad.db")
+    outbox = Outbox(tmp_path / "outbox.db")
+    calls: list[list[str]] = []
+    real = runner(gw)
+
+    def counting(argv: Sequence[str]) -> tuple[int, str, str]:
+        calls.append(list(argv))
+        return real(argv)
+
+    try:
+        daemon = Daemon(settings, store, outbox, env=gw.env(), runner=counting)
+        daemon.collect()
+        # one `cron list`, then the runs of the three heartbeat jobs only (never the system jobs')
+        runs_of = sorted(c[c.index("--id") + 1] for c in calls if c[1:3] == ["cron", "runs"])
+        assert sorted(gw.jobs.values()) == runs_of
+        assert [a.agent_id for a in store.list_agents()] == [] and store.list_heartbeats("cestra", since=0) == []
+        cursors = outbox.get("openclaw_cursors")
+        assert set(cursors) == set(gw.jobs.values())
+        # the next collection asks for runs since the cursor: one page each, nothing new
+        calls.clear()
+        daemon.collect()
+        assert len([c for c in calls if c[1:3] == ["cron", "runs"]]) == 3
+        daemon.probe()
+        assert outbox.get("channel_state:whatsapp:default") == "not linked"
+    finally:
+        outbox.close()
+        store.close()
+
+
+def test_check_names_a_token_mismatch(real_openclaw, tmp_path: Path) -> None:
+    gw = real_openclaw
+    env = _mismatch_env(gw, config_token="not-this-gateways-token", env_token=None)
+    # the console and the CLI read the client's openclaw.json; the jobs come from the gateway's database
+    p = console(gw, "check", "--json", env=env, tmp=tmp_path)
+    doc = json.loads(p.stdout)
+    assert doc["exit"] >= 1
+    codes = {a["id"]: [c["code"] for c in a["causes"]] for a in doc["agents"]}
+    assert all(c and c[0] == "gateway_token_mismatch" for c in codes.values()), codes
+    assert "not-this-gateways-token" not in p.stdout + p.stderr

@@ -18,7 +18,7 @@ import concurrent.futures
 import dataclasses
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,6 +335,11 @@ def parse_run(d: Mapping[str, Any], job_id: str | None = None) -> CronRun | None
 
 
 RUNS_PAGE = 200  # `cron runs --limit` accepts at most 200 (2026.9)
+RunsFor = Collection[str] | Callable[[list[CronJob]], Collection[str]] | None
+
+
+def resolve_runs_for(runs_for: RunsFor, jobs: list[CronJob]) -> Collection[str] | None:
+    return set(runs_for(jobs)) if callable(runs_for) else runs_for
 
 
 def cli_error_kind(text: str | None) -> str | None:
@@ -357,15 +362,16 @@ def load_cron(
     runner: RunnerArg = "auto",
     *,
     run_limit: int | None = None,
-    runs_for: Collection[str] | None = None,
+    runs_for: RunsFor = None,
     since: Mapping[str, float] | None = None,
     workers: int = 4,
     prefer_state_db: bool = False,
 ) -> CronState:
     """Cron jobs and their runs (see the module's docstring for where from).
 
-    `runs_for`: the ids of the jobs whose runs to read (None: every job's; an empty set: no runs,
-    only the jobs, whose `state` holds each one's last run: one CLI call). `since`: per job id,
+    `runs_for`: the ids of the jobs whose runs to read, or a function of the jobs giving them
+    (None: every job's; an empty set: no runs, only the jobs, whose `state` holds each one's last
+    run: one CLI call). `since`: per job id,
     the time (ms) of the newest run already collected: only newer runs are read (the CLI's pages
     stop there). `run_limit`: keep at most the newest N runs a job. `prefer_state_db`: read the
     local state database first when there is one (milliseconds, where each CLI call costs about
@@ -415,6 +421,7 @@ def load_cron(
                  "gateway's state folder); check with `openclaw cron list --all --json`",
         )
     jobs, notes = _jobs_from_file(jobs_file)
+    runs_for = resolve_runs_for(runs_for, jobs)
     runs: dict[str, list[CronRun]] = {}
     corrupt = 0
     for job in jobs:
@@ -522,7 +529,7 @@ def _run_json(run: Runner, argv: list[str]) -> Any:
 
 
 def _cron_from_cli(
-    run: Runner, run_limit: int | None, runs_for: Collection[str] | None, since: Mapping[str, float], workers: int
+    run: Runner, run_limit: int | None, runs_for: RunsFor, since: Mapping[str, float], workers: int
 ) -> CronState:
     argv = [CLI, "cron", "list", "--all", "--json"]  # --all: `cron list` hides disabled jobs
     code, out, err = run(argv)
@@ -539,6 +546,7 @@ def _cron_from_cli(
     notes: list[str] = []
     if isinstance(data, dict) and data.get("hasMore") is True:  # `cron list` has no --offset (2026.9)
         notes.append(f"`openclaw cron list` returned {len(jobs)} of {data.get('total')} jobs (it has no paging option)")
+    runs_for = resolve_runs_for(runs_for, jobs)
     wanted = [j for j in jobs if runs_for is None or j.id in runs_for]
     runs: dict[str, list[CronRun]] = {j.id: [] for j in jobs}
 

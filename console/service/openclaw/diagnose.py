@@ -101,9 +101,15 @@ def diagnose(
     def add(cause: Cause) -> None:
         causes.setdefault(cause.code, cause)
 
-    # --- the gateway and the CLI's access to it
+    # --- the gateway and the CLI's access to it (the CLI's own errors, and a heartbeat run's)
+    run_errors = []
+    for job in jobs:
+        latest = _latest(cron, job)
+        text = latest.error if latest and latest.status == "error" else (job.state.last_error if not latest else None)
+        if text:
+            run_errors.append(text)
     cli_errors = [t for t in [cron.cli_error if cron else None, gateway_cli.error if gateway_cli else None,
-                              report.error if report else None, *errors] if t]
+                              report.error if report else None, *errors, *run_errors] if t]
     if gateway is not None and not gateway.reachable:
         add(Cause(
             "gateway_unreachable",
@@ -190,8 +196,8 @@ def diagnose(
         if channel == "whatsapp":
             whatsapp_jobs.append(job)
         if status == "error" and error and cli_error_kind(error) == "token_mismatch":
-            continue  # said above
-        if status == "error" and (reason == "auth" or re.search(r"authentication source|no api key|api key.*(missing|not set)", error or "", re.I)):
+            pass  # said above
+        elif status == "error" and (reason == "auth" or re.search(r"authentication source|no api key|api key.*(missing|not set)", error or "", re.I)):
             provider = _provider(latest, error or "") or "the model provider"
             p = provider if provider != "the model provider" else "<provider>"
             add(Cause(

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from console.service.openclaw.cron import CronJob, CronRun, CronState, parse_job, parse_run
+from console.service.openclaw.cron import CronJob, CronRun, CronState, RunsFor, parse_job, parse_run, resolve_runs_for
 from console.service.openclaw.errors import OpenClawError
 
 REQUIRED = {
@@ -67,7 +67,7 @@ def _json(text: Any) -> dict[str, Any]:
 def read_cron_state(
     path: Path,
     *,
-    runs_for: Collection[str] | None = None,
+    runs_for: RunsFor = None,
     since: Mapping[str, float] | None = None,
     run_limit: int | None = None,
 ) -> CronState:
@@ -88,6 +88,7 @@ def read_cron_state(
             job = parse_job(d)
             if job is not None:
                 jobs.append(job)
+        runs_for = resolve_runs_for(runs_for, jobs)
         runs: dict[str, list[CronRun]] = {j.id: [] for j in jobs}
         wanted = [j.id for j in jobs if runs_for is None or j.id in runs_for]
         for job_id in wanted:

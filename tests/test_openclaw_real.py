@@ -409,7 +409,7 @@ def test_the_collector_pages_runs_and_leaves_manual_runs_out(real_openclaw, tmp_
         return real(argv)
 
     try:
-        daemon = Daemon(settings, store, outbox, env=gw.env(), runner=counting)
+        daemon = Daemon(settings, store, outbox, env=gw.env(), runner=counting, prefer_state_db=False)
         daemon.collect()
         # one `cron list`, then the runs of the three heartbeat jobs only (never the system jobs')
         runs_of = sorted(c[c.index("--id") + 1] for c in calls if c[1:3] == ["cron", "runs"])
@@ -423,6 +423,14 @@ def test_the_collector_pages_runs_and_leaves_manual_runs_out(real_openclaw, tmp_
         assert len([c for c in calls if c[1:3] == ["cron", "runs"]]) == 3
         daemon.probe()
         assert outbox.get("channel_state:whatsapp:default") == "not linked"
+        # from the state database (the default on the gateway host): the same, without a `cron` call
+        calls.clear()
+        fresh = Outbox(tmp_path / "outbox2.db")
+        try:
+            Daemon(settings, store, fresh, env=gw.env(), runner=counting).collect()
+            assert fresh.get("openclaw_cursors") == cursors and not [c for c in calls if c[1] == "cron"]
+        finally:
+            fresh.close()
     finally:
         outbox.close()
         store.close()

@@ -89,8 +89,10 @@ class Daemon:
         env: dict[str, str] | None = None,
         runner: Callable[..., Any] | None = None,
         clock: Callable[[], float] = time.time,
+        prefer_state_db: bool = True,
     ) -> None:
         self.settings = settings
+        self.prefer_state_db = prefer_state_db
         self.store = store
         self.outbox = outbox
         self.intervals = intervals
@@ -127,7 +129,9 @@ class Daemon:
             return {j.id for a in agents for j in heartbeat_jobs(jobs, a.id, job=a.job)}
 
         cursors: dict[str, float] = dict(self.outbox.get("openclaw_cursors", {}) or {})
-        cron = load_cron(state_dir, runs_for=heartbeat_ids, since=cursors,
+        # the local state database when there is one (one read), else the CLI (one `cron list`, then the
+        # heartbeat jobs' runs page by page, at the same time)
+        cron = load_cron(state_dir, runs_for=heartbeat_ids, since=cursors, prefer_state_db=self.prefer_state_db,
                          **({"runner": self.runner} if self.runner else {}))
         for note in cron.notes:
             log(logging.INFO, "collect_note", note=note)

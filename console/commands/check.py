@@ -123,7 +123,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(json.dumps(doc, indent=2))
         return level
 
-    width = max([len(h.agent_id) for h, _, _ in report] + [7])
+    width = max([len(h.agent_id) for h, _, _ in report] + [7]
+                + [len(c.channel) for c in (probe.channels.statuses if probe.channels else [])])
     for h, causes, _ in report:
         s = h.status
         line = (f"{h.agent_id.ljust(width)}  {s.status.upper():<8} last beat {ago(h.last_beat.at if h.last_beat else None, now)}"

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NPM ?= npm
 
-.PHONY: run demo test test-python test-node bench clean help tools
+.PHONY: run demo test test-python test-node bench clean help tools openclaw-test
 
 help:
 	@echo "make run    set up .venv if needed, then start the console on the embedded store"
@@ -39,6 +39,15 @@ run: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(BIN)/squad-console --demo $(ARGS)
 
+# The real OpenClaw (Node 24 and openclaw as npm packages, the WhatsApp plugin through `openclaw plugins
+# install`), pinned in tests/real_openclaw.py, installed once into the ignored .openclaw-test/ for the
+# contract tests against a real gateway; the stamp file caches it.
+OPENCLAW_TEST := .openclaw-test
+$(OPENCLAW_TEST)/.installed: tests/real_openclaw.py | $(VENV)/.installed-test node_modules/.installed
+	$(BIN)/python -m tests.real_openclaw install $(OPENCLAW_TEST)
+
+openclaw-test: $(OPENCLAW_TEST)/.installed
+
 # The real-terminal tests drive the console in tmux; the browser tests drive `serve` in Debian's chromium.
 tools:
 	@command -v tmux >/dev/null || { echo "installing tmux (for the real-terminal tests)"; \
@@ -48,18 +57,18 @@ tools:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
 	  { echo "chromium is needed for the browser tests of serve: install it, then run make test again"; exit 1; }; }
 
-test: $(VENV)/.installed-test node_modules/.installed tools
+test: $(VENV)/.installed-test node_modules/.installed tools openclaw-test
 	$(NPM) test --silent
 	$(BIN)/python -m pytest -q
 
-test-python: $(VENV)/.installed-test node_modules/.installed
+test-python: $(VENV)/.installed-test node_modules/.installed openclaw-test
 	$(BIN)/python -m pytest -q $(ARGS)
 
 test-node: node_modules/.installed
 	$(NPM) test --silent
 
-bench: $(VENV)/.installed-run node_modules/.installed
+bench: $(VENV)/.installed-test node_modules/.installed openclaw-test
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) node_modules .pytest_cache $(OPENCLAW_TEST)

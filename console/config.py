@@ -32,7 +32,7 @@ STORE_KINDS = ("local", "convex")
 # Every key each table accepts; assets/squad.example.toml documents exactly these (tested).
 STORE_KEYS = frozenset({"kind", "path", "url", "poll_interval", "poll_interval_idle", "timeout"})
 OPENCLAW_KEYS = frozenset({"state_dir", "config_path", "gateway"})
-AGENT_KEYS = frozenset({"id", "name", "role", "workspace", "heartbeat", "tz", "grace"})
+AGENT_KEYS = frozenset({"id", "name", "role", "workspace", "heartbeat", "tz", "grace", "job"})
 PIPELINE_KEYS = frozenset({"concurrency", "timeout", "deadline", "max_body", "interval", "max_interval",
                            "user_agent", "survey_template", "score_scale", "rules", "criteria"})
 RULE_KEYS = frozenset({"name", "competitor", "keywords", "weight", "window", "opportunity", "cap"})
@@ -139,6 +139,7 @@ class AgentSettings:
     heartbeat: str = "*/15 * * * *"
     tz: str = "UTC"
     grace: float = 300.0
+    job: str | None = None  # the OpenClaw cron job (name or id) that is its heartbeat; None: `<id>-heartbeat`
 
 
 @dataclass(frozen=True)
@@ -464,6 +465,7 @@ class _Parser:
                     heartbeat=heartbeat,
                     tz=tz,
                     grace=self.grace(item.get("grace", "5m"), i),
+                    job=self.string(item["job"], "agents", "job", i) if "job" in item else None,
                 )
             )
         return tuple(out)

@@ -153,3 +153,29 @@ def sut(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTe
         store = ConvexStore(server.url, ADMIN_KEY, timeout=10)
         yield StoreUnderTest("convex", store, server.insert, lambda table, doc_id, fields: server.patch(doc_id, fields))
         store.close()
+
+
+@pytest.fixture(scope="session")
+def real_openclaw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """ONE real OpenClaw 2026.9.6 gateway for the session (tests/real_openclaw.py): loopback, a
+    free port, token auth, a private state folder, the seed's squad and their forced runs. The
+    tests that use it FAIL (never skip) when the tooling is missing."""
+    import time
+
+    from tests.real_openclaw import RealGateway, ToolingMissing, tooling
+
+    try:
+        tools = tooling()
+    except ToolingMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    gateway = RealGateway(tools, tmp_path_factory.mktemp("openclaw"))
+    started = time.perf_counter()
+    try:
+        gateway.start()
+    except Exception as exc:
+        gateway.stop()
+        pytest.fail(f"the real OpenClaw gateway could not be set up: {exc}", pytrace=False)
+    gateway.timings["total"] = round(time.perf_counter() - started, 2)
+    (tools.root / "last-session.json").write_text(json.dumps(gateway.timings) + "\n", encoding="utf-8")
+    yield gateway
+    gateway.stop()

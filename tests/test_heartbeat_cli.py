@@ -119,8 +119,9 @@ def test_crons_apply_runs_the_openclaw_cli(env: dict[str, str], tmp_path: Path) 
     calls = log.read_text().splitlines()
     adds = [c for c in calls if c.startswith("cron add")]
     assert len(adds) == 3
-    assert any("--agent cestra" in c and "--exact" in c for c in adds)
-    assert any("--agent veda" in c and "--exact" not in c and "2-59/15 * * * *" in c for c in adds)
+    assert all("--no-deliver" in c for c in adds)  # delivery explicit: announce to `last` fails closed
+    assert not any("--exact" in c for c in adds)  # */15 and 2-59/15 are never staggered by OpenClaw
+    assert any("--agent veda" in c and "2-59/15 * * * *" in c for c in adds)
 
 
 def test_agents_import_from_openclaw_json(env: dict[str, str], tmp_path: Path) -> None:

@@ -220,10 +220,12 @@ def test_the_token_never_shows(tmp_path: Path) -> None:
         with pytest.raises(OpenClawError) as info:
             load_openclaw_config(write_config(tmp_path, text), tmp_path, {})
         assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
-    # the token in the environment differing from the config's: diagnosed, never quoted
+    # the token in the environment differing from the config's is no mismatch by itself (the CLI
+    # uses openclaw.json's: tests/test_openclaw_real.py), and is never quoted
     c = config_of(env={"OPENCLAW_GATEWAY_TOKEN": "env-token-0000-stale"})
+    assert c.token_conflict
     causes = diagnose("cestra", config=c, cron=None, gateway=None, channels=None, schedule_cron=None)
-    assert codes(causes) == ["gateway_token_mismatch"]
+    assert codes(causes) == []
     shown = repr(causes) + repr(c)
     assert "env-token-0000-stale" not in shown and TOKEN not in shown
 
@@ -271,9 +273,14 @@ def test_jobs_and_runs_from_files(form: str) -> None:
     assert first.session_key == f"agent:cestra:cron:{JOB['cestra']}" and first.duration_ms == 14000
 
 
-def test_no_cron_folder_is_no_jobs(tmp_path: Path) -> None:
-    cron = load_cron(tmp_path, runner=None)
-    assert cron.jobs == [] and cron.runs == {} and cron.source == "files" and "no cron jobs yet" in cron.notes[0]
+def test_nothing_to_read_is_said_never_no_jobs(tmp_path: Path) -> None:
+    with pytest.raises(OpenClawError) as info:
+        load_cron(tmp_path, runner=None)
+    text = str(info.value)
+    assert "not on PATH" in text and "no state database" in text and "jobs.json" in text
+    assert "openclaw cron list --all --json" in (info.value.hint or "")
+    causes = diagnose("veda", config=None, cron=None, gateway=HEALTHY, channels=None, schedule_cron=None, errors=[text])
+    assert codes(causes) == ["cron_unreadable"]  # not "no heartbeat job"
 
 
 def test_migrated_only_without_cli_says_so(tmp_path: Path) -> None:
@@ -283,7 +290,7 @@ def test_migrated_only_without_cli_says_so(tmp_path: Path) -> None:
     with pytest.raises(OpenClawError) as info:
         load_cron(tmp_path, runner=None)
     text = str(info.value)
-    assert "SQLite" in text and "install the openclaw CLI on PATH" in text and "jobs.json.migrated" in text
+    assert "SQLite" in text and "install the openclaw CLI on PATH" in (info.value.hint or "") and "jobs.json.migrated" in text
 
 
 def test_jobs_json_syntax_error(tmp_path: Path) -> None:
@@ -322,7 +329,11 @@ def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         f"#!{sys.executable}\n"
         "import json, pathlib, sys\n"
         "answers = json.loads((pathlib.Path(__file__).parent / 'answers.json').read_text())\n"
-        "key = ' '.join(a for a in sys.argv[1:] if a != '--json')\n"
+        "args = [a for a in sys.argv[1:] if a != '--json']\n"
+        "for flag in ('--limit', '--offset'):\n"
+        "    if flag in args:\n"
+        "        i = args.index(flag); del args[i:i + 2]\n"
+        "key = ' '.join(args)\n"
         "if key not in answers:\n"
         "    print(f'error: unknown command {key!r}', file=sys.stderr); sys.exit(1)\n"
         "print('[openclaw] 2026.11.2')\n"  # a log line before the JSON
@@ -352,7 +363,7 @@ def test_cli_runner_injected_with_fallbacks() -> None:
         calls.append(list(argv))
         if "--all" in argv:
             return 1, "", "error: unknown option '--all'"
-        key = " ".join(a for a in argv[1:] if a != "--json")
+        key = " ".join(a for a in argv[1:] if a != "--json").split(" --limit")[0]
         key = "cron list --all" if key == "cron list" else key
         if key.endswith(JOB["orin"]):
             return 1, "", f"gateway closed (1008): unauthorized Authorization: Bearer {TOKEN}"
@@ -541,7 +552,8 @@ def test_channel_status_from_files(tmp_path: Path) -> None:
     unlinked = channel_status(tmp_path, c, runner=None)
     assert [(s.account, s.linked) for s in unlinked] == [("default", False)] and "channels login" in unlinked[0].detail
     causes = diagnose("veda", config=c, cron=None, gateway=HEALTHY, channels=unlinked, schedule_cron=None)
-    assert codes(causes) == ["whatsapp_logged_out"]
+    assert codes(causes) == ["whatsapp_not_linked"]  # never linked is not a logout
+    assert causes[0].fix == ["openclaw channels login --channel whatsapp", "openclaw channels status --probe"]
 
 
 def test_channel_status_from_the_cli() -> None:
@@ -551,8 +563,8 @@ def test_channel_status_from_the_cli() -> None:
     }}, "telegram": {"configured": True, "running": True}}}
     got = channel_status(Path("/nonexistent"), None, runner=lambda argv: (0, json.dumps(answer), ""))
     assert got == [
-        ChannelStatus("whatsapp", "default", True, True, "connected"),
-        ChannelStatus("whatsapp", "work", False, False, '{"reason":"401"} Connection Failure'),
+        ChannelStatus("whatsapp", "default", True, True, "connected", state="connected"),
+        ChannelStatus("whatsapp", "work", False, False, '{"reason":"401"} Connection Failure', logged_out=True),
         ChannelStatus("telegram", "default", True, True, ""),
     ]
     causes = diagnose("veda", config=None, cron=None, gateway=HEALTHY, channels=got, schedule_cron=None)
@@ -594,7 +606,8 @@ def test_token_mismatch(text: str) -> None:
                       channels=[], schedule_cron=None)
     assert codes(causes) == ["gateway_token_mismatch"]  # not mistaken for WhatsApp's 401
     assert "OPENCLAW_GATEWAY_TOKEN" in causes[0].detail and "systemd" in causes[0].detail
-    assert causes[0].fix == ["unset OPENCLAW_GATEWAY_TOKEN", "openclaw gateway restart", "openclaw doctor"]
+    assert causes[0].fix == ["openclaw gateway auth-token --show", "openclaw config get gateway.auth.token",
+                             "openclaw gateway restart", "openclaw doctor"]
     cli = GatewayCliStatus(False, "openclaw gateway status --json", text)
     assert codes(diagnose("veda", config=None, cron=None, gateway=HEALTHY, channels=None, schedule_cron=None, gateway_cli=cli)) == [
         "gateway_token_mismatch"]
@@ -625,15 +638,23 @@ def test_job_disabled() -> None:
 
 
 def test_top_of_hour_without_exact_is_staggered() -> None:
-    for stagger in (None, 300000):
-        j = job("cestra", expr="0,15,30,45 * * * *", stagger=stagger)
-        causes = diagnose("cestra", config=None, cron=state_of((j, [])), gateway=HEALTHY, channels=[], schedule_cron="*/15 * * * *")
+    """OpenClaw's rule (checked against the real gateway in test_openclaw_real.py): minute `0` with
+    a wildcard hour is staggered unless --exact; a stored staggerMs > 0 is staggered whatever the
+    expression; `*/15` and `0,15,30,45` are not."""
+    for expr, stagger in (("0 * * * *", None), ("0,15,30,45 * * * *", 300000)):
+        j = job("cestra", expr=expr, stagger=stagger)
+        causes = diagnose("cestra", config=None, cron=state_of((j, [])), gateway=HEALTHY, channels=[], schedule_cron=expr)
         assert codes(causes) == ["staggered_top_of_hour"]
         assert causes[0].fix == ["openclaw cron edit job-cestra --exact"] and causes[0].severity == "warning"
     exact = job("cestra", expr="*/15 * * * *", stagger=0)
     assert diagnose("cestra", config=None, cron=state_of((exact, [])), gateway=HEALTHY, channels=[], schedule_cron="*/15 * * * *") == []
-    assert fires_at_top_of_hour("0 * * * *") and fires_at_top_of_hour("* * * * *") and fires_at_top_of_hour("*/15 * * * *")
-    assert not fires_at_top_of_hour("2-59/15 * * * *") and not fires_at_top_of_hour("4,19,34,49 * * * *")
+    assert fires_at_top_of_hour("0 * * * *") and fires_at_top_of_hour("0 */2 * * *")
+    assert not fires_at_top_of_hour("*/15 * * * *") and not fires_at_top_of_hour("0,15,30,45 * * * *")
+    assert not fires_at_top_of_hour("0 3 * * *") and not fires_at_top_of_hour("2-59/15 * * * *")
+    for expr in ("*/15 * * * *", "0,15,30,45 * * * *"):
+        unstaggered = job("cestra", expr=expr, stagger=None)
+        assert diagnose("cestra", config=None, cron=state_of((unstaggered, [])), gateway=HEALTHY, channels=[],
+                        schedule_cron="*/15 * * * *") == []
 
 
 def test_heartbeat_block_footgun(tmp_path: Path) -> None:
@@ -667,7 +688,8 @@ def test_schedule_differs() -> None:
 def test_causes_are_ordered_by_severity(tmp_path: Path) -> None:
     path = write_config(tmp_path, '{agents: {list: [{id: "cestra", heartbeat: {}}, {id: "veda"}]}}')
     j = job("veda", expr="0 * * * *")
-    r = run(status="error", error="gateway closed (1008): unauthorized", deliveryError="Connection Failure", delivered=False)
+    r = run(status="error", error="gateway closed (1008): unauthorized", deliveryError='{"reason":"401"} Connection Failure',
+            delivered=False)
     causes = diagnose("veda", config=load_openclaw_config(path, tmp_path, {}), cron=state_of((j, [r])),
                       gateway=GatewayHealth(False, error="connection refused"), channels=[], schedule_cron="2-59/15 * * * *")
     assert codes(causes) == ["gateway_unreachable", "gateway_token_mismatch", "whatsapp_logged_out",
@@ -683,11 +705,15 @@ def test_cron_add_command_for_the_seed_squad() -> None:
         argv = cron_add_command(agent, f"{agent}-heartbeat", expr, "UTC")
         assert argv[:13] == ["openclaw", "cron", "add", "--name", f"{agent}-heartbeat", "--cron", expr, "--tz", "UTC",
                              "--session", "isolated", "--agent", agent]
-        assert argv[13] == "--message" and "HEARTBEAT.md" in argv[14] and "HEARTBEAT_OK" in argv[14]
-        assert argv[15:] == (["--exact"] if agent == "cestra" else [])
+        # 2026.9 no longer reads HEARTBEAT.md; delivery explicit; */15 is never staggered: no --exact
+        assert argv[13] == "--message" and "HEARTBEAT.md" not in argv[14] and "HEARTBEAT_OK" in argv[14]
+        assert argv[15:] == ["--no-deliver"]
+    assert cron_add_command("quill", None, "0 * * * *", "UTC")[-2:] == ["--no-deliver", "--exact"]
+    assert cron_add_command("veda", None, "2-59/15 * * * *", "UTC", channel="whatsapp", to="+15550100000")[-5:] == [
+        "--announce", "--channel", "whatsapp", "--to", "+15550100000"]
     line = format_command(cron_add_command("veda", None, "2-59/15 * * * *", "UTC", message="Check in; reply HEARTBEAT_OK"))
     assert line == ("openclaw cron add --name veda-heartbeat --cron '2-59/15 * * * *' --tz UTC --session isolated "
-                    "--agent veda --message 'Check in; reply HEARTBEAT_OK'")
+                    "--agent veda --message 'Check in; reply HEARTBEAT_OK' --no-deliver")
 
 
 def test_compare_job() -> None:
@@ -695,7 +721,7 @@ def test_compare_job() -> None:
     for j in cron.jobs:
         assert compare_job(j, SCHEDULE[j.agent_id], "UTC") == []  # type: ignore[index]
     diffs = compare_job(job(expr="0 * * * *", tz=None, enabled=False), "2-59/15 * * * *", "UTC")
-    assert [d.split(":")[0].strip() for d in diffs] == ["expression", "timezone", "disabled", "not exact at"]
+    assert [d.split(":")[0].strip() for d in diffs] == ["expression", "timezone", "disabled", "staggered"]
     assert "'0 * * * *'" in diffs[0] and "gateway host's local time" in diffs[1]
     assert compare_job(job(tz="Europe/Paris"), "2-59/15 * * * *", "UTC") == [
         "timezone: the job has 'Europe/Paris', the console expects 'UTC'"]

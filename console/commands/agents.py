@@ -16,11 +16,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                               description="Register or update every agent of squad.toml in the store. "
                               "Running it twice changes nothing the second time.")
     sync.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
-    imp = actions.add_parser("import", help="import the agents of openclaw.json into the store (idempotent)",
-                             description="Register every agent of OpenClaw's openclaw.json in the store, with its "
-                             "workspace and, when it has a heartbeat cron job, that job's schedule. Running it twice "
-                             "changes nothing the second time.")
+    imp = actions.add_parser("import", help="import the squad's agents from openclaw.json into the store (idempotent)",
+                             description="Register the squad's agents of OpenClaw's openclaw.json in the store, with "
+                             "their workspace and, when they have a heartbeat cron job, that job's schedule. The squad "
+                             "is the agents of squad.toml (OpenClaw's own `main` agent is not imported unless chosen); "
+                             "--agent or --all choose others. Running it twice changes nothing the second time.")
     imp.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    imp.add_argument("--agent", metavar="ID", action="append", default=[],
+                     help="import this agent of openclaw.json (repeatable), instead of squad.toml's")
+    imp.add_argument("--all", action="store_true", help="import every agent of openclaw.json, `main` included")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -69,7 +73,7 @@ def _import(args: argparse.Namespace, ctx: Context) -> int:
     from console.service.openclaw.registry import openclaw_agent_specs
 
     try:
-        config, specs, note = openclaw_agent_specs(ctx.settings, ctx.env)
+        config, specs, note = openclaw_agent_specs(ctx.settings, ctx.env, only=args.agent, include_all=args.all)
     except OpenClawError as exc:
         raise CommandError(str(exc), hint=getattr(exc, "hint", None)) from None
     if note:

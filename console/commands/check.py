@@ -46,49 +46,21 @@ def agent_level(status: str) -> int:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service.openclaw.channels import channel_status
-    from console.service.openclaw.config import load_openclaw_config
-    from console.service.openclaw.cron import load_cron
-    from console.service.openclaw.diagnose import diagnose
-    from console.service.openclaw.errors import OpenClawError
-    from console.service.openclaw.gateway import probe_gateway
     from console.service.health.squad import squad_health
+    from console.service.openclaw.probe import probe_openclaw
 
     now = time.time() * 1000
-    oc_settings = ctx.settings.openclaw
-    try:
-        oc_config = load_openclaw_config(oc_settings.openclaw_json(), oc_settings.state_dir, ctx.env)
-        oc_error = None
-    except OpenClawError as exc:
-        oc_config, oc_error = None, str(exc)
-    try:
-        cron = load_cron(oc_settings.state_dir)
-    except OpenClawError:
-        cron = None
-
-    gateway = None
-    channels = []
-    if not args.no_gateway:
-        from console.service.openclaw.gateway import gateway_url
-
-        url = gateway_url(oc_settings.gateway, oc_config)
-        gateway = probe_gateway(url, oc_config.token if oc_config else None)
-        if oc_config is not None:
-            try:
-                channels = channel_status(oc_settings.state_dir, oc_config)
-            except OpenClawError:
-                channels = []
+    # one look at OpenClaw: /healthz, then one `cron list` and the channels at the same time
+    probe = probe_openclaw(ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway)
+    oc_error = probe.config_error
+    gateway = probe.gateway
+    causes_by_agent = probe.causes(ctx.settings.agents)
 
     healths = with_store(ctx, lambda store: squad_health(store, ctx.settings.agents, now))
     level = OK
     report = []
     for h in healths:
-        causes = []
-        if oc_config is not None:
-            causes = diagnose(
-                h.agent_id, config=oc_config, cron=cron, gateway=gateway, channels=channels,
-                schedule_cron=h.schedule.cron, tz=h.schedule.tz,
-            )
+        causes = causes_by_agent.get(h.agent_id, [])
         agent_lvl = agent_level(h.status.status)
         level = max(level, agent_lvl)
         report.append((h, causes, agent_lvl))
@@ -100,6 +72,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         elif gateway.readyz not in (None, 200):
             gateway_lvl = DEGRADED
         level = max(level, gateway_lvl)
+    if any(c.code in ("gateway_token_mismatch", "cron_unreadable") for _, causes, _ in report for c in causes):
+        level = max(level, DEGRADED)  # the CLI cannot talk to the gateway, or the jobs cannot be read
 
     if args.json:
         doc = {
@@ -132,12 +106,25 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "latencyMs": gateway.latency_ms, "error": gateway.error,
             },
             "openclawConfig": oc_error,
+            "openclaw": {
+                "cron": None if probe.cron is None else {"source": probe.cron.source, "jobs": len(probe.cron.jobs),
+                                                         "notes": probe.cron.notes, "cliError": probe.cron.cli_error},
+                "cronError": probe.cron_error,
+                "channels": None if probe.channels is None else {
+                    "error": probe.channels.error,
+                    "accounts": [{"channel": c.channel, "account": c.account, "linked": c.linked,
+                                  "connected": c.connected, "state": c.state, "detail": c.detail}
+                                 for c in probe.channels.statuses],
+                },
+                "ms": probe.ms,
+            },
             "outbox": None if (w := outbox_counts(ctx)) is None else {"waiting": w[0], "setAside": w[1]},
         }
         ctx.print(json.dumps(doc, indent=2))
         return level
 
-    width = max([len(h.agent_id) for h, _, _ in report] + [7])
+    width = max([len(h.agent_id) for h, _, _ in report] + [7]
+                + [len(c.channel) for c in (probe.channels.statuses if probe.channels else [])])
     for h, causes, _ in report:
         s = h.status
         line = (f"{h.agent_id.ljust(width)}  {s.status.upper():<8} last beat {ago(h.last_beat.at if h.last_beat else None, now)}"
@@ -163,12 +150,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         detail = (f"healthz {gateway.healthz} readyz {gateway.readyz} ({gateway.latency_ms:.0f} ms)"
                   if gateway.reachable else gateway.error or "unreachable")
         ctx.print(f"{'gateway'.ljust(width)}  {state:<8} {detail}")
-        if gateway_lvl != OK:
-            gateway_causes = {c.code: c for _, causes, _ in report for c in causes if c.code.startswith("gateway_")}
-            for c in gateway_causes.values():
-                ctx.print(f"{''.ljust(width)}  cause: {c.title}")
-                for cmd in c.fix:
-                    ctx.print(f"{''.ljust(width)}    fix: {cmd}")
+        gateway_causes = {c.code: c for _, causes, _ in report for c in causes
+                          if c.code.startswith("gateway_") or c.code == "cron_unreadable"}
+        for c in gateway_causes.values():  # said once here, whatever the agents' states
+            ctx.print(f"{''.ljust(width)}  cause: {c.title}")
+            if c.detail and gateway_lvl == OK:
+                ctx.print(f"{''.ljust(width)}    {c.detail}")
+            for cmd in c.fix:
+                ctx.print(f"{''.ljust(width)}    fix: {cmd}")
+    if probe.channels is not None:
+        for c in probe.channels.statuses:
+            linked = "linked" if c.linked else ("not linked" if c.linked is False else "unknown")
+            if c.logged_out:
+                linked = "logged out"
+            conn = "" if c.connected is None else (", connected" if c.connected else ", not connected")
+            ctx.print(f"{c.channel.ljust(width)}  {linked}{conn} (account {c.account})"
+                      + (f": {c.detail}" if c.detail and c.detail not in (c.state or "") else ""))
     waiting = outbox_counts(ctx)
     if waiting is not None and (waiting[0] or waiting[1]):
         ctx.print(f"{'outbox'.ljust(width)}  {waiting[0]} waiting for the store, {waiting[1]} set aside "

@@ -151,24 +151,23 @@ def _pause(args: argparse.Namespace, ctx: Context, store) -> int:
 
 
 def _crons(args: argparse.Namespace, ctx: Context) -> int:
-    from console.service.openclaw.cron import heartbeat_jobs, load_cron
+    from console.service.openclaw.cron import heartbeat_job_name, heartbeat_jobs, load_cron
     from console.service.openclaw.cron_commands import compare_job, cron_add_command, format_command
     from console.service.openclaw.errors import OpenClawError
     from console.service.openclaw.runner import default_runner, redact
 
     try:
-        cron = load_cron(ctx.settings.openclaw.state_dir)
-        jobs = cron.jobs
-        source = cron.source
+        cron = load_cron(ctx.settings.openclaw.state_dir, runs_for=set())
     except OpenClawError as exc:
-        ctx.warn(f"squad-console: existing jobs not read ({exc})")
-        jobs, source = [], None
+        # never "no heartbeat job yet" (and `cron add` duplicates) for jobs that could not be read
+        raise CommandError(f"OpenClaw's cron jobs could not be read, so nothing is proposed: {exc}",
+                           hint=exc.hint or "check with `openclaw cron list --all --json`") from None
     missing: list[list[str]] = []
     differs = 0
     for agent in ctx.settings.agents:
-        argv = cron_add_command(agent.id, None, agent.heartbeat, agent.tz)
-        existing = heartbeat_jobs(jobs, agent.id)
+        existing = heartbeat_jobs(cron.jobs, agent.id, job=agent.job)  # OpenClaw's system jobs never
         if not existing:
+            argv = cron_add_command(agent.id, agent.job or heartbeat_job_name(agent.id), agent.heartbeat, agent.tz)
             ctx.print(f"# {agent.id}: no heartbeat job yet ({agent.heartbeat} {agent.tz})")
             ctx.print(format_command(argv))
             missing.append(argv)
@@ -177,13 +176,14 @@ def _crons(args: argparse.Namespace, ctx: Context) -> int:
             problems = compare_job(job, agent.heartbeat, agent.tz)
             if problems:
                 differs += 1
-                ctx.print(f"# {agent.id}: job {job.id} differs from squad.toml: {'; '.join(problems)}")
+                ctx.print(f"# {agent.id}: job {job.id} ({job.name}) differs from squad.toml: {'; '.join(problems)}")
                 for fix in _job_fixes(job, agent.heartbeat, agent.tz):
                     ctx.print(format_command(fix))
             else:
-                ctx.print(f"# {agent.id}: job {job.id} matches ({agent.heartbeat} {agent.tz})")
-    if source is not None:
-        ctx.warn(f"(existing jobs read from {'the openclaw CLI' if source == 'cli' else 'the cron files'})")
+                ctx.print(f"# {agent.id}: job {job.id} ({job.name}) matches ({agent.heartbeat} {agent.tz})")
+    where = {"cli": "the openclaw CLI", "sqlite": "OpenClaw's state database (read-only)", "files": "the legacy cron files"}
+    ctx.warn(f"(existing jobs read from {where.get(cron.source, cron.source)}"
+             + (f"; the CLI failed: {cron.cli_error}" if cron.cli_error else "") + ")")
     if args.apply and missing:
         runner = default_runner()
         if runner is None:
@@ -192,25 +192,31 @@ def _crons(args: argparse.Namespace, ctx: Context) -> int:
         for argv in missing:
             code, out, err = runner(argv)
             if code != 0:
-                raise CommandError(f"`{format_command(argv[:4])} ...` failed (exit {code}): {redact(err.strip())[:300]}")
+                raise CommandError(f"`{format_command(argv[:4])} ...` failed (exit {code}): {redact((err or out).strip())[:300]}")
             ctx.print(f"applied: {format_command(argv[:4])} ...")
         missing = []
-    # for scripts: 1 while something still needs doing (a missing job, a job that differs)
+    # for scripts: 0 when every agent's job is there and matches, 1 while something still needs doing
     return EXIT_FAIL if (differs or missing) else EXIT_OK
 
 
 def _job_fixes(job, cron: str, tz: str) -> list[list[str]]:
-    """The commands that bring an existing job in line with squad.toml."""
-    from console.service.openclaw.cron_commands import fires_at_top_of_hour
+    """The commands that bring an existing job in line with squad.toml (never for a system job:
+    OpenClaw refuses to edit those, and heartbeat_jobs never returns one)."""
+    from console.service.openclaw.cron_commands import _same_expr
+    from console.service.openclaw.runner import CLI
 
     fixes: list[list[str]] = []
     if not job.enabled:
-        fixes.append(["openclaw", "cron", "enable", job.id])
-    edit = ["openclaw", "cron", "edit", job.id]
-    if job.schedule.expr != cron or (job.schedule.tz or "") != tz:
+        fixes.append([CLI, "cron", "enable", job.id])
+    edit = [CLI, "cron", "edit", job.id]
+    if not (job.schedule.expr and _same_expr(job.schedule.expr, cron)) or (job.schedule.tz or "") != tz:
         edit += ["--cron", cron, "--tz", tz]
-    if fires_at_top_of_hour(cron) and not job.schedule.exact:
+    if job.schedule.staggered:
         edit.append("--exact")
+    delivery = job.delivery
+    if job.payload_kind != "command" and delivery is not None and (delivery.mode or "announce") == "announce" and (
+            not delivery.to or (delivery.channel or "last") == "last"):
+        edit.append("--no-deliver")
     if len(edit) > 4:
         fixes.append(edit)
     return fixes

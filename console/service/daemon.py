@@ -3,8 +3,12 @@
 The `schedule` library drives its periodic jobs (it is never used to compute heartbeat slots:
 it drifts and does not catch up; croniter does that in heartbeats.py):
 
-- collect: OpenClaw's cron run history → heartbeats in the store (each run sent once);
-- probe: the gateway's /healthz and /readyz and the WhatsApp channel; a change is audited;
+- collect: OpenClaw's cron run history → heartbeats in the store (each run sent once): the
+  squad's heartbeat jobs only (never OpenClaw's system jobs), every page of runs since the last
+  one collected (so hours of downtime lose nothing), forced `manual:` runs left out (they are not
+  the beat of a schedule slot);
+- probe: the gateway's /healthz and /readyz and the channels (WhatsApp: linked, logged out, not
+  linked, unknown); a change of either is audited;
 - evaluate: each agent's status now; a change is recorded as a flip, backdated to its deadline;
 - flush: the outbox, where beats and activities wait while the store is unreachable.
 
@@ -28,6 +32,7 @@ from typing import Any
 import schedule as schedule_lib
 
 from console.config import Settings
+from console.service.openclaw.channels import channel_report
 from console.service.openclaw.config import OpenClawConfig, load_openclaw_config
 from console.service.openclaw.cron import heartbeat_jobs, load_cron, run_to_heartbeat
 from console.service.openclaw.errors import OpenClawError
@@ -84,8 +89,10 @@ class Daemon:
         env: dict[str, str] | None = None,
         runner: Callable[..., Any] | None = None,
         clock: Callable[[], float] = time.time,
+        prefer_state_db: bool = True,
     ) -> None:
         self.settings = settings
+        self.prefer_state_db = prefer_state_db
         self.store = store
         self.outbox = outbox
         self.intervals = intervals
@@ -116,13 +123,28 @@ class Daemon:
 
     def collect(self) -> None:
         state_dir = self.settings.openclaw.state_dir
-        cron = load_cron(state_dir, **({"runner": self.runner} if self.runner else {}))
-        agent_ids = [a.id for a in self.settings.agents]
+        agents = list(self.settings.agents)
+
+        def heartbeat_ids(jobs) -> set[str]:
+            return {j.id for a in agents for j in heartbeat_jobs(jobs, a.id, job=a.job)}
+
+        cursors: dict[str, float] = dict(self.outbox.get("openclaw_cursors", {}) or {})
+        # the local state database when there is one (one read), else the CLI (one `cron list`, then the
+        # heartbeat jobs' runs page by page, at the same time)
+        cron = load_cron(state_dir, runs_for=heartbeat_ids, since=cursors, prefer_state_db=self.prefer_state_db,
+                         **({"runner": self.runner} if self.runner else {}))
+        for note in cron.notes:
+            log(logging.INFO, "collect_note", note=note)
         counts: dict[str, dict[str, int]] = {}
         store: Store | None = self.store
-        for agent_id in agent_ids:
-            for job in heartbeat_jobs(cron.jobs, agent_id):
+        for agent in agents:
+            for job in heartbeat_jobs(cron.jobs, agent.id, job=agent.job):
+                c = counts.setdefault(agent.id, {"recorded": 0, "queued": 0, "duplicate": 0, "manual": 0})
                 for run in cron.runs.get(job.id, []):
+                    cursors[job.id] = max(cursors.get(job.id, 0.0), run.at)
+                    if run.manual:  # forced with `openclaw cron run`: not a slot's beat
+                        c["manual"] += 1
+                        continue
                     beat = run_to_heartbeat(job, run)
                     run_id = beat.effective_run_id()
                     if self.outbox.was_sent(run_id):
@@ -130,10 +152,11 @@ class Daemon:
                     outcome = record_beat(store, self.outbox, beat)
                     if outcome == "queued":
                         store = None  # the store is away: queue the rest without waiting on it each time
-                    c = counts.setdefault(agent_id, {"recorded": 0, "queued": 0, "duplicate": 0})
                     c[outcome] += 1
+        self.outbox.set("openclaw_cursors", cursors)  # the next collection reads only newer runs
         for agent_id, c in counts.items():
-            log(logging.INFO, "beats_collected", agent=agent_id, source=cron.source, **c)
+            if any(c.values()):
+                log(logging.INFO, "beats_collected", agent=agent_id, source=cron.source, **c)
 
     def probe(self) -> None:
         cfg = self._openclaw_config()
@@ -149,6 +172,24 @@ class Daemon:
                     message += f": {health.error}"
                 self._audit(f"gateway_{state}", message)
             log(logging.INFO if state == "up" else logging.WARNING, f"gateway_{state}", url=url, error=health.error)
+        # the channels (WhatsApp), as the docstring says: without the CLI's 60-s wait when the gateway is down
+        report = channel_report(cfg.state_dir if cfg else self.settings.openclaw.state_dir, cfg,
+                                **({"runner": self.runner} if self.runner else {}), probe=False,
+                                gateway_reachable=health.reachable)
+        for status in report.statuses:
+            now = ("logged out" if status.logged_out else "linked" if status.linked else
+                   "not linked" if status.linked is False else "unknown")
+            key = f"channel_state:{status.channel}:{status.account}"
+            before = self.outbox.get(key)
+            if now != before:
+                self.outbox.set(key, now)
+                if before is not None:
+                    self._audit("channel_changed", f"{status.channel} account {status.account}: {before} → {now}"
+                                + (f" ({status.detail})" if status.detail else ""))
+                log(logging.INFO if now == "linked" else logging.WARNING, "channel_state", channel=status.channel,
+                    account=status.account, state=now, detail=status.detail or None)
+        if report.error and report.error_kind == "token_mismatch":
+            log(logging.WARNING, "gateway_token_mismatch", error=report.error)
 
     def evaluate(self) -> None:
         now = self.clock() * 1000

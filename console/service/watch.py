@@ -165,40 +165,14 @@ class Watch:
 
     # ------------------------------------------------------------------ OpenClaw
     def _probe(self, now: float) -> None:
-        from console.service.openclaw.channels import channel_status
-        from console.service.openclaw.config import load_openclaw_config
-        from console.service.openclaw.cron import load_cron
-        from console.service.openclaw.diagnose import diagnose
-        from console.service.openclaw.errors import OpenClawError
-        from console.service.openclaw.gateway import gateway_url, probe_gateway
+        from console.service.openclaw.probe import probe_openclaw
 
         self._last_probe = now
-        oc = self.settings.openclaw
-        try:
-            config = load_openclaw_config(oc.openclaw_json(), oc.state_dir, self.env)
-        except OpenClawError:
-            config = None
-        self._agent_to_agent = config.agent_to_agent if config else None
-        try:
-            cron = load_cron(oc.state_dir, runner=self.openclaw_runner)
-        except OpenClawError:
-            cron = None
-        self._gateway = (
-            probe_gateway(gateway_url(oc.gateway, config), config.token if config else None, timeout=2.0)
-            if self.probe_gateway else None
-        )
-        channels = []
-        if config is not None:
-            try:
-                channels = channel_status(oc.state_dir, config, runner=self.openclaw_runner)
-            except OpenClawError:
-                channels = []
-        causes: dict[str, list] = {}
-        if config is not None:
-            for a in self.settings.agents:
-                causes[a.id] = diagnose(a.id, config=config, cron=cron, gateway=self._gateway,
-                                        channels=channels, schedule_cron=a.heartbeat, tz=a.tz)
-        self._causes = causes
+        probe = probe_openclaw(self.settings.openclaw, self.env, runner=self.openclaw_runner,  # type: ignore[arg-type]
+                               gateway=self.probe_gateway, gateway_timeout=2.0)
+        self._agent_to_agent = probe.config.agent_to_agent if probe.config else None
+        self._gateway = probe.gateway
+        self._causes = probe.causes(self.settings.agents)
 
     # ---------------------------------------------------------------------- view
     def _build_view(self, now: float) -> tuple[View, list[Transition]]:

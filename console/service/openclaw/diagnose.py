@@ -1,9 +1,16 @@
 """Why an agent's heartbeats fail or may fail, most blocking first, each with the commands that fix it.
 
-`diagnose` reads what the other modules found (config, cron, gateway health and CLI status,
-channels) and any error texts, and returns `Cause`s: gateway down or token mismatch, no or a
-disabled heartbeat job, WhatsApp logged out or replaced, the per-agent heartbeat-block pitfall,
-a staggered top-of-hour job, a schedule that differs from the console's. Quoted texts are redacted.
+`diagnose` reads what the other modules found (config, cron, gateway health, channels) and
+returns `Cause`s from OpenClaw's own signals (2026.9): a run's `errorReason` ("auth": no model
+credentials, the provider named), `completionStatus`, `deliveryStatus`/`deliveryError` and the
+channel it delivers to; a job's `state` (`lastErrorReason`, `consecutiveErrors`, `autoDisabled`);
+the channels' `statusIssues`/`stateReason` (WhatsApp never linked vs logged out (401) vs its
+plugin missing); the CLI's own error (gateway unreachable, `unauthorized: gateway token
+mismatch`). A cause is only claimed from a signal: an OPENCLAW_GATEWAY_TOKEN that differs from
+openclaw.json while the CLI works is no mismatch (openclaw.json's token wins in the CLI), and a
+channel problem is an agent's cause only when its job delivers to that channel. OpenClaw's
+system jobs are never proposed for edits. Every fix command was checked against the real CLI's
+`--help` (2026.9.6). Quoted texts are redacted.
 """
 
 from __future__ import annotations
@@ -12,10 +19,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from console.service.openclaw.channels import ChannelStatus
+from console.service.openclaw.channels import ChannelReport, ChannelStatus
 from console.service.openclaw.config import OpenClawConfig
-from console.service.openclaw.cron import CronState, heartbeat_jobs
-from console.service.openclaw.cron_commands import compare_job, cron_add_command, fires_at_top_of_hour, format_command
+from console.service.openclaw.cron import CronJob, CronRun, CronState, cli_error_kind, heartbeat_jobs, native_heartbeat_jobs
+from console.service.openclaw.cron_commands import compare_job, cron_add_command, format_command
 from console.service.openclaw.gateway import GatewayCliStatus, GatewayHealth
 from console.service.openclaw.runner import CLI, redact
 
@@ -32,18 +39,38 @@ class Cause:
 _RANK = {
     "gateway_unreachable": 0,
     "gateway_token_mismatch": 1,
-    "no_heartbeat_job": 2,
-    "job_disabled": 3,
-    "whatsapp_logged_out": 4,
-    "whatsapp_replaced": 5,
-    "heartbeat_block_footgun": 6,
-    "staggered_top_of_hour": 7,
-    "schedule_differs": 8,
+    "cron_unreadable": 2,
+    "no_heartbeat_job": 3,
+    "job_auto_disabled": 4,
+    "job_disabled": 5,
+    "model_auth": 6,
+    "whatsapp_plugin_missing": 7,
+    "whatsapp_logged_out": 8,
+    "whatsapp_not_linked": 9,
+    "whatsapp_replaced": 10,
+    "delivery_failed": 11,
+    "run_failed": 12,
+    "heartbeat_block_footgun": 13,
+    "double_heartbeat": 14,
+    "staggered_top_of_hour": 15,
+    "schedule_differs": 16,
 }
 
-_TOKEN_MISMATCH = re.compile(r"\b1008\b|unauthori[sz]ed.*token mismatch|token mismatch.*unauthori[sz]ed", re.I | re.S)
-_LOGGED_OUT = re.compile(r"\b401\b|logged\s*out|connection failure|unauthori[sz]ed|forbidden", re.I)
+_LOGGED_OUT = re.compile(r"\b401\b|logged\s*out|loggedout", re.I)
 _REPLACED = re.compile(r"\b440\b|connection replaced|replaced by another", re.I)
+_PROVIDER = re.compile(r"configured for ([A-Za-z0-9_.-]+?)\.?$|provider[:= ]+([A-Za-z0-9_.-]+)", re.I)
+
+
+def _provider(run: CronRun | None, text: str) -> str | None:
+    if run is not None and run.provider:
+        return run.provider
+    m = _PROVIDER.search(text.strip())
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def _latest(cron: CronState | None, job: CronJob) -> CronRun | None:
+    runs = cron.runs.get(job.id, []) if cron else []
+    return runs[-1] if runs else None
 
 
 def diagnose(
@@ -52,128 +79,205 @@ def diagnose(
     config: OpenClawConfig | None,
     cron: CronState | None,
     gateway: GatewayHealth | None,
-    channels: Sequence[ChannelStatus] | None,
+    channels: Sequence[ChannelStatus] | ChannelReport | None,
     schedule_cron: str | None,
     tz: str = "UTC",
     gateway_cli: GatewayCliStatus | None = None,
     errors: Iterable[str] = (),
+    job_name: str | None = None,
 ) -> list[Cause]:
     """Why `agent_id`'s heartbeats fail or may fail, most blocking first, each with the commands
-    that fix it. Any input may be None when it could not be read; `errors` are other texts to
-    look through (e.g. an OpenClawError from load_cron)."""
+    that fix it. Any input may be None when it could not be read; `errors` are other texts that
+    say why something could not be read (e.g. an OpenClawError from load_cron): a cron that
+    could not be read is said as such, never as "no heartbeat job"."""
     secrets = [config.token] if config else []
     causes: dict[str, Cause] = {}
     agent = config.agent(agent_id) if config else None
-    jobs = heartbeat_jobs(cron.jobs, agent_id, is_default=bool(agent and agent.default)) if cron else []
-
-    # The texts that say what went wrong lately: each heartbeat job's latest run.
-    texts: list[str] = [e for e in errors if e]
-    whatsapp_texts: list[tuple[str, str | None]] = []  # (text, account) from WhatsApp delivery
-    for job in jobs:
-        runs = cron.runs.get(job.id, []) if cron else []
-        latest = runs[-1] if runs else None
-        wa = job.delivery is not None and (job.delivery.channel or "").lower() == "whatsapp"
-        account = job.delivery.account_id if job.delivery else None
-        if latest is not None:
-            if latest.status == "error" and latest.error:
-                texts.append(latest.error)
-                if wa or "whatsapp" in latest.error.lower():
-                    whatsapp_texts.append((latest.error, account))
-            if latest.delivery_failed and latest.delivery_error:
-                texts.append(latest.delivery_error)
-                if wa or "whatsapp" in latest.delivery_error.lower():
-                    whatsapp_texts.append((latest.delivery_error, account))
-        elif job.state.last_error and job.state.last_status == "error":
-            texts.append(job.state.last_error)
-    if cron and cron.cli_error:
-        texts.append(cron.cli_error)
-    if gateway_cli and gateway_cli.error:
-        texts.append(gateway_cli.error)
-    if gateway and gateway.error:
-        texts.append(gateway.error)
+    jobs = heartbeat_jobs(cron.jobs, agent_id, is_default=bool(agent and agent.default), job=job_name) if cron else []
+    report = channels if isinstance(channels, ChannelReport) else None
+    statuses = list(report.statuses if report else (channels or []))
+    errors = [e for e in errors if e]
 
     def add(cause: Cause) -> None:
         causes.setdefault(cause.code, cause)
 
-    # gateway
+    # --- the gateway and the CLI's access to it (the CLI's own errors, and a heartbeat run's)
+    run_errors = []
+    for job in jobs:
+        latest = _latest(cron, job)
+        text = latest.error if latest and latest.status == "error" else (job.state.last_error if not latest else None)
+        if text:
+            run_errors.append(text)
+    cli_errors = [t for t in [cron.cli_error if cron else None, gateway_cli.error if gateway_cli else None,
+                              report.error if report else None, *errors, *run_errors] if t]
     if gateway is not None and not gateway.reachable:
         add(Cause(
             "gateway_unreachable",
             "Gateway unreachable",
             f"The console cannot reach the OpenClaw gateway ({gateway.error}). With the gateway down no cron "
-            "job fires and no heartbeat is delivered.",
+            "job fires (the ticks it misses are not run later) and no heartbeat is delivered.",
             ["openclaw gateway status", "openclaw gateway restart", "openclaw logs --follow"],
         ))
-    mismatch = next((t for t in texts if _TOKEN_MISMATCH.search(t)), None)
-    if mismatch or (config and config.token_conflict):
-        seen = f"OpenClaw reported: {redact(mismatch, secrets)[:200]!r}. " if mismatch else (
-            "OPENCLAW_GATEWAY_TOKEN in this environment differs from gateway.auth.token in openclaw.json. "
-        )
+    elif (unreachable := next((t for t in cli_errors if cli_error_kind(t) == "unreachable"), None)) and (
+            gateway is None or not gateway.ok):
+        add(Cause(
+            "gateway_unreachable",
+            "Gateway unreachable",
+            f"OpenClaw's CLI cannot reach the gateway: {redact(unreachable, secrets)[:240]!r}.",
+            ["openclaw gateway status", "openclaw gateway restart", "openclaw logs --follow"],
+        ))
+    mismatch = next((t for t in cli_errors if cli_error_kind(t) == "token_mismatch"), None)
+    if mismatch is None and gateway is not None and gateway.reachable and gateway.healthz in (401, 403):
+        mismatch = gateway.error
+    if mismatch:
         add(Cause(
             "gateway_token_mismatch",
-            "Gateway token mismatch (1008 unauthorized)",
-            seen + "The gateway closes connections with `1008 unauthorized: gateway/device token mismatch`, which breaks "
-            "the CLI, cron and agent tools. Usually a stale OPENCLAW_GATEWAY_TOKEN (often baked into the gateway's "
-            "systemd unit) differs from gateway.auth.token: make them equal, or unset the variable (also in the "
-            "systemd unit: `systemctl --user edit openclaw-gateway`), then restart the gateway.",
-            ["unset OPENCLAW_GATEWAY_TOKEN", "openclaw gateway restart", "openclaw doctor"],
+            "Gateway token mismatch",
+            f"The gateway refused the CLI's token: {redact(mismatch, secrets)[:240]!r}. The CLI, cron and the agent "
+            "tools cannot talk to it. Use this gateway's token: openclaw.json's gateway.auth.token wins over "
+            "OPENCLAW_GATEWAY_TOKEN in the CLI; a stale OPENCLAW_GATEWAY_TOKEN (often baked into the gateway's "
+            "systemd unit) or a gateway restarted with another --token are the usual causes. Compare with the "
+            "token the gateway uses, then restart it.",
+            ["openclaw gateway auth-token --show", "openclaw config get gateway.auth.token",
+             "openclaw gateway restart", "openclaw doctor"],
         ))
 
-    # the job
+    # --- the job
     default_cron = schedule_cron or "*/15 * * * *"
+    if cron is None and errors:
+        add(Cause(
+            "cron_unreadable",
+            "Cron jobs not readable",
+            f"The console could not read OpenClaw's cron jobs: {redact(errors[0], secrets)[:300]}. Whether "
+            f"{agent_id} has a heartbeat job is unknown (nothing is concluded from that).",
+            ["openclaw cron list --all --json", "openclaw gateway status"],
+            severity="degraded",
+        ))
     if cron is not None and not jobs:
         add(Cause(
             "no_heartbeat_job",
             "No heartbeat cron job",
-            f"OpenClaw has no cron job for {agent_id} whose name or message mentions a heartbeat, so nothing wakes it. "
-            f"Add one ({default_cron} {tz}, isolated session):",
-            [format_command(cron_add_command(agent_id, f"{agent_id}-heartbeat", default_cron, tz))],
+            f"OpenClaw has no heartbeat job for {agent_id} ({job_name or f'{agent_id}-heartbeat'}; OpenClaw's own "
+            f"system jobs do not count), so nothing wakes it. Add one ({default_cron} {tz}, isolated session):",
+            [format_command(cron_add_command(agent_id, job_name, default_cron, tz))],
         ))
     enabled = [j for j in jobs if j.enabled]
-    if jobs and not enabled:
+    auto = [j for j in jobs if not j.enabled and j.state.auto_disabled]
+    if auto:
+        j = auto[0]
+        add(Cause(
+            "job_auto_disabled",
+            "Heartbeat job auto-disabled by OpenClaw",
+            f"OpenClaw switched {j.label} ({j.id}) off after {j.state.consecutive_errors or 'repeated'} consecutive "
+            f"errors: {redact(j.state.auto_disabled or '', secrets)[:200]}. Fix the cause below, then enable it.",
+            [format_command([CLI, "cron", "runs", "--id", j.id, "--limit", "5"]), format_command([CLI, "cron", "enable", j.id])],
+        ))
+    elif jobs and not enabled:
         add(Cause(
             "job_disabled",
             "Heartbeat job disabled",
             f"{agent_id}'s heartbeat job{'s are' if len(jobs) > 1 else ' is'} disabled in OpenClaw: "
-            + ", ".join(f"{j.name} ({j.id})" for j in jobs) + ".",
+            + ", ".join(f"{j.label} ({j.id})" for j in jobs) + ".",
             [format_command([CLI, "cron", "enable", j.id]) for j in jobs],
         ))
 
-    # WhatsApp
-    statuses = [c for c in (channels or []) if c.channel.lower() == "whatsapp"]
-    wa_logged_out = [(t, a) for t, a in whatsapp_texts if _LOGGED_OUT.search(t) and not _TOKEN_MISMATCH.search(t)]
-    unlinked = [c for c in statuses if c.linked is False or _LOGGED_OUT.search(c.detail or "") and c.linked is not True]
-    if wa_logged_out or unlinked:
-        account = next((a for _, a in wa_logged_out if a), None) or next((c.account for c in unlinked), None)
-        acc = ["--account", account] if account and account != "default" else []
-        evidence = (f"The last delivery failed with {redact(wa_logged_out[0][0], secrets)[:200]!r}. " if wa_logged_out
-                    else f"The WhatsApp account {unlinked[0].account!r} is not linked. ")
-        add(Cause(
-            "whatsapp_logged_out",
-            "WhatsApp logged out",
-            evidence + "Baileys 401 (loggedOut): the linked-device session was invalidated (unlinked on the phone, an "
-            "app update, a ban or restriction). The heartbeat turn still runs but its delivery to WhatsApp fails. "
-            "Log out and link again by scanning the QR code. Relink once and wait: repeated relinks trigger "
-            "WhatsApp's \"can't link new devices\" cooldown.",
-            [
-                format_command([CLI, "channels", "logout", "--channel", "whatsapp", *acc]),
-                format_command([CLI, "channels", "login", "--channel", "whatsapp", *acc]),
-                "openclaw channels status --probe",
-            ],
-        ))
-    replaced = next((t for t in texts + [c.detail for c in statuses] if t and _REPLACED.search(t)), None)
-    if replaced:
-        add(Cause(
-            "whatsapp_replaced",
-            "WhatsApp connection replaced (440)",
-            f"OpenClaw reported {redact(replaced, secrets)[:200]!r}: another gateway is using the same WhatsApp "
-            "credentials and the two keep kicking each other off. Stop the other gateway (on the other machine or "
-            "service), then restart this one.",
-            ["openclaw gateway stop  # on the other machine", "openclaw gateway restart", "openclaw channels status --probe"],
-            severity="degraded",
-        ))
+    # --- the last run of each heartbeat job (or, runs not read, the job's state)
+    whatsapp_jobs: list[CronJob] = []
+    for job in jobs:
+        latest = _latest(cron, job)
+        status = latest.status if latest else job.state.last_status
+        error = (latest.error or latest.diagnostic) if latest else (job.state.last_error or job.state.last_diagnostic)
+        reason = latest.error_reason if latest else job.state.last_error_reason
+        delivery_status = latest.delivery_status if latest else job.state.last_delivery_status
+        delivery_error = latest.delivery_error if latest else job.state.last_delivery_error
+        streak = job.state.consecutive_errors
+        in_a_row = f" ({streak} consecutive errors)" if streak >= 2 else ""
+        channel = (job.delivery.channel or "").lower() if job.delivery and (job.delivery.mode or "announce") != "none" else ""
+        if channel == "whatsapp":
+            whatsapp_jobs.append(job)
+        if status == "error" and error and cli_error_kind(error) == "token_mismatch":
+            pass  # said above
+        elif status == "error" and (reason == "auth" or re.search(r"authentication source|no api key|api key.*(missing|not set)", error or "", re.I)):
+            provider = _provider(latest, error or "") or "the model provider"
+            p = provider if provider != "the model provider" else "<provider>"
+            add(Cause(
+                "model_auth",
+                f"Model credentials missing ({provider})",
+                f"{job.label} fails before the model answers: {redact(error or '', secrets)[:200]!r} (errorReason "
+                f"\"auth\"){in_a_row}. {agent_id} has no credentials for {provider}. Save an API key for it (the "
+                "command prompts for the key; in scripts pipe it on stdin), then check:",
+                [f"openclaw models auth paste-api-key --provider {p} --agent {agent_id}",
+                 f"openclaw models status --agent {agent_id} --check"],
+            ))
+        elif status == "error" and error and not (delivery_error and error == delivery_error):
+            add(Cause(
+                "run_failed",
+                "Heartbeat runs fail",
+                f"{job.label}'s last run failed: {redact(error, secrets)[:240]!r}"
+                + (f" (errorReason {reason!r})" if reason else "") + f"{in_a_row}.",
+                [format_command([CLI, "cron", "runs", "--id", job.id, "--limit", "5"]), "openclaw logs --follow"],
+            ))
+        failed_delivery = (latest.delivery_failed if latest else delivery_status == "not-delivered")
+        if failed_delivery:
+            where = channel or (job.delivery.channel if job.delivery else None) or "its channel"
+            text = delivery_error or "not delivered"
+            if where == "whatsapp" and _REPLACED.search(text):
+                add(Cause(
+                    "whatsapp_replaced",
+                    "WhatsApp connection replaced (440)",
+                    f"OpenClaw reported {redact(text, secrets)[:200]!r}: another gateway is using the same WhatsApp "
+                    "credentials and the two keep kicking each other off. Stop the other gateway (on the other machine "
+                    "or service), then restart this one.",
+                    ["openclaw gateway stop  # on the other machine", "openclaw gateway restart", "openclaw channels status --probe"],
+                    severity="degraded",
+                ))
+            elif where == "whatsapp" and _LOGGED_OUT.search(text) and cli_error_kind(text) != "token_mismatch":
+                _whatsapp_logged_out(add, f"The last delivery failed with {redact(text, secrets)[:200]!r}. ",
+                                     job.delivery.account_id if job.delivery else None)
+            else:
+                add(Cause(
+                    "delivery_failed",
+                    f"Delivery to {where} failed",
+                    f"{job.label} ran but its result was not delivered to {where}"
+                    + (f" ({job.delivery.to})" if job.delivery and job.delivery.to else "")
+                    + f": {redact(text, secrets)[:200]!r}.",
+                    [format_command([CLI, "cron", "runs", "--id", job.id, "--limit", "5"]), "openclaw channels status --probe"],
+                    severity="degraded",
+                ))
 
-    # config
+    # --- the channels the agent's jobs deliver to (WhatsApp)
+    if whatsapp_jobs or cron is None:
+        wa = [s for s in statuses if s.channel.lower() == "whatsapp"]
+        account = next((j.delivery.account_id for j in whatsapp_jobs if j.delivery and j.delivery.account_id), None)
+        mine = [s for s in wa if account is None or s.account == account] or wa
+        plugin_missing = report is not None and ("whatsapp" in report.missing_plugins or (
+            bool(whatsapp_jobs) and report.source == "cli" and report.error is None and not wa))
+        if plugin_missing:
+            add(Cause(
+                "whatsapp_plugin_missing",
+                "WhatsApp plugin missing",
+                "A heartbeat job delivers to WhatsApp (or openclaw.json configures it) but the gateway knows no "
+                "WhatsApp channel: its plugin is not installed or not enabled.",
+                ["openclaw plugins install npm:@openclaw/whatsapp", "openclaw plugins enable whatsapp",
+                 "openclaw gateway restart", "openclaw channels status --probe"],
+            ))
+        for s in mine:
+            acc = s.account
+            if s.logged_out:
+                _whatsapp_logged_out(add, f"The WhatsApp account {acc!r} was logged out ({redact(s.detail, secrets)[:160]}). ", acc)
+            elif s.linked is False:
+                flag = ["--account", acc] if acc and acc != "default" else []
+                add(Cause(
+                    "whatsapp_not_linked",
+                    "WhatsApp not linked",
+                    f"The WhatsApp account {acc!r} has no WhatsApp Web session"
+                    + (f" ({redact(s.detail, secrets)[:160]})" if s.detail else "")
+                    + ": it was never linked (not a logout), so deliveries to WhatsApp fail. Link it by scanning the "
+                    "QR code on the gateway host.",
+                    [format_command([CLI, "channels", "login", "--channel", "whatsapp", *flag]), "openclaw channels status --probe"],
+                ))
+
+    # --- config
     if config is not None and agent is not None:
         own = [a.id for a in config.agents if a.heartbeat is not None]
         if own and agent.heartbeat is None:
@@ -188,17 +292,29 @@ def diagnose(
                 [f"# edit {config.path}: add heartbeat: {{ every: \"30m\" }} to agent {agent_id}", "openclaw doctor"],
                 severity="degraded",
             ))
+    if cron is not None and enabled:
+        native = [j for j in native_heartbeat_jobs(cron.jobs, agent_id) if j.enabled]
+        if native:
+            add(Cause(
+                "double_heartbeat",
+                "Two heartbeats for one agent",
+                f"OpenClaw's native heartbeat ({native[0].label}) runs beside the squad's {enabled[0].label}: two "
+                "turns for one agent, twice the tokens (openclaw#81186). Keep one. Beware that `every: \"0m\"` on one "
+                "agent silences every agent's native heartbeat (openclaw#119005).",
+                ["openclaw config get agents.defaults.heartbeat", "openclaw cron list --all"],
+                severity="warning",
+            ))
 
-    # schedule
+    # --- schedule
     for job in enabled:
         sched = job.schedule
-        if sched.kind == "cron" and fires_at_top_of_hour(sched.expr) and not sched.exact:
+        if sched.staggered:
             by = f"staggerMs is {sched.stagger_ms}" if sched.stagger_ms else "it was added without --exact"
             add(Cause(
                 "staggered_top_of_hour",
                 "Top-of-hour job staggered",
-                f"{job.name} ({sched.expr}) fires at :00 and {by}, so OpenClaw delays each run by up to 5 minutes: "
-                "the :00 slot drifts and may be counted late.",
+                f"{job.label} ({sched.expr}) fires at minute 0 of every hour and {by}, so OpenClaw delays each run by "
+                "up to 5 minutes: the :00 slot drifts and may be counted late.",
                 [format_command([CLI, "cron", "edit", job.id, "--exact"])],
                 severity="warning",
             ))
@@ -210,9 +326,26 @@ def diagnose(
                 add(Cause(
                     "schedule_differs",
                     "Schedule differs from the console's",
-                    f"{job.name}: " + "; ".join(diffs) + ". The console computes expected slots from its own schedule, "
+                    f"{job.label}: " + "; ".join(diffs) + ". The console computes expected slots from its own schedule, "
                     "so runs look late or missed. Change the job, or the agent's heartbeat/tz in squad.toml.",
                     [format_command([CLI, "cron", "edit", job.id, "--cron", schedule_cron, "--tz", tz])],
                     severity="warning",
                 ))
     return sorted(causes.values(), key=lambda c: _RANK.get(c.code, 99))
+
+
+def _whatsapp_logged_out(add, evidence: str, account: str | None) -> None:
+    acc = ["--account", account] if account and account != "default" else []
+    add(Cause(
+        "whatsapp_logged_out",
+        "WhatsApp logged out",
+        evidence + "Baileys 401 (loggedOut): the linked-device session was invalidated (unlinked on the phone, an "
+        "app update, a ban or restriction). The heartbeat turn still runs but its delivery to WhatsApp fails. "
+        "Log out and link again by scanning the QR code. Relink once and wait: repeated relinks trigger "
+        "WhatsApp's \"can't link new devices\" cooldown.",
+        [
+            format_command([CLI, "channels", "logout", "--channel", "whatsapp", *acc]),
+            format_command([CLI, "channels", "login", "--channel", "whatsapp", *acc]),
+            "openclaw channels status --probe",
+        ],
+    ))

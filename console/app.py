@@ -82,8 +82,10 @@ class SquadApp(App):
         env: dict[str, str] | None = None,
         openclaw_runner: object = "auto",
         probe_gateway: bool = True,
+        demo_story: Callable[[Store, float], object] | None = None,
     ) -> None:
         super().__init__()
+        self._demo_story = demo_story  # the demo's squad beating on while the console is open
         self.settings = settings
         # a store, or a function that opens one: then it is opened by the first poll, off the UI
         # thread and after the first frame (the SQLite or HTTP machinery is not start-up's cost)
@@ -160,6 +162,8 @@ class SquadApp(App):
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll(self) -> None:
         try:
+            if self._demo_story is not None:
+                self._demo_story(self.store, self.clock() * 1000)
             step = self.watch.step()
         except Exception as exc:  # never a dead poll loop: say so, and try again shortly
             self.call_from_thread(self._poll_crashed, exc)

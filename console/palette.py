@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from console.screens import SCREENS, screen_class
+from widgets.footer import key_display
 
 # Words a palette search should find an action by, beside its description (binding id -> words).
 ALSO = {
@@ -35,7 +36,7 @@ class ConsoleCommands(Provider):
         for s in SCREENS:
             for b in _own_bindings(screen_class(s.mode)):
                 words = ALSO.get(b.id or "", "")
-                key = app.get_key_display(b)
+                key = key_display(app, b.key, b)
                 cmds.append((f"{s.title}: {b.description}", f"on the {s.title} screen ({key}) {words}".rstrip(),
                              lambda m=s.mode, a=b.action: app.run_on(m, a)))
         cmds += [

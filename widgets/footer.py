@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.widget import Widget
 
 PINNED = ("help", "quit")  # binding ids always shown, in this order, at the right
@@ -49,7 +50,7 @@ class KeyFooter(Widget):
             if not b.show or b.action in seen:
                 continue
             seen.add(b.action)
-            out.append((b.id or b.action, self.app.get_key_display(b), b.description or b.action))
+            out.append((b.id or b.action, key_display(self.app, b.key, b), b.description or b.action))
         return out
 
     def line(self, width: int) -> list[tuple[str, str, str]]:
@@ -84,6 +85,13 @@ class KeyFooter(Widget):
         return text
 
 
+def key_display(app, key: str, binding: Binding | None = None) -> str:
+    """A key as the operator types it: `]`, `?`, `esc`, `enter`, `^p` (Textual's own display, with
+    `enter` spelled out)."""
+    shown = app.get_key_display(binding if binding is not None and binding.key == key else Binding(key, ""))
+    return {"⏎": "enter", "escape": "esc", "question_mark": "?", "colon": ":", "slash": "/"}.get(shown, shown)
+
+
 def _cells(entry: tuple[str, str, str]) -> int:
     _bid, key, desc = entry
     return len(f" {key} {desc} ") if desc else len(f" {key} ")
@@ -91,4 +99,4 @@ def _cells(entry: tuple[str, str, str]) -> int:
 
 def _key_name(shown: str) -> str:
     return {"?": "question_mark", ":": "colon", "/": "slash", "]": "right_square_bracket",
-            "[": "left_square_bracket", "esc": "escape"}.get(shown, shown)
+            "[": "left_square_bracket", "esc": "escape", "^p": "ctrl+p"}.get(shown, shown)

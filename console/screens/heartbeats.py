@@ -25,7 +25,7 @@ class HeartbeatsScreen(ConsoleScreen):
     def on_mount(self) -> None:
         t = self.query_one("#beats", SyncedTable)
         for label, key in (("agent", "agent"), ("status", "status"), ("last", "last"), ("next", "next"),
-                           ("24h", "up24"), ("7d", "up7"), ("last slots", "strip"), ("tok/24h", "tok"),
+                           ("24h", "up24"), ("7d", "up7"), ("slots", "strip"), ("tok/24h", "tok"),
                            ("$/24h", "cost"), ("cause", "cause")):
             t.add_column(label, key=key)
         super().on_mount()

@@ -28,9 +28,10 @@ class OverviewScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="overview"):
             yield Static("Success criteria", classes="section-title")
-            yield SyncedTable(id="criteria", classes="criteria", flex="value", minimum={"name": 14, "value": 12})
+            yield SyncedTable(id="criteria", classes="criteria", flex="value", minimum={"name": 14, "value": 12},
+                              fill=False)
             yield Static("Squad", classes="section-title")
-            yield SyncedTable(id="squad", classes="squad", flex="name", minimum={"status": 7})
+            yield SyncedTable(id="squad", classes="squad", flex="name", minimum={"status": 7}, fill=False)
             yield Static("Alerts", classes="section-title", id="alerts-title")
             yield Vertical(id="alerts")
         yield Static("", id="alerts-more")

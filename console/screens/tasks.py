@@ -22,7 +22,7 @@ from widgets.tables import SyncedTable
 
 LABELS = {"inbox": "Inbox", "assigned": "Assigned", "in_progress": "In progress", "review": "Review",
           "done": "Done", "blocked": "Blocked"}
-SHORT = {"in_progress": "Doing"}  # a column title that fits 80 columns
+SHORT = {"in_progress": "Doing", "assigned": "To do"}  # column titles that fit 80 columns
 
 
 TaskForm = Form  # the forms of this screen (and the Pipeline's) are the one Form
@@ -92,13 +92,15 @@ class TasksScreen(ConsoleScreen):
         self._titles()
 
     def _titles(self) -> None:
+        """Each column's name on top (shortened when the column is narrow), its count below."""
         for status in TASK_STATUSES:
             table = self.query_one(f"#col-{status}", SyncedTable)
             count = len(table._rows_cache)
             label = LABELS[status]
-            if table.size.width and len(f"{label} {count}") + 4 > table.size.width:
+            if table.size.width and len(label) + 6 > table.size.width:  # corners and padding take 6
                 label = SHORT.get(status, label)
-            table.border_title = f"{label} {count}"
+            table.border_title = label
+            table.border_subtitle = str(count)
 
     def draw(self, view) -> None:
         names = {a.id: a.agent_id for a in view.agents.values()}

@@ -268,7 +268,7 @@ class Watch:
         comms = f"{len(recent)} messages in 24 h" + ("" if a2a is None else f" · agent-to-agent {'on' if a2a else 'off'}")
         out.append(Criterion("Inter-agent comms", "working", comms, bool(recent) and a2a is not False))
         plaintext = self.plaintext_files()
-        out.append(Criterion("Credential encryption", "no plaintext credentials",
+        out.append(Criterion("Credential encryption", "no plaintext",
                              "done" if not plaintext else f"{len(plaintext)} plaintext credential file(s)",
                              not plaintext))
         uptimes = [h.uptime_7d.time_based for h in view.health.values() if h.uptime_7d.time_based is not None]

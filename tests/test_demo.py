@@ -271,9 +271,9 @@ def _contents(root: Path) -> dict[str, object]:
 
 
 def test_deterministic_and_fast(tmp_path: Path) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a machine busy with other work does not count
     a = build_demo(tmp_path / "a", NOW, seed=3)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     b = build_demo(tmp_path / "b", NOW, seed=3)
     assert _contents(a.root) == _contents(b.root)
     c = build_demo(tmp_path / "c", NOW, seed=4)

@@ -573,14 +573,15 @@ def test_seven_days_of_runs_evaluate_fast() -> None:
     runs = beats(s, now - 7 * DAY, now)
     assert len(runs) == 7 * 96
     status_at(s, runs, now)  # warm the slot cache, as a running console would be
-    t = time.perf_counter()
+    # CPU time of this thread: pure maths, so a machine busy with other work does not count
+    t = time.thread_time()
     st = status_at(s, runs, now)
     day, week = uptime_24h_7d(s, runs, now)
-    elapsed = time.perf_counter() - t
+    elapsed = time.thread_time() - t
     assert st.status == "up" and week.run_based == 1.0 and day.time_based == 1.0
     assert elapsed < 0.050, f"status + uptimes took {elapsed * 1000:.1f} ms"
     hb._day_slots.cache_clear()  # and cold
-    t = time.perf_counter()
+    t = time.thread_time()
     status_at(s, runs, now)
     uptime_24h_7d(s, runs, now)
-    assert time.perf_counter() - t < 0.050
+    assert time.thread_time() - t < 0.050

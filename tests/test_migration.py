@@ -4,12 +4,19 @@ The fixture workspace is built like an OpenClaw one (`~/.openclaw/workspace-<age
 workspace-cestra holds `.convex-deploy-key` (a fake `prod:...|...` key) and a backup copy of it,
 `.convex-auth-token`, a HEARTBEAT.md and `scripts/report.sh` that reads the key file;
 workspace-veda holds a `.env`, an `.env.example` and a deploy script with the key written inline.
+A hostile variant (`World(..., hostile=True)`) adds what an agent could shape: a hard link and a
+symbolic link to files outside the workspaces, a link to a folder outside, an unreadable
+credential, and (as root) files owned by another user.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +79,95 @@ def confirm_all(step: M.Step) -> str | None:
     return step.confirm
 
 
+# --------------------------------------------------------------- unreadable, even as root
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+@contextlib.contextmanager
+def modes_count() -> Iterator[None]:
+    """File modes hold for this thread even as root: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+    leave the effective set (kept in the permitted set, so they come back afterwards). As
+    another user, modes hold anyway."""
+    if os.geteuid() != 0:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()
+    assert libc.capget(ctypes.byref(header), data) == 0
+    saved = data[0].effective
+    data[0].effective &= ~((1 << 1) | (1 << 2))
+    assert libc.capset(ctypes.byref(header), data) == 0, ctypes.get_errno()
+    try:
+        yield
+    finally:
+        header, data[0].effective = _CapHeader(0x20080522, 0), saved
+        assert libc.capset(ctypes.byref(header), data) == 0
+
+
+def read_anyway(path: str | Path) -> bytes:
+    """A file's bytes even when its mode says no (the test owns it: chmod, read, chmod back)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except PermissionError:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+        os.chmod(path, 0o600)
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        finally:
+            os.chmod(path, mode)
+
+
+OTHER_UID = 65534  # nobody
+
+
+def add_hostile(root: Path, fx: dict[str, Any]) -> None:
+    """What an agent could shape in its workspace (see the module docstring). `fx["kept"]`: files
+    that must stay byte for byte (outside ones, and credentials the migration must leave)."""
+    cestra, veda, orin = (ws for _, ws in fx["workspaces"])
+    outside = root / "outside"
+    outside.mkdir()
+    (outside / "project.env").write_text("PROJECT_SECRET=planted-outside-hardlinked\n")
+    (outside / "linked.env").write_text("LINKED_SECRET=planted-outside-symlinked\n")
+    (outside / ".convex-deploy-key").write_text(DEPLOY_KEY + "\n")  # the operator's own copy
+    os.link(outside / "project.env", cestra / ".env.hard")  # a hard link to a file outside
+    (cestra / ".env.shared").symlink_to(outside / "linked.env")  # a link to a file outside
+    (cestra / "elsewhere").symlink_to(outside, target_is_directory=True)  # a link to a folder outside
+    (veda / ".env.production").write_text("UNREADABLE_SECRET=planted-unreadable\n")
+    (veda / ".env.production").chmod(0)  # unreadable
+    (orin / ".env").write_text("ORIN_SECRET=planted-orin-env\n")
+    (orin / "run.sh").write_text("#!/bin/sh\nset -a; . ./.env; set +a\nnpx convex run heartbeat:ping\n")
+    (orin / "run.sh").chmod(0o755)
+    if os.geteuid() == 0:  # another user's files: migrated and rewritten, owner kept
+        for name in (".env", "run.sh"):
+            os.chown(orin / name, OTHER_UID, OTHER_UID)
+    fx["secrets"]["orin env"] = b"planted-orin-env"
+    fx["kept"] = {str(p): read_anyway(p) for p in (outside / "project.env", outside / "linked.env",
+                                                   outside / ".convex-deploy-key", veda / ".env.production")}
+    fx["left"] = {str(cestra / ".env.hard"): "hard-linked", str(cestra / ".env.shared"): "symbolic link",
+                  str(veda / ".env.production"): "unreadable"}
+
+
 @pytest.fixture
 def key() -> V.VaultKey:
     return V.parse_key(KEY_HEX)
 
 
 class World:
-    def __init__(self, tmp: Path, key: V.VaultKey, *, memory_store: bool = False) -> None:
+    def __init__(self, tmp: Path, key: V.VaultKey, *, memory_store: bool = False, hostile: bool = False) -> None:
         self.tmp = tmp
         self.key = key
         self.fx = build_workspaces(tmp / "state")
+        self.fx.setdefault("kept", {})
+        self.fx.setdefault("left", {})
+        if hostile:
+            add_hostile(tmp, self.fx)
         self.data = tmp / "data"
         self.store = LocalStore(":memory:" if memory_store else self.data / "squad.db")
         self._seen: dict[bytes, list[bytes]] = {}
@@ -94,9 +180,12 @@ class World:
         out = {}
         for folder, _, names in os.walk(self.tmp / "state"):
             for name in names:
-                with open(os.path.join(folder, name), "rb") as fh:
-                    out[os.path.join(folder, name)] = fh.read()
+                out[os.path.join(folder, name)] = read_anyway(os.path.join(folder, name))
         return out
+
+    def changed(self) -> list[str]:
+        """The files that must stay as they were and did not (outside ones, credentials left)."""
+        return [p for p, data in self.fx["kept"].items() if not os.path.exists(p) or read_anyway(p) != data]
 
     def recoverable(self) -> list[str]:
         """The planted secrets found neither in a file nor in a vault entry (should be none)."""
@@ -140,7 +229,7 @@ def test_scan_reports_path_size_mode_owner_fingerprint_never_a_value(world: Worl
     assert dk.mode == "0644" and dk.loose and dk.owner and dk.fingerprint.startswith("fp:")
     assert fs[(".convex-deploy-key.bak", "migrate")].entry == "convex-deploy-key"  # same bytes, one entry
     assert fs[(".convex-auth-token", "migrate")].mode == "0600"
-    assert fs[(".env", "migrate")].entry == "env"
+    assert fs[(".env", "migrate")].entry == "dotenv"  # never "env": that name means something to a shell
     assert fs[(".env.example", "report")].kind == "env-file"
     assert fs[("notes.md~", "report")].kind == "backup-copy"
     inline = fs[("deploy.sh", "inline")]
@@ -161,9 +250,12 @@ def test_the_dry_run_changes_nothing(world: World) -> None:
     assert [s.destructive for s in plan.steps] == [False] * 5 + [True, True]
     edited = {Path(e.path).name: e for e in plan.edits}
     assert set(edited) == {"report.sh", "HEARTBEAT.md", "deploy.sh"}
-    assert "+CONVEX_DEPLOY_KEY=$(squad-console vault get convex-deploy-key) npx convex run" in edited["report.sh"].diff
-    assert edited["deploy.sh"].backup is None and "<redacted fp:" in edited["deploy.sh"].diff
-    assert 'eval "$(squad-console vault get env)"' in edited["deploy.sh"].diff
+    exec_ = "squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key --"
+    assert f"+{exec_} npx convex run" in edited["report.sh"].diff
+    assert f"+    {exec_} npx convex run tasks:list" in edited["HEARTBEAT.md"].diff
+    assert f"+{exec_} npx convex deploy" in edited["deploy.sh"].diff and "<redacted fp:" in edited["deploy.sh"].diff
+    assert all(e.backup == e.path + ".pre-vault" for e in plan.edits)
+    assert 'eval "$(squad-console vault get dotenv)"' in edited["deploy.sh"].diff
     assert [Path(x.path).name for x in plan.mentions] == ["HEARTBEAT.md"]
     shown = repr(plan)
     for secret in world.fx["secrets"].values():
@@ -184,18 +276,22 @@ def test_a_whole_run_moves_everything_and_updates_the_workflows(world: World, ke
     assert [e.latest for e in vault.entries()] == [1, 1, 1]
     cestra = world.fx["workspaces"][0][1]
     assert (cestra / "scripts" / "report.sh").read_text() == REPORT_SH.replace(
-        "$(cat .convex-deploy-key)", "$(squad-console vault get convex-deploy-key)")
+        "CONVEX_DEPLOY_KEY=$(cat .convex-deploy-key) npx",
+        "squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx")
+    veda = world.fx["workspaces"][1][1]
+    backup = (veda / "deploy.sh.pre-vault").read_text()  # every edited file keeps a backup, without the key
+    assert DEPLOY_KEY not in backup and "<in the vault: convex-deploy-key>" in backup
     assert (cestra / "scripts" / "report.sh.pre-vault").read_text() == REPORT_SH
     assert stat.S_IMODE((cestra / "scripts" / "report.sh").stat().st_mode) == 0o755
     assert not (cestra / ".convex-deploy-key").exists() and (cestra / "notes.md~").exists()
     report = m.report()
-    assert report.done and report.left == () and set(report.migrated) == {"convex-deploy-key", "convex-auth-token", "env"}
+    assert report.done and report.left == () and set(report.migrated) == {"convex-deploy-key", "convex-auth-token", "dotenv"}
     assert len(report.removed) == 4 and len(report.references_updated) == 3 and len(report.rewritten) == 1
     assert any("Deploy keys" in r for r in report.rotate) and "copy-on-write" in report.warnings[0]
     # every step wrote an activity; the store holds the ciphertext; no value anywhere
     types = [a.type for a in world.store.list_activities(1000)]
     assert types.count("vault_migration") == 7 and types.count("vault_migrated") == 1
-    assert {r.name for r in world.store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "env"}
+    assert {r.name for r in world.store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "dotenv"}
     text = all_text(world)
     for secret in world.fx["secrets"].values():
         assert secret.decode() not in text
@@ -305,6 +401,209 @@ def test_a_damaged_journal_is_a_clear_error(world: World) -> None:
     assert "still in its file or in the vault" in (err.value.hint or "")
 
 
+# ----------------------------------------------- hostile workspaces (issue 12, points 3-8)
+def run_to_remove(m: M.Migration) -> None:
+    for sid in ("scan", "key", "convex", "encrypt", "verify"):
+        assert m.run_step(sid).status in ("done", "skipped"), sid
+    assert m.run_step("workflows", "update workflows").status == "done"
+
+
+def test_entry_names_from_file_names_never_mean_something_to_a_shell(world: World) -> None:
+    cestra = world.fx["workspaces"][0][1]
+    other = "prod:evil-otter-123|QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo"
+    for i, name in enumerate(("PATH~", "LD_PRELOAD~", "NODE_OPTIONS.bak", "PYTHONPATH.orig", ".BASH_ENV.swp", "HOME~")):
+        (cestra / name).write_text(f"/tmp/agent-bin-{i}:{other}\n")
+    (cestra / ".env~").write_text("A=1\n")  # a copy of an env file
+    plan = world.migration().plan()
+    names = {Path(f.path).name: f.entry for f in plan.findings if f.entry}
+    assert names["PATH~"] == "backup.PATH" and names[".env"] == "dotenv" and names[".env~"] == "dotenv.backup"
+    from console.service.vault.secrets import denied, env_var_for
+
+    for name, entry in names.items():
+        assert not denied(env_var_for(entry)), (name, entry)
+        assert not denied(env_var_for(entry.rsplit("/", 1)[-1])), (name, entry)
+
+
+def test_a_hard_link_to_a_file_outside_is_left_alone(world: World) -> None:
+    cestra = world.fx["workspaces"][0][1]
+    outside = world.tmp / "project" / ".env"
+    outside.parent.mkdir()
+    outside.write_text("PROJECT_SECRET=planted-outside-project\n")
+    os.link(outside, cestra / ".env")  # ws/.env -> ~/project/.env
+    m = world.migration()
+    m.run_all(confirm_all)
+    assert outside.read_text() == "PROJECT_SECRET=planted-outside-project\n" and os.stat(outside).st_nlink == 2
+    assert (cestra / ".env").exists()
+    report = m.report()
+    assert not report.done and any(line.startswith(f"{cestra / '.env'}:") and "hard-linked" in line for line in report.left)
+    assert not (cestra / ".convex-deploy-key").exists()  # the rest went on
+    from console.service.vault.scan import plaintext_credentials, scan
+
+    assert plaintext_credentials(scan(world.fx["workspaces"], b"salt")) == [cestra / ".env"]  # the overview agrees
+    vault = V.Vault(world.data / "vault.json", key=world.key)
+    assert all(b"planted-outside-project" not in vault.get(e.name) for e in vault.entries())
+
+
+@pytest.mark.parametrize("how", ["the file", "a folder on the way"])
+def test_a_credential_replaced_by_a_link_after_verification_is_not_followed(world: World, how: str) -> None:
+    cestra = world.fx["workspaces"][0][1]
+    (cestra / "deploy").mkdir()
+    (cestra / "deploy" / ".convex-auth-token").write_text("planted-nested-token-51c0")
+    m = world.migration()
+    run_to_remove(m)
+    outside = world.tmp / "outside"
+    outside.mkdir()
+    (outside / ".convex-deploy-key").write_text(DEPLOY_KEY + "\n")  # the same bytes, outside
+    (outside / ".convex-auth-token").write_text("planted-nested-token-51c0")
+    if how == "the file":
+        target = cestra / ".convex-deploy-key"
+        target.unlink()
+        target.symlink_to(outside / ".convex-deploy-key")
+    else:
+        target = cestra / "deploy" / ".convex-auth-token"
+        (cestra / "deploy").rename(cestra / "deploy.old")
+        (cestra / "deploy").symlink_to(outside, target_is_directory=True)
+    result = m.run_step("remove", "remove plaintext")
+    assert (outside / ".convex-deploy-key").read_text() == DEPLOY_KEY + "\n"
+    assert (outside / ".convex-auth-token").read_text() == "planted-nested-token-51c0"
+    assert result.status == "failed" and any(d.startswith(f"{target}: kept") for d in result.details), result.details
+    assert os.path.lexists(target)
+
+
+def test_an_unreadable_or_changed_file_is_never_removed_on_resume(world: World) -> None:
+    """The journal says `removing` (a crash right after), then the file gets a NEW key and mode
+    000: the resumed removal cannot compare it, so it keeps it."""
+    m = world.migration()
+    run_to_remove(m)
+    keyfile = world.fx["workspaces"][0][1] / ".convex-deploy-key"
+    journal = json.loads((world.data / "migration.json").read_text())
+    for f in journal["findings"]:
+        if f["path"] == str(keyfile):
+            f["removing"] = True
+    (world.data / "migration.json").write_text(json.dumps(journal))
+    new_key = DEPLOY_KEY.replace("eyJ2", "eyJ9") + "\n"
+    keyfile.write_text(new_key)
+    keyfile.chmod(0)
+    with modes_count():
+        result = world.migration().run_step("remove", "remove plaintext")
+        report = world.migration().report()
+    assert read_anyway(keyfile) == new_key.encode()
+    assert result.status == "failed"
+    assert any(d.startswith(f"{keyfile}: kept (unreadable") for d in result.details), result.details
+    assert any(line.startswith(f"{keyfile}:") and "unreadable" in line for line in report.left) and not report.done
+    keyfile.chmod(0o600)  # readable again, but changed: still kept
+    journal = json.loads((world.data / "migration.json").read_text())
+    assert not any(f.get("removing") for f in journal["findings"])
+    result = world.migration().run_step("remove", "remove plaintext")
+    assert keyfile.read_text() == new_key and result.status == "failed"
+
+
+def test_a_small_unreadable_key_is_reported_as_unreadable(world: World) -> None:
+    veda = world.fx["workspaces"][1][1]
+    key45 = veda / ".convex-deploy-key"
+    key45.write_text("prod:small-otter-1|" + "K" * 25 + "\n")
+    assert key45.stat().st_size == 45
+    key45.chmod(0)
+    with modes_count():
+        plan = world.migration().plan()
+    found = next(f for f in plan.findings if f.path == str(key45))
+    assert "unreadable" in found.reason and "larger" not in found.reason
+    assert found.action == "report" and found.manual  # plaintext left for a person: the run is not complete
+
+
+def test_once_the_cause_is_fixed_running_again_moves_what_was_left(world: World) -> None:
+    """What was left (unreadable) or came back (a re-created key file) is moved by the next run,
+    as the report says; a run with nothing left to move does nothing."""
+    veda, cestra = world.fx["workspaces"][1][1], world.fx["workspaces"][0][1]
+    locked = veda / ".env.production"
+    locked.write_text("LOCKED_SECRET=planted-locked\n")
+    locked.chmod(0)
+    with modes_count():
+        world.migration().run_all(confirm_all)
+        report = world.migration().report()
+    assert not report.done and report.left == (f"{locked}: unreadable (permission denied): left alone",)
+    locked.chmod(0o600)  # the operator fixed it
+    rotated = DEPLOY_KEY.replace("eyJ2", "eyJ5") + "\n"
+    (cestra / ".convex-deploy-key").write_text(rotated)  # and an agent wrote a new key file meanwhile
+    m = world.migration()
+    assert m.next_step().id == "scan"
+    results = m.run_all(confirm_all)
+    assert [r.id for r in results] == list(M.STEP_ORDER), results
+    assert m.report().done and not locked.exists() and not (cestra / ".convex-deploy-key").exists()
+    vault = V.Vault(world.data / "vault.json", key=world.key)
+    assert vault.get("convex-deploy-key") == rotated.encode()  # a new version of the same entry
+    assert vault.get("dotenv.production") == b"LOCKED_SECRET=planted-locked\n"
+    assert world.migration().next_step() is None and world.migration().run_all(confirm_all) == []
+
+
+def test_one_size_limit_a_large_env_file_is_reported_and_the_rest_goes_on(world: World) -> None:
+    from console.service.vault.vault import MAX_VALUE_BYTES
+
+    veda = world.fx["workspaces"][1][1]
+    big = veda / ".env.local"
+    big.write_text("# padding\n" * 30_000 + "BIG_SECRET=planted-big\n")  # ~300 KB
+    assert MAX_VALUE_BYTES < big.stat().st_size < 2 * 1024 * 1024
+    m = world.migration()
+    results = m.run_all(confirm_all)
+    assert [r.status for r in results] == ["done", "done", "skipped", "done", "done", "done", "done"], results
+    assert not (world.fx["workspaces"][0][1] / ".convex-deploy-key").exists()  # the others were moved
+    assert big.read_bytes().endswith(b"BIG_SECRET=planted-big\n")
+    report = m.report()
+    assert not report.done
+    assert report.left == (f"{big}: larger than the vault's limit of {MAX_VALUE_BYTES} bytes (256 KiB): not read; "
+                           "move it by hand",)
+
+
+def test_only_shell_and_markdown_are_rewritten_keeping_owner_mode_and_a_backup(world: World) -> None:
+    cestra, veda = world.fx["workspaces"][0][1], world.fx["workspaces"][1][1]
+    config = veda / "config.json"
+    config.write_text(json.dumps({"deployKey": DEPLOY_KEY}) + "\n")
+    deploy_py = veda / "deploy.py"
+    deploy_py.write_text(f'import subprocess\nKEY = "{DEPLOY_KEY}"\n')
+    loader_ts = cestra / "load.ts"
+    loader_ts.write_text('const key = readFileSync(".convex-deploy-key", "utf8");\n')
+    before = {p: p.read_bytes() for p in (config, deploy_py, loader_ts)}
+    script = cestra / "scripts" / "report.sh"
+    script.chmod(0o750)
+    owner = (OTHER_UID, OTHER_UID) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(script, *owner)
+    m = world.migration()
+    m.run_all(confirm_all)
+    assert {p: p.read_bytes() for p in before} == before  # never edited
+    st = script.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (*owner, 0o750)
+    assert "vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx" in script.read_text()
+    backup = Path(str(script) + ".pre-vault")
+    assert backup.read_text() == REPORT_SH and (backup.stat().st_uid, stat.S_IMODE(backup.stat().st_mode)) == (owner[0], 0o750)
+    assert not list(veda.glob("config.json.pre-vault*")) and not list(veda.glob("deploy.py.pre-vault*"))
+    report = m.report()
+    changes = {(Path(x.path).name, x.line): x.change for x in report.mentions}
+    assert 'KEY = os.environ["CONVEX_DEPLOY_KEY"]' in changes[("deploy.py", 2)]
+    assert "squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key --" in changes[("deploy.py", 2)]
+    assert "remove the value from this file" in changes[("config.json", 1)]
+    assert "process.env.CONVEX_DEPLOY_KEY" in changes[("load.ts", 1)]
+    shown = repr(report)
+    assert DEPLOY_KEY not in shown
+    assert not report.done and {line.split(" line ")[0] for line in report.left} == {str(config), str(deploy_py)}
+
+
+def test_no_message_or_activity_holds_a_key_even_in_a_file_name(world: World) -> None:
+    cestra = world.fx["workspaces"][0][1]
+    named = "prod:evil-otter-123|QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo"
+    (cestra / f"{named}.bak").write_text(named + "\n")
+    world.fx["secrets"]["key in a name"] = named.encode()
+    m = world.migration()
+    plan = m.plan()
+    results = m.run_all(confirm_all)
+    report = m.report()
+    acts = " ".join(f"{a.type} {a.message} {a.detail}" for a in world.store.list_activities(1000))
+    vault = V.Vault(world.data / "vault.json", key=world.key)
+    shown = repr((plan, results, report, [(e.name, e.source) for e in vault.entries()])) + acts
+    for secret in world.fx["secrets"].values():
+        assert secret.decode() not in shown
+    assert report.done and world.plaintext_left() == [] and world.recoverable() == []
+
+
 # ---------------------------------------------------------------------- crash safety
 class Crash(BaseException):
     """A simulated power cut: not an Exception, so nothing in the code under test catches it."""
@@ -323,17 +622,18 @@ def _run_with_fault(world: World, monkeypatch: pytest.MonkeyPatch, crash_at: int
         missing = world.recoverable()
         checks.append(len(missing))
         assert missing == [], f"at I/O point {calls['n']} these credentials were not recoverable: {missing}"
+        assert world.changed() == [], f"at I/O point {calls['n']} these files changed: {world.changed()}"
         if calls["n"] == crash_at:
             raise Crash()
 
     def fsync(fd: int) -> None:
         point()  # durability itself is not what a simulated crash tests: skip the real fsync
 
-    def replace(a: Any, b: Any) -> None:
+    def replace(a: Any, b: Any, **kw: Any) -> None:
         point()
-        real_replace(a, b)
+        real_replace(a, b, **kw)
 
-    with monkeypatch.context() as mp:
+    with monkeypatch.context() as mp, modes_count():
         mp.setattr(os, "fsync", fsync)
         mp.setattr(os, "replace", replace)
         try:
@@ -343,35 +643,47 @@ def _run_with_fault(world: World, monkeypatch: pytest.MonkeyPatch, crash_at: int
     return calls["n"]
 
 
+def assert_finished(w: World, m: M.Migration, where: Any) -> None:
+    """Everything movable moved and verified; what an agent shaped (links, a hard link, an
+    unreadable file) left as it was and listed with why; nothing outside changed."""
+    with modes_count():
+        report = m.report()
+    assert all(s.status in ("done", "skipped") for s in report.steps), (where, report.steps)
+    assert w.plaintext_left() == [] and w.recoverable() == [] and w.changed() == [], where
+    assert all(f.verified for f in m.findings() if f.action != "report"), where
+    assert len(report.left) == len(w.fx["left"]) and report.done == (not w.fx["left"]), (where, report.left)
+    for path, why in w.fx["left"].items():
+        assert any(line.startswith(path + ":") and why in line for line in report.left), (where, path, report.left)
+
+
 def test_crash_at_every_point_then_rerun_loses_nothing(tmp_path: Path, key: V.VaultKey,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     checks: list[int] = []
-    probe = World(tmp_path / "probe", key, memory_store=True)
+    probe = World(tmp_path / "probe", key, memory_store=True, hostile=True)
     total = _run_with_fault(probe, monkeypatch, None, checks)
+    assert_finished(probe, probe.migration(), "probe")
     probe.store.close()
     assert total > 20
     tried = 0
     for crash_at in range(1, total + 1):
-        w = World(tmp_path / f"io-{crash_at}", key, memory_store=True)
+        w = World(tmp_path / f"io-{crash_at}", key, memory_store=True, hostile=True)
         _run_with_fault(w, monkeypatch, crash_at, checks)
-        assert w.recoverable() == [], crash_at
+        assert w.recoverable() == [] and w.changed() == [], crash_at
         _run_with_fault(w, monkeypatch, None, checks)  # the rerun, checked at every I/O point too
-        rerun = w.migration()
-        assert rerun.report().done, (crash_at, rerun.steps())
-        assert w.plaintext_left() == [] and w.recoverable() == [], crash_at
-        assert all(f.verified for f in rerun.findings() if f.action != "report"), crash_at
+        assert_finished(w, w.migration(), crash_at)
         w.store.close()
         tried += 1
     # crashes at the step boundaries: stop after k steps, then a new process resumes
     for k in range(len(M.STEP_ORDER) + 1):
-        w = World(tmp_path / f"step-{k}", key, memory_store=True)
-        m = w.migration()
-        for sid in M.STEP_ORDER[:k]:
-            m.run_step(sid, M.CONFIRM.get(sid))
-            assert w.recoverable() == []
-        rerun = w.migration()
-        rerun.run_all(confirm_all)
-        assert rerun.report().done and w.plaintext_left() == [] and w.recoverable() == [], k
+        w = World(tmp_path / f"step-{k}", key, memory_store=True, hostile=True)
+        with modes_count():
+            m = w.migration()
+            for sid in M.STEP_ORDER[:k]:
+                m.run_step(sid, M.CONFIRM.get(sid))
+                assert w.recoverable() == [] and w.changed() == []
+            rerun = w.migration()
+            rerun.run_all(confirm_all)
+        assert_finished(w, rerun, k)
         w.store.close()
         tried += 1
     print(f"\ncrash safety: {tried} crash points tried ({total} I/O points + {len(M.STEP_ORDER) + 1} step "

@@ -250,6 +250,25 @@ def test_file_modes_versions_and_check_and_set(vpath: Path, key: V.VaultKey) -> 
     assert not any(p.name.endswith(".tmp") for p in vpath.parent.iterdir())
 
 
+def test_only_folders_the_console_creates_are_tightened(tmp_path: Path, key: V.VaultKey) -> None:
+    made = tmp_path / "new" / "data"
+    V.Vault(made / "vault.json", key=key).put("k", b"v")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700  # created here: 0700
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    existing.chmod(0o755)
+    V.Vault(existing / "vault.json", key=key).put("k", b"v")
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # not ours to change (the file itself is 0600)
+    assert stat.S_IMODE((existing / "vault.json").stat().st_mode) == 0o600
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    with pytest.raises(E.VaultPermissions, match=r"can be written by every user \(mode 1777\)") as err:
+        V.Vault(shared / "vault.json", key=key).put("k", b"v")
+    assert "SQUAD_CONSOLE_DB" in (err.value.hint or "")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and list(shared.iterdir()) == []
+
+
 def test_a_failed_write_leaves_the_old_file(vpath: Path, key: V.VaultKey, monkeypatch: pytest.MonkeyPatch) -> None:
     vault = V.Vault(vpath, key=key)
     vault.put("a", b"one")
@@ -427,7 +446,8 @@ def test_one_rule_for_the_value_of_a_secret(vpath: Path, key: V.VaultKey, tmp_pa
     vault = V.Vault(vpath, key=key)
     vault.put("convex-deploy-key", SECRET.encode() + b"\r\n")
     env = {"CONVEX_VAULT_KEY": key.hex(), "SQUAD_CONSOLE_KEYRING": "off", "HOME": "/h"}
-    assert exec_environment(vault, env) == {"CONVEX_DEPLOY_KEY": SECRET, "HOME": "/h", "SQUAD_CONSOLE_KEYRING": "off"}
+    assert exec_environment(vault, env, [("CONVEX_DEPLOY_KEY", "convex-deploy-key")]) == {
+        "CONVEX_DEPLOY_KEY": SECRET, "HOME": "/h", "SQUAD_CONSOLE_KEYRING": "off"}
     settings = StoreSettings(path=vpath.parent / "squad.db")
     assert deploy_key_from_vault(settings, env) == SECRET
     vault.put("convex-deploy-key", b"bad\0key")

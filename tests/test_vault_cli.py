@@ -170,12 +170,90 @@ def test_exec_puts_secrets_in_the_child_environment_only(env: dict[str, str], sc
     p = shell(env, sys.executable, "-m", "console", "vault", "exec", "--env", "TOKEN=convex-auth-token", "--",
               "sh", "-c", 'printf "%s|%s" "$TOKEN" "${CONVEX_VAULT_KEY:-no-vault-key}"')
     assert p.returncode == 0 and p.stdout == f"{AUTH_TOKEN}|no-vault-key" and AUTH_TOKEN not in p.stderr
-    p = shell(env, sys.executable, "-m", "console", "vault", "exec", "--", "sh", "-c", 'printf "%s" "$CONVEX_DEPLOY_KEY"')
-    assert p.stdout == DEPLOY_KEY  # every entry by default; a key file's trailing newline dropped
-    p = shell(env, sys.executable, "-m", "console", "vault", "exec", "--", "sh", "-c", "exit 7")
+    p = shell(env, sys.executable, "-m", "console", "vault", "exec", "--env", "convex-deploy-key", "--",
+              "sh", "-c", 'printf "%s|%s" "$CONVEX_DEPLOY_KEY" "${CONVEX_AUTH_TOKEN:-not-given}"')
+    assert p.stdout == f"{DEPLOY_KEY}|not-given"  # only what was asked for; a key file's trailing newline dropped
+    p = shell(env, sys.executable, "-m", "console", "vault", "exec", "--env", "K=convex-deploy-key", "--", "sh", "-c", "exit 7")
     assert p.returncode == 7
-    code, _, err = sc("vault", "exec", "--env", "bad", "--", "true")
+    code, _, err = sc("vault", "exec", "--env", "1X=convex-deploy-key", "--", "true")
     assert code == 2 and "not VAR=NAME" in err
+    code, _, err = sc("vault", "exec", "--", "true")  # nothing asked for: nothing given, nothing run
+    assert code == 2 and "say which entries" in err
+    for var in ("PATH", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "PYTHONPATH", "NODE_OPTIONS", "BASH_ENV", "ENV",
+                "IFS", "HOME", "SHELL", "path", "npm_config_script_shell", "GIT_SSH_COMMAND", "HTTPS_PROXY"):
+        code, _, err = sc("vault", "exec", "--env", f"{var}=convex-deploy-key", "--", "true")
+        assert code == 2 and f"never sets {var}" in err, (var, err)
+    code, _, err = sc("vault", "exec", "--env", "K=convex-deploy-key", "--", "no-such-program-4f1c")
+    assert code == 127 and "command not found" in err
+
+
+def test_a_workspace_file_named_path_never_runs_an_agents_program(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 12, point 3: `PATH~` holding `<agent dir>:prod:…|<key-shaped>` (and `LD_PRELOAD~`)
+    in a workspace; after the migration, `vault exec -- npx` must not run the agent's `npx`."""
+    cestra = Path(env["_cestra"])
+    agent_bin, op_bin, marker = tmp_path / "agent-bin", tmp_path / "op-bin", tmp_path / "agent-ran"
+    for folder, body in ((agent_bin, f'echo "agent $CONVEX_DEPLOY_KEY" > {marker}; echo agent'),
+                         (op_bin, 'echo "operator key=$CONVEX_DEPLOY_KEY"')):
+        folder.mkdir()
+        (folder / "npx").write_text(f"#!/bin/sh\n{body}\n")
+        (folder / "npx").chmod(0o755)
+    key_shaped = "prod:evil-otter-123|QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo"
+    (cestra / "PATH~").write_text(f"{agent_bin}:{key_shaped}\n")
+    (cestra / "LD_PRELOAD~").write_text(f"{tmp_path / 'evil.so'}:{key_shaped}\n")
+    run_env = {**env, "PATH": f"{op_bin}:{BIN}:/usr/bin:/bin"}
+    p = shell(run_env, sys.executable, "-m", "console", "vault", "migrate", "--yes")
+    assert p.returncode == 0 and "migration complete" in p.stdout, p.stdout + p.stderr
+    names = [e.name for e in V.Vault(Path(env["SQUAD_CONSOLE_DB"]).parent / "vault.json",
+                                     key=V.parse_key(KEY_HEX)).entries()]
+    tries = [["--", "npx"], ["--env", "PATH=backup.PATH", "--", "npx"], ["--env", "LD_PRELOAD=backup.LD_PRELOAD", "--", "npx"]]
+    tries += [["--env", n, "--", "npx"] for n in names]
+    for args in tries:  # whatever the operator types, the agent's npx never runs
+        p = shell(run_env, sys.executable, "-m", "console", "vault", "exec", *args)
+        assert not marker.exists() and "agent" not in p.stdout, (args, p.stdout, p.stderr)
+        assert p.returncode in (0, 2), (args, p.stderr)
+    from console.service.vault.secrets import denied, env_var_for
+
+    assert "PATH" not in names and "LD_PRELOAD" not in names and "backup.PATH" in names
+    assert not any(denied(env_var_for(n)) for n in names), names
+    p = shell(run_env, sys.executable, "-m", "console", "vault", "exec", "--env", "CONVEX_DEPLOY_KEY=convex-deploy-key",
+              "--", "npx")
+    assert p.returncode == 0 and p.stdout.strip() == f"operator key={DEPLOY_KEY}" and not marker.exists()
+
+
+def test_put_reads_at_most_the_vault_limit(env: dict[str, str], sc: Run, tmp_path: Path) -> None:
+    from console.service.vault.vault import MAX_VALUE_BYTES
+
+    vault_file = Path(env["SQUAD_CONSOLE_DB"]).parent / "vault.json"
+    code, out, err = sc("vault", "put", "zero", "--from-file", "/dev/zero")
+    assert code == 2 and f"larger than the vault's limit of {MAX_VALUE_BYTES} bytes" in err and "nothing stored" in err
+    code, out, err = sc("vault", "put", "big", stdin=b"x" * (MAX_VALUE_BYTES + 1))
+    assert code == 2 and "the value on stdin is larger" in err
+    assert not vault_file.exists()
+    assert sc("vault", "put", "exact", stdin=b"y" * MAX_VALUE_BYTES)[0] == 0
+    assert [e.name for e in V.Vault(vault_file).entries()] == ["exact"]
+
+
+def test_a_world_writable_data_folder_is_refused_and_left_as_it_is(env: dict[str, str], sc: Run, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setenv("SQUAD_CONSOLE_DB", str(shared / "squad.db"))
+    code, out, err = sc("vault", "put", "x", stdin=b"value")
+    assert code == 1 and "can be written by every user (mode 1777)" in err and "fix:" in err
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and list(shared.iterdir()) == []
+
+
+def test_a_migration_with_something_left_is_not_complete(env: dict[str, str], sc: Run) -> None:
+    veda = Path(env["_veda"])
+    os.link(veda / "deploy.sh", veda / "deploy-copy.sh")  # a hard-linked script holding the key
+    code, out, err = sc("vault", "migrate", "--yes")
+    assert code == 1 and "migration complete" not in out
+    assert "migration not complete: 2 plaintext credential(s) left" in out, out
+    assert f"still in plaintext: {veda / 'deploy.sh'}: hard-linked (2 names" in out
+    assert f"update by hand: {veda / 'deploy.sh'}:2:" in out
+    assert 'line becomes: set -a; eval "$(squad-console vault get dotenv)"; set +a' in out  # the change to make
+    assert DEPLOY_KEY not in out + err
 
 
 # ----------------------------------------------------------------- the deployment key
@@ -268,7 +346,7 @@ def test_the_migrated_script_reads_the_key_through_the_vault(env: dict[str, str]
     p = shell(run_env, sys.executable, "-m", "console", "vault", "migrate", "--yes")
     assert p.returncode == 0 and "migration complete" in p.stdout, p.stdout + p.stderr
     assert not (cestra / ".convex-deploy-key").exists() and not (veda / ".env").exists()
-    assert "$(squad-console vault get convex-deploy-key)" in (cestra / "scripts" / "report.sh").read_text()
+    assert "squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx" in (cestra / "scripts" / "report.sh").read_text()
     assert scripts() == before
     for text in (p.stdout, p.stderr):
         for secret in (DEPLOY_KEY, AUTH_TOKEN, ENV_SECRET):
@@ -286,7 +364,7 @@ def test_migrate_with_the_convex_store_replicates_and_records_why_the_key_step_w
     from console.service.store.convex import ConvexStore
 
     store = ConvexStore(convex_server.url, ADMIN_KEY)
-    assert {r.name for r in store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "env"}
+    assert {r.name for r in store.vault_list()} == {"convex-deploy-key", "convex-auth-token", "dotenv"}
     acts = store.list_activities(200)
     assert {"vault_put", "vault_migration", "vault_migrated"} <= {a.type for a in acts}
     blob = json.dumps([[a.type, a.message, a.detail] for a in acts]) + json.dumps(

@@ -100,7 +100,7 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
 
     assert not (cestra / ".convex-deploy-key").exists() and not (cestra / ".convex-auth-token").exists()
     script = (cestra / "scripts" / "report.sh").read_text()
-    assert "vault get convex-deploy-key" in script and ".convex-deploy-key)" not in script
+    assert "vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx" in script and ".convex-deploy-key)" not in script
     after = run_script(cestra, tmp_path, {**demo.env, "CONVEX_VAULT_KEY": key.hex(), "SQUAD_CONSOLE_KEYRING": "off"})
     assert after == before  # the same key, now from the vault
     acts = LocalStore(demo.db_path).list_activities(200)

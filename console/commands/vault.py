@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--print-key", action="store_true", help="also print the export line when the keyring keeps the key")
     init.add_argument("--force", action="store_true", help="make a new key even though one is already set (the vault must be empty)")
 
-    put = actions.add_parser("put", help="store a value (from --from-file or stdin) as a new version of NAME")
+    put = actions.add_parser("put", help="store a value (from --from-file or stdin) as a new version of NAME",
+                             description="Store a value (at most 256 KiB, the vault's limit) as a new version of NAME.")
     put.add_argument("name", metavar="NAME")
     put.add_argument("--from-file", metavar="FILE", help="read the value from FILE (default: stdin)")
     put.add_argument("--expected-version", metavar="N", type=int,
@@ -52,11 +53,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm = actions.add_parser("rm", help="remove NAME (soft: its versions stay in the file until overwritten)")
     rm.add_argument("name", metavar="NAME")
 
-    ex = actions.add_parser("exec", help="run a command with secrets in its environment only",
-                            description="Run CMD with vault entries in its environment (and nowhere else). "
-                            "Without --env every entry is given as an upper-case variable "
-                            "(convex-deploy-key -> CONVEX_DEPLOY_KEY). Exits with CMD's exit code.")
-    ex.add_argument("--env", metavar="VAR=NAME", action="append", default=[], help="set VAR to entry NAME (repeatable)")
+    ex = actions.add_parser("exec", help="run a command with the secrets it is given in its environment only",
+                            description="Run CMD with the vault entries named by --env in its environment (and "
+                            "nowhere else); no other variable is set. CMD is found with this shell's PATH. Names "
+                            "that change which program runs or what it loads (PATH, LD_*, DYLD_*, PYTHON*, "
+                            "NODE_OPTIONS, BASH_ENV, ENV, IFS, HOME, SHELL and the rest of the list in "
+                            "docs/VAULT.md) are refused. Exits with CMD's exit code.")
+    ex.add_argument("--env", metavar="VAR=NAME", action="append", default=[],
+                    help="set VAR to entry NAME (repeatable); a bare NAME sets the variable named after it "
+                    "(convex-deploy-key -> CONVEX_DEPLOY_KEY)")
     ex.add_argument("--clean", action="store_true", help="start from an empty environment (PATH, HOME, LANG kept)")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
 
@@ -124,6 +129,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if action not in handlers:
         raise CommandError("say what to do: init, put, get, list, rm, exec, restore, convex-key or migrate",
                            hint="squad-console vault --help", code=EXIT_USAGE)
+    from console.service.vault.files import check_data_folder
+    from console.service.wiring import vault_path
+
+    check_data_folder(vault_path(ctx.settings).parent)  # before anything (the store too) is written there
     return handlers[action](args, ctx)
 
 
@@ -161,19 +170,38 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
+def _too_large(what: str) -> CommandError:
+    from console.service.vault.vault import MAX_VALUE_BYTES
+
+    return CommandError(f"{what} is larger than the vault's limit of {MAX_VALUE_BYTES} bytes "
+                        f"({MAX_VALUE_BYTES // 1024} KiB): nothing stored",
+                        hint="keep files, not archives, in the vault", code=EXIT_USAGE)
+
+
 def _read_value(args: argparse.Namespace, ctx: Context) -> bytes:
+    """The value, read up to one byte past the vault's limit (never without bound: `/dev/zero`
+    or an endless pipe gives a clear error, exit 2, nothing stored)."""
+    from console.service.vault.vault import MAX_VALUE_BYTES
+
+    limit = MAX_VALUE_BYTES + 1
     if args.from_file:
         try:
-            return Path(args.from_file).expanduser().read_bytes()
+            with open(Path(args.from_file).expanduser(), "rb") as fh:
+                value = fh.read(limit)
         except OSError as exc:
             raise CommandError(f"cannot read {args.from_file}: {exc.strerror}", code=EXIT_USAGE) from None
+        if len(value) > MAX_VALUE_BYTES:
+            raise _too_large(f"the file {args.from_file}")
+        return value
     stdin = sys.stdin
     if stdin is None:
         raise CommandError("no value: give --from-file FILE or pipe it on stdin", code=EXIT_USAGE)
     if stdin.isatty():
         value = getpass.getpass(f"value for {args.name} (not echoed): ").encode("utf-8")
     else:
-        value = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8")
+        value = stdin.buffer.read(limit) if hasattr(stdin, "buffer") else stdin.read(limit).encode("utf-8")
+    if len(value) > MAX_VALUE_BYTES:
+        raise _too_large("the value on stdin")
     if not value:
         raise CommandError("no value: stdin was empty", hint=f"e.g. squad-console vault put {args.name} --from-file FILE",
                            code=EXIT_USAGE)
@@ -181,12 +209,15 @@ def _read_value(args: argparse.Namespace, ctx: Context) -> bytes:
 
 
 def _put(args: argparse.Namespace, ctx: Context) -> int:
+    from console.service.vault.scan import CONVEX_KEY_RE
+
     value = _read_value(args, ctx)
+    source = str(Path(args.from_file).expanduser().resolve()) if args.from_file else "stdin"
+    source = CONVEX_KEY_RE.sub("<a key-shaped name>", source)  # a name is shown and replicated: never a key
     store, why = _open_store(ctx)
     try:
         vault = _vault(ctx, store)
-        result = vault.put(args.name, value, expected_version=args.expected_version,
-                           source=str(Path(args.from_file).expanduser().resolve()) if args.from_file else "stdin")
+        result = vault.put(args.name, value, expected_version=args.expected_version, source=source)
         ctx.print(f"stored {result.name} v{result.version} ({len(value)} bytes, {result.fingerprint}, key {vault.require_key().kid})")
         _replication(ctx, result.replicated, result.note, store, why)
     finally:
@@ -263,21 +294,22 @@ def _exec(args: argparse.Namespace, ctx: Context) -> int:
     if not cmd:
         raise CommandError("no command to run", hint="squad-console vault exec --env CONVEX_DEPLOY_KEY=convex-deploy-key -- npx convex deploy",
                            code=EXIT_USAGE)
-    from console.service.vault.secrets import ENV_NAME_RE, exec_environment
+    from console.service.vault.errors import VaultExecRefused
+    from console.service.vault.secrets import exec_environment, exec_mapping, resolve_command
 
+    try:
+        mapping = exec_mapping(args.env)
+    except VaultExecRefused as exc:
+        raise CommandError(exc.message, hint=exc.hint, code=EXIT_USAGE) from None
+    program = resolve_command(cmd[0], ctx.env)  # this shell's PATH, never one from the vault
+    if program is None:
+        raise CommandError(f"command not found: {cmd[0]}", hint="it is looked up in this shell's PATH", code=127)
     vault = _vault(ctx)
-    mapping: list[tuple[str, str]] = []
-    for item in args.env:
-        var, sep, name = item.partition("=")
-        if not sep or not ENV_NAME_RE.match(var) or not name:
-            raise CommandError(f"--env {item!r} is not VAR=NAME", hint="e.g. --env CONVEX_DEPLOY_KEY=convex-deploy-key",
-                               code=EXIT_USAGE)
-        mapping.append((var, name))
     env = exec_environment(vault, ctx.env, mapping, clean=args.clean)
     try:
         ctx.out.flush()
         ctx.err.flush()
-        return subprocess.run(cmd, env=env).returncode
+        return subprocess.run(cmd, executable=program, env=env).returncode
     except FileNotFoundError:
         raise CommandError(f"command not found: {cmd[0]}", code=127) from None
     except PermissionError:
@@ -361,7 +393,8 @@ def _show_plan(m: Any, ctx: Context, no_key: bool) -> int:
     rows = [["PATH", "KIND", "SIZE", "MODE", "OWNER", "FINGERPRINT", "PLAN"]]
     for f in plan.findings:
         what = {"migrate": f"→ vault {f.entry}, then removed", "inline": f"→ vault {f.entry}, line {f.line} replaced",
-                "report": f"left alone: {f.reason}"}[f.action]
+                "report": (f"LEFT IN PLAINTEXT, for a person: {f.reason}" if f.manual
+                           else f"left alone: {f.reason}")}[f.action]
         rows.append([f.path, f.kind, f"{f.size} B", f.mode + (" (others can read!)" if f.loose else ""), f.owner,
                      f.fingerprint, what])
     table(rows, ctx.out)
@@ -372,13 +405,15 @@ def _show_plan(m: Any, ctx: Context, no_key: bool) -> int:
     if plan.edits:
         ctx.print("\nWorkflow changes:")
         for e in plan.edits:
-            ctx.print(f"  {e.path}" + (f" (backup {e.backup})" if e.backup else " (no backup: it holds the key itself)"))
+            ctx.print(f"  {e.path} (backup {e.backup}; owner and mode kept)")
             for line in e.diff.splitlines():
                 ctx.print(f"    {line}")
     if plan.mentions:
-        ctx.print("\nMentions to update by hand:")
+        ctx.print("\nTo update by hand (these files are never edited):")
         for mention in plan.mentions:
             ctx.print(f"  {mention.path}:{mention.line}: {mention.text}")
+            if mention.change:
+                ctx.print(f"    change: {mention.change}")
     ctx.print("\nWarnings:")
     for w in plan.warnings:
         ctx.print(f"  - {w}")
@@ -424,15 +459,22 @@ def _run_migration(m: Any, args: argparse.Namespace, ctx: Context, store_note: s
         ctx.print(f"still in plaintext: {line}")
     for mention in report.mentions:
         ctx.print(f"update by hand: {mention.path}:{mention.line}: {mention.text}")
+        if mention.change:
+            ctx.print(f"    change: {mention.change}")
     if report.rotate:
         ctx.print("rotate now:")
         for r in report.rotate:
             ctx.print(f"  - {r}")
     ctx.print(f"journal: {m.journal_path}")
     if report.done:
-        ctx.print("migration complete")
+        ctx.print("migration complete: no plaintext credential left in the workspaces")
         return EXIT_OK
     last = results[-1] if results else None
+    if report.left and all(s.status in ("done", "skipped") for s in report.steps):
+        ctx.print(f"migration not complete: {len(report.left)} plaintext credential(s) left (listed above with why)")
+        ctx.warn("squad-console: the migration is not complete: move what is listed by hand (or fix why it was "
+                 "left), then run `squad-console vault migrate` again")
+        return EXIT_FAIL
     if last is not None and last.status == "needs-confirmation":
         ctx.warn("squad-console: stopped before a destructive step: run again in a terminal to type the "
                  "confirmation, or pass --yes")

@@ -289,6 +289,8 @@ class MigrationWizard(ModalScreen):
             t.append(f"  updated {path}\n", style="dim")
         for m in r.mentions:
             t.append(f"  to update by hand: {m.path}:{m.line}\n", style="yellow")
+            if m.change:
+                t.append(f"    {m.change}\n", style="dim")
         for left in r.left:
             t.append(f"  still in plaintext: {left}\n", style="yellow")
         if r.rotate:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,20 @@ REASONS = {
     "hang_after": "did not answer within 0.3 s",
 }
 STALL_LIMIT = 0.100  # seconds the UI may go without running a 20 ms timer, beyond its period
+
+
+def _ui_clock() -> float:
+    """The event loop thread's clock for stalls: wall time minus the time the kernel kept the
+    thread waiting for a CPU (its run-queue wait, /proc/self/task/<tid>/schedstat). A machine busy
+    with other work delays every thread; that is not the console freezing. Time the thread spent
+    blocked (a synchronous network call, the GIL held by a worker) or running still counts."""
+    now = time.perf_counter()
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            waited_ns = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):  # no schedstat: plain wall time
+        return now
+    return now - waited_ns / 1e9
 GC_STALL_LIMIT = 0.250  # the same, for a gap in which a full garbage collection ran
 
 
@@ -90,17 +105,17 @@ class StallMeter:
         self._task: asyncio.Task | None = None
 
     def tick(self) -> None:
-        now, count = time.perf_counter(), self._full_gc_count
+        now, count = _ui_clock(), self._full_gc_count
         if self._last is not None and not self._paused:
             (self.gc_gaps if count != self._last_count else self.timer_gaps).append(now - self._last)
         self._last, self._last_count = now, count
 
     async def sample(self) -> None:
         while True:
-            t, count, pauses = time.perf_counter(), self._full_gc_count, self._pauses
+            t, count, pauses = _ui_clock(), self._full_gc_count, self._pauses
             await asyncio.sleep(0.02)
             if not self._paused and pauses == self._pauses:
-                lag = time.perf_counter() - t - 0.02
+                lag = _ui_clock() - t - 0.02
                 (self.gc_gaps.append(lag + 0.02) if count != self._full_gc_count else self.loop_lags.append(lag))
 
     def _gc(self, phase: str, info: dict) -> None:

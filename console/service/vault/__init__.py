@@ -4,10 +4,11 @@ migration of the agents' plaintext credentials into it. No Textual import (the s
 - errors.py      VaultError (under console.errors.ConsoleError) and its subclasses, MigrationError
 - crypto.py      canonical JSON, the AES-256-GCM record and its associated data, kid, fingerprints
 - keys.py        VaultKey, parsing and generating keys, the OS keyring, find_key, init_key
-- files.py       atomic writes, private folders and files, the file lock
+- files.py       atomic writes, private folders and files, the file lock, files opened inside a
+                 workspace without following links
 - vault.py       the Vault file class (entries, versions, check-and-set, replication to the store)
 - deployment.py  CONVEX_VAULT_KEY in the Convex deployment (set it, compare key ids)
-- secrets.py     "the value" of a secret (one rule) and the environment of `vault exec`
+- secrets.py     "the value" of a secret (one rule), the environment of `vault exec` and its denylist
 - scan.py        the one workspace scanner (the migration, the overview criterion, the vault screen)
 - workflows.py   finding and rewriting the references to migrated credential files
 - migration.py   the resumable, journaled credential migration

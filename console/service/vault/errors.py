@@ -68,6 +68,20 @@ class VaultValueUnusable(VaultError):
     code = "nul_byte"
 
 
+class VaultExecRefused(VaultError):
+    """`vault exec` was asked for a variable it never sets (or for none at all)."""
+
+    kind = "vault_exec_refused"
+    code = "denied"
+
+
+class VaultValueTooLarge(VaultError):
+    """A value over the vault's size limit (MAX_VALUE_BYTES)."""
+
+    kind = "vault_value_too_large"
+    code = "too_large"
+
+
 class MigrationError(VaultError):
     """The credential migration cannot go on (a damaged journal, a step out of order)."""
 

@@ -19,20 +19,28 @@ The scan is the one workspace scanner (scan.py), the workflow edits live in work
 "the value" of a key file compared with an inline key follows secrets.secret_value.
 
 Invariant at every instant, whatever crashes when: every credential is recoverable from its file
-or from a vault entry verified byte for byte against it. Each step records its progress in a JSON
+or from a vault entry verified byte for byte against it.
+
+The workspaces may have been shaped by an agent, so the migration touches only what it verified,
+inside the workspace: every file is reached from its workspace folder without following a link
+(files.open_parent / read_in), only a regular file with one name is read for the vault, edited
+or removed, and a removal checks again, through the very descriptor it then overwrites, that the
+file still holds the verified bytes: an unreadable, changed, linked or hard-linked file is never
+removed (it is listed as left, with why). The run is complete only when a fresh scan finds no
+plaintext credential left. Each step records its progress in a JSON
 journal beside the vault file (atomic writes), so a rerun continues where a crash stopped. Every
 step writes an activity with paths, counts and fingerprints: never a value. No Textual import.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import json
 import os
-import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +48,22 @@ from console.service.store import StoreError
 from console.service.vault.crypto import fingerprint
 from console.service.vault.deployment import Deployment
 from console.service.vault.errors import MigrationError, VaultError  # MigrationError: callers import it from here too
-from console.service.vault.files import atomic_write, check_private_file, ensure_private_folder, file_lock, fsync_dir
-from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, read, scan
+from console.service.vault.files import (
+    O_READ,
+    atomic_write,
+    check_private_file,
+    ensure_private_folder,
+    file_lock,
+    link_problem,
+    open_parent,
+    os_problem,
+    read_fd,
+    replace_in,
+)
+from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, MAX_SCAN_BYTES, read_file, scan
 from console.service.vault.secrets import secret_value
 from console.service.vault.vault import Vault
-from console.service.vault.workflows import Mention, WorkflowEdit, diff, find_edits
+from console.service.vault.workflows import Mention, Rewrite, WorkflowEdit, diff, find_edits, redact, workspace_of
 
 JOURNAL_FORMAT = "squad-console-migration"
 JOURNAL_VERSION = 1
@@ -102,6 +121,7 @@ class Finding:
     removed: bool = False
     rewritten: bool = False
     problem: str = ""
+    manual: bool = False  # a credential the migration leaves to a person (a link, hard-linked, unreadable, too large)
 
     @property
     def loose(self) -> bool:
@@ -144,11 +164,11 @@ class Report:
     rewritten: tuple[str, ...]  # paths whose inline credential was replaced
     references_updated: tuple[str, ...]  # files edited
     mentions: tuple[Mention, ...]  # references left to update by hand
-    left: tuple[str, ...]  # plaintext still there, with why
+    left: tuple[str, ...]  # plaintext still there (a fresh scan), with why
     steps: tuple[Step, ...]
     rotate: tuple[str, ...]
     warnings: tuple[str, ...]
-    done: bool
+    done: bool  # every step done and no plaintext credential left
 
 
 # ------------------------------------------------------------------------ the migration
@@ -234,19 +254,21 @@ class Migration:
 
     def _finish(self, step_id: str, status: str, summary: str, details: Sequence[str] = (),
                 activity: dict[str, Any] | None = None) -> StepResult:
+        summary = self._shown(summary)
         self._j["steps"][step_id] = {"status": status, "at": self._clock(), "summary": summary}
         self._activity(step_id, status, summary, activity or {})  # saves the journal
-        return StepResult(step_id, status, summary, tuple(details))
+        return StepResult(step_id, status, summary, tuple(self._shown(d) for d in details))
 
     # --------------------------------------------------------------- activities
     def _activity(self, step_id: str, status: str, summary: str, detail: dict[str, Any]) -> None:
         item = {"type": "vault_migration", "message": f"vault migration: {TITLES[step_id].lower()}: {summary}",
                 "detail": {"step": step_id, "status": status, **detail}}
         pending = self._j.setdefault("pendingActivities", [])
-        pending.append(item)
+        pending.append(self._clean(item))
         if all(self._step_status(s) in ("done", "skipped") for s in STEP_ORDER) and not self._j.get("migratedLogged"):
-            pending.append({"type": "vault_migrated", "message": "vault migration finished: " + self._summary_line(),
-                            "detail": {"findings": [self._public(f) for f in self._findings() if f["action"] != "report"]}})
+            pending.append(self._clean({
+                "type": "vault_migrated", "message": "vault migration finished: " + self._summary_line(),
+                "detail": {"findings": [self._public(f) for f in self._findings() if f["action"] != "report"]}}))
             self._j["migratedLogged"] = True
         self._flush_activities(save=False)
         self._save()  # the step's result and what is still unsent, in one write
@@ -276,9 +298,28 @@ class Migration:
                                       "storedVersion", "verified", "removed", "rewritten") if f.get(k) is not None}
 
     def _summary_line(self) -> str:
-        r = self.report()
-        return (f"{len(r.migrated)} stored, {len(r.verified)} verified, {len(r.removed)} removed, "
-                f"{len(r.references_updated)} files updated")
+        active = [f for f in self._findings() if f["action"] != "report"]
+        left = len(self._left())
+        return (f"{len({f['entry'] for f in active if f.get('storedVersion')})} stored, "
+                f"{sum(1 for f in active if f.get('verified'))} verified, {sum(1 for f in active if f.get('removed'))} removed, "
+                f"{sum(1 for e in self._j.get('edits', []) if e.get('applied'))} files updated"
+                + (f"; {left} plaintext credential(s) left: see `squad-console vault migrate`" if left else
+                   "; no plaintext credential left"))
+
+    def _shown(self, text: str) -> str:
+        """Text for a message, an activity or the journal's summaries: any Convex deploy key in it
+        (a file may be named like one) replaced by its fingerprint."""
+        return redact(text, [], self._salt)
+
+    def _clean(self, value: Any) -> Any:
+        """`_shown` through every string of an activity or a result."""
+        if isinstance(value, str):
+            return self._shown(value)
+        if isinstance(value, dict):
+            return {k: self._clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._clean(v) for v in value]
+        return value
 
     # --------------------------------------------------------------------- scan
     def _scan(self, salt: bytes) -> list[dict[str, Any]]:
@@ -286,18 +327,36 @@ class Migration:
         leaving out the vault's and the journal's own files."""
         return scan(self.workspaces, salt, skip=(self.vault.path, self.journal_path))
 
-    def _value_of(self, f: dict[str, Any]) -> bytes | None:
-        """The credential's bytes as they are on disk now (None when gone or unreadable)."""
-        data = read(Path(f["path"]))
+    def _root_of(self, path: str) -> Path:
+        return workspace_of(self.workspaces, path)
+
+    def _read(self, f: dict[str, Any]) -> tuple[bytes | None, str]:
+        """(the file's bytes, "") when it is a regular file with one name inside its workspace,
+        read without following a link; else (None, why): "gone", a link, hard-linked, unreadable,
+        larger than the vault's limit."""
+        data, st, why = read_file(self._root_of(f["path"]), Path(f["path"]))
+        if data is None or st is None:
+            return None, why
+        unsafe = link_problem(st)
+        return (None, unsafe) if unsafe else (data, "")
+
+    def _value_problem(self, f: dict[str, Any]) -> tuple[bytes | None, str]:
+        """The credential's bytes as they are on disk now, or (None, why) (see _read; an inline
+        key no longer in its file: "the key is no longer in the file")."""
+        data, why = self._read(f)
         if data is None:
-            return None
+            return None, why
         if f["action"] == "inline":
             text = data.decode("utf-8", "replace")
             for m in CONVEX_KEY_RE.finditer(text):
                 if hmac.compare_digest(fingerprint(m.group(0).encode(), self._salt), f["fingerprint"]):
-                    return m.group(0).encode()
-            return None
-        return data
+                    return m.group(0).encode(), ""
+            return None, "gone"
+        return data, ""
+
+    def _value_of(self, f: dict[str, Any]) -> bytes | None:
+        """The credential's bytes as they are on disk now (None when gone or not usable)."""
+        return self._value_problem(f)[0]
 
     def _merge(self, fresh: list[dict[str, Any]], journal: dict[str, Any]) -> list[dict[str, Any]]:
         """Adds newly found items to the journal's findings (kept ones keep their progress) and
@@ -315,20 +374,37 @@ class Migration:
                 if f.get("strippedFp"):
                     stripped.setdefault(f["strippedFp"], f["entry"])
         added: list[dict[str, Any]] = []
+        numbers = [int(f["id"][1:]) for f in findings if str(f.get("id", "")).startswith("f") and f["id"][1:].isdigit()]
+        next_id = max(numbers, default=0) + 1
         # whole files first, so inline keys can share their entries
         for item in sorted(fresh, key=lambda i: i["action"] == "inline"):
             k = (item["path"], item["fingerprint"] if item["action"] == "inline" else None)
             old = known.get(k)
-            if old is not None:
+            if old is not None and (old.get("removed") or old.get("rewritten")) and item["action"] == old["action"]:
+                findings.remove(old)  # moved before, and back on disk (re-created): a new version of its entry
+                item["id"] = old["id"]
+                item.pop("base", None)
+                item["entry"] = old["entry"]
+                if item["action"] == "migrate":
+                    item["strippedFp"] = fingerprint(self._as_secret(self._read(item)[0] or b""), self._salt_of(journal))
+                added.append(item)
+                continue
+            if old is not None and old["action"] == "report" and (
+                    item["action"] != "report" or item.get("reason") != old.get("reason")):
+                findings.remove(old)  # left alone before (e.g. unreadable), now found anew
+                item["id"] = old["id"]
+            elif old is not None:
                 if not old.get("storedVersion") and not old.get("removed"):
                     for field_ in ("size", "mode", "owner", "fingerprint"):
                         old[field_] = item[field_]
                 continue
-            item["id"] = f"f{len(findings) + len(added) + 1}"
+            else:
+                item["id"] = f"f{next_id}"
+                next_id += 1
             base = item.pop("base", None)
             if item["action"] in ("migrate", "inline"):
                 if item["action"] == "migrate":
-                    item["strippedFp"] = fingerprint(self._as_secret(read(Path(item["path"])) or b""),
+                    item["strippedFp"] = fingerprint(self._as_secret(self._read(item)[0] or b""),
                                                       self._salt_of(journal))
                     same = exact.get(item["fingerprint"])
                 else:
@@ -372,9 +448,9 @@ class Migration:
         return current is None or value is None or current[1] != value
 
     # -------------------------------------------------------------- workflows
-    def _edits(self, findings: list[dict[str, Any]], *, for_plan: bool) -> tuple[list[tuple[Path, str, str, int, bool]], list[Mention]]:
-        """(path, old text, new text, replacements, holds inline secret) per file, and mentions
-        left for a person. Only for credentials that are (or, in a plan, will be) verified."""
+    def _edits(self, findings: list[dict[str, Any]], *, for_plan: bool) -> tuple[list[Rewrite], list[Mention]]:
+        """The files to rewrite (workflows.Rewrite) and the mentions left for a person, each with
+        the change to make. Only for credentials that are (or, in a plan, will be) verified."""
         targets = [f for f in findings if f["action"] == "migrate" and f.get("entry")
                    and (for_plan or f.get("verified") or f.get("removed"))]
         inline = [f for f in findings if f["action"] == "inline" and f.get("entry")
@@ -401,17 +477,23 @@ class Migration:
         edits_raw, mentions = self._edits(findings, for_plan=True)
         secrets = [v for f in findings if f["action"] != "report" for v in [self._value_of(f)] if v]
         edits = tuple(
-            WorkflowEdit(str(p), diff(p, old, new, secrets, self._salt), n, None if holds else str(p) + BACKUP_SUFFIX)
-            for p, old, new, n, holds in edits_raw
+            WorkflowEdit(self._shown(str(r.path)), diff(r.path, r.old, r.new, secrets, self._salt), r.count,
+                         self._shown(str(r.path) + BACKUP_SUFFIX))
+            for r in edits_raw
         )
         warnings = []
+        manual = [f for f in findings if f.get("manual")]
+        if manual:
+            warnings.append(f"{len(manual)} credential(s) cannot be moved safely and stay in plaintext until a person "
+                            "moves them (each says why): " + ", ".join(self._shown(f["path"]) for f in manual[:5]))
         loose = [f for f in findings if f["action"] != "report" and int(f["mode"], 8) & 0o077]
         if loose:
-            warnings.append(f"{len(loose)} file(s) can be read by other users: " + ", ".join(f["path"] for f in loose[:5]))
+            warnings.append(f"{len(loose)} file(s) can be read by other users: "
+                            + ", ".join(self._shown(f["path"]) for f in loose[:5]))
         if any(f["action"] == "report" and f["kind"] != "backup-copy" for f in findings):
             warnings.append("some findings are only reported: see their reason")
         warnings.append(HONEST_WARNING)
-        return Plan(tuple(self._finding(f) for f in findings), edits, tuple(mentions),
+        return Plan(tuple(self._finding(f) for f in findings), edits, tuple(self._mention(m) for m in mentions),
                     tuple(self._steps(journal, edits, findings)), tuple(warnings))
 
     def steps(self) -> list[Step]:
@@ -419,7 +501,35 @@ class Migration:
         return self._steps(self._j, edits, self._findings())
 
     def next_step(self) -> Step | None:
-        return next((s for s in self.steps() if s.status not in ("done", "skipped")), None)
+        """The first step not done yet; when every step is done but a fresh scan finds
+        credentials a new round would move (a new or re-created file, one that was unreadable or
+        linked and is movable now), the scan again (running it reopens the later steps)."""
+        steps = self.steps()
+        step = next((s for s in steps if s.status not in ("done", "skipped")), None)
+        if step is None and self._rerun_helps():
+            return replace(steps[0], status="pending",
+                           summary="credentials to move found since the last round: the migration runs again")
+        return step
+
+    def _rerun_helps(self) -> bool:
+        """True when a fresh scan finds a credential another round would move: a credential
+        file on disk (a new one, a re-created one, one no longer left to a person), or an inline
+        key not stored, not verified, or in a file the workflows step would now rewrite."""
+        by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
+        pending_inline = []
+        for item in self._scan(self._salt):
+            if item["action"] == "migrate":
+                return True
+            if item["action"] != "inline":
+                continue
+            rec = by_key.get((item["path"], item["fingerprint"]))
+            if rec is None or rec["action"] != "inline" or not rec.get("verified") or rec.get("rewritten"):
+                return True
+            pending_inline.append(item["path"])
+        if not pending_inline:
+            return False
+        rewrites, _ = self._edits(self._findings(), for_plan=False)
+        return any(str(r.path) in pending_inline for r in rewrites)
 
     def state(self) -> dict[str, Any]:
         """The journal as it is (no values in it: paths, fingerprints, progress)."""
@@ -448,7 +558,12 @@ class Migration:
         """Every step not done yet, in order; `confirm(step)` gives the typed phrase (or None to
         stop before a step that needs one)."""
         results = []
+        again = False
         while (step := self.next_step()) is not None:
+            if step.id == "scan" and self._step_status("scan") == "done":
+                if again:
+                    break  # one new round per call: what is still left is listed by report()
+                again = True
             phrase = confirm(step) if step.confirm else None
             if step.confirm and phrase != step.confirm and step.id != "convex":
                 results.append(StepResult(step.id, "needs-confirmation", f"stopped before: {step.title.lower()} (not confirmed)"))
@@ -459,15 +574,36 @@ class Migration:
                 break
         return results
 
+    def _left(self) -> list[str]:
+        """The plaintext credentials in the workspaces now (a fresh scan), each with why it is
+        still there: what the migration has not moved yet, and what it leaves to a person."""
+        by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
+        left = []
+        for item in self._scan(self._salt):
+            if item["action"] == "report" and not item.get("manual"):
+                continue
+            rec = by_key.get((item["path"], item["fingerprint"] if item["action"] == "inline" else None))
+            if item["action"] == "migrate":
+                if rec is None or rec["action"] != "migrate":
+                    why = "found after the scan: run the migration again"
+                elif rec.get("verified"):
+                    why = "verified, not removed yet"
+                else:
+                    why = rec.get("problem") or ("stored, not verified yet" if rec.get("storedVersion") else "not stored yet")
+                left.append(f"{item['path']}: {why}")
+            elif item["action"] == "inline":
+                why = ("found after the scan: run the migration again" if rec is None
+                       else "the key is still written in the file: change it as listed below" if rec.get("verified")
+                       else rec.get("problem") or "not stored yet")
+                left.append(f"{item['path']} line {item.get('line')}: {why}")
+            else:
+                left.append(f"{item['path']}: {item['reason']}")
+        return [self._shown(x) for x in left]
+
     def report(self) -> Report:
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]
-        left = []
-        for f in active:
-            if f["action"] == "migrate" and not f.get("removed") and Path(f["path"]).exists():
-                left.append(f"{f['path']}: " + ("verified, not removed yet" if f.get("verified") else f.get("problem") or "not verified yet"))
-            if f["action"] == "inline" and not f.get("rewritten"):
-                left.append(f"{f['path']} line {f.get('line')}: the key is still written in the file")
+        left = self._left()
         _, mentions = self._edits(fs, for_plan=False)
         rotate = []
         kinds = {f["kind"] for f in active}
@@ -482,27 +618,30 @@ class Migration:
         steps = self.steps()
         return Report(
             migrated=tuple(sorted({f["entry"] for f in active if f.get("storedVersion")})),
-            verified=tuple(f["path"] for f in active if f.get("verified")),
-            removed=tuple(f["path"] for f in active if f.get("removed")),
-            rewritten=tuple(f["path"] for f in active if f.get("rewritten")),
-            references_updated=tuple(e["path"] for e in self._j.get("edits", []) if e.get("applied")),
-            mentions=tuple(mentions),
+            verified=tuple(self._shown(f["path"]) for f in active if f.get("verified")),
+            removed=tuple(self._shown(f["path"]) for f in active if f.get("removed")),
+            rewritten=tuple(self._shown(f["path"]) for f in active if f.get("rewritten")),
+            references_updated=tuple(self._shown(e["path"]) for e in self._j.get("edits", []) if e.get("applied")),
+            mentions=tuple(self._mention(m) for m in mentions),
             left=tuple(left),
             steps=tuple(steps),
             rotate=tuple(rotate),
             warnings=(HONEST_WARNING,),
-            done=all(s.status in ("done", "skipped") for s in steps),
+            done=all(s.status in ("done", "skipped") for s in steps) and not left,
         )
 
     # ------------------------------------------------------------------ steps
     def _finding(self, f: dict[str, Any]) -> Finding:
         return Finding(
-            id=f.get("id", "?"), agent=f["agent"], path=f["path"], kind=f["kind"], action=f["action"],
+            id=f.get("id", "?"), agent=f["agent"], path=self._shown(f["path"]), kind=f["kind"], action=f["action"],
             entry=f.get("entry"), size=int(f.get("size") or 0), mode=f.get("mode", "0000"), owner=f.get("owner", "?"),
-            fingerprint=f.get("fingerprint", ""), line=f.get("line"), reason=f.get("reason", ""),
+            fingerprint=f.get("fingerprint", ""), line=f.get("line"), reason=self._shown(f.get("reason", "")),
             stored_version=f.get("storedVersion"), verified=bool(f.get("verified")), removed=bool(f.get("removed")),
-            rewritten=bool(f.get("rewritten")), problem=f.get("problem", ""),
+            rewritten=bool(f.get("rewritten")), problem=self._shown(f.get("problem", "")), manual=bool(f.get("manual")),
         )
+
+    def _mention(self, m: Mention) -> Mention:
+        return Mention(self._shown(m.path), m.line, m.text, self._shown(m.target), m.change)
 
     def _steps(self, journal: dict[str, Any], edits: Sequence[Any], findings: list[dict[str, Any]]) -> list[Step]:
         active = [f for f in findings if f["action"] != "report"]
@@ -526,10 +665,14 @@ class Migration:
             "encrypt": f"encrypt {len(migrate)} file(s) and {len(inline)} inline key(s) into the vault as "
             + (", ".join(entries) or "nothing") + "; the ciphertext is copied to the store",
             "verify": "read every entry back, decrypt it and compare it byte for byte with the file on disk",
-            "workflows": f"edit {len(edits)} file(s) so they read the credentials with `squad-console vault get NAME` "
-            f"instead of the files (backups beside them as *{BACKUP_SUFFIX}); replace inline keys by "
-            "`$(squad-console vault get NAME)`",
-            "remove": f"delete {len(migrate)} plaintext file(s), only those verified; " + HONEST_WARNING,
+            "workflows": f"edit {len(edits)} shell script(s) and Markdown file(s) so they take the credentials from "
+            "the vault: a command that needs one runs under `squad-console vault exec --env VAR=NAME -- CMD`, a value "
+            "that is printed comes from `squad-console vault get NAME`; each keeps its owner and mode and a backup "
+            f"beside it (*{BACKUP_SUFFIX}, an inline key in it replaced by a marker). Every other file (JSON, YAML, "
+            "Python, TypeScript, ...) is never edited: it is listed with the exact change to make",
+            "remove": f"delete {len(migrate)} plaintext file(s), only those verified, and only when each still holds "
+            "the verified bytes, is a regular file with one name and is inside its workspace (links, hard-linked, "
+            "unreadable or changed files are kept and listed); " + HONEST_WARNING,
         }
         out = []
         for sid in STEP_ORDER:
@@ -539,6 +682,11 @@ class Migration:
         return out
 
     def _step_scan(self, confirm: str | None) -> StepResult:
+        later = STEP_ORDER[1:]
+        if all(self._step_status(s) in ("done", "skipped") for s in later) and self._rerun_helps():
+            for sid in later:  # a new round: every later step runs again (each is idempotent)
+                self._j["steps"].pop(sid, None)
+            self._j["migratedLogged"] = False
         added = self._merge(self._scan(self._salt), self._j)
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]
@@ -601,11 +749,12 @@ class Migration:
         for f in self._findings():
             if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
                 continue
-            value = self._value_of(f)
+            value, why = self._value_problem(f)
             if value is None:
-                if f.get("storedVersion"):
+                if f.get("storedVersion") and why == "gone":
                     continue
-                f["problem"] = "the file disappeared before it was stored: nothing to migrate"
+                f["problem"] = ("the file disappeared before it was stored: nothing to migrate" if why == "gone"
+                                else f"not stored: {why}")
                 details.append(f"{f['path']}: {f['problem']}")
                 continue
             try:
@@ -616,7 +765,7 @@ class Migration:
                     version = current[0]
                 else:
                     result = self.vault.put(f["entry"], value, expected_version=current[0] if current else 0,
-                                            source=f["path"])
+                                            source=self._shown(f["path"]))
                     version = result.version
                     stored += 1
             except VaultError as exc:
@@ -635,29 +784,39 @@ class Migration:
                             activity={"stored": [self._public(f) for f in self._findings() if f.get("storedVersion")]})
 
     def _verify_one(self, f: dict[str, Any]) -> tuple[bool, str]:
-        value = self._value_of(f)
+        value, why = self._value_problem(f)
         if value is None:
-            return False, "the file (or the key in it) is gone"
+            return False, "the file (or the key in it) is gone" if why == "gone" else why
         try:
             stored = self.vault.get(f["entry"], f["storedVersion"])
         except VaultError as exc:
             return False, exc.message
+        return (True, "") if self._matches(f, stored, value) else (
+            False, "the file changed since it was stored: run the encrypt step again")
+
+    def _matches(self, f: dict[str, Any], stored: bytes, value: bytes) -> bool:
         if f["action"] == "inline":
-            ok = hmac.compare_digest(stored, value) or hmac.compare_digest(self._as_secret(stored), value)
-        else:
-            ok = hmac.compare_digest(stored, value)
-        return ok, "" if ok else "the file changed since it was stored: run the encrypt step again"
+            return hmac.compare_digest(stored, value) or hmac.compare_digest(self._as_secret(stored), value)
+        return hmac.compare_digest(stored, value)
 
     def _step_verify(self, confirm: str | None) -> StepResult:
         details, bad = [], 0
         for f in self._findings():
             if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
                 continue
+            value, why = self._value_problem(f)
             if not f.get("storedVersion"):
-                if self._value_of(f) is None:
-                    continue  # gone before it was stored: nothing to lose
+                if value is None:
+                    if why != "gone":
+                        details.append(f"{f['path']}: {f.get('problem') or why}")
+                    continue  # gone before it was stored, or not ours to move: nothing to lose
                 bad += 1
                 details.append(f"{f['path']}: not stored: run the encrypt step again")
+                continue
+            if value is None and why != "gone":
+                # no longer a file we may move (a link now, hard-linked, unreadable): left, and listed
+                f["verified"], f["problem"] = False, why
+                details.append(f"{f['path']}: {why}")
                 continue
             ok, why = self._verify_one(f)
             f["verified"], f["problem"] = ok, why
@@ -667,6 +826,13 @@ class Migration:
         return self._finish("verify", "failed" if bad else "done", summary, details,
                             activity={"verified": [self._public(f) for f in self._findings() if f.get("verified")]})
 
+    def _backup_name(self, path: Path) -> str:
+        """A name beside `path` for its backup that nothing holds yet (lstat: a link counts)."""
+        candidate, n = Path(str(path) + BACKUP_SUFFIX), 2
+        while os.path.lexists(candidate):
+            candidate, n = Path(f"{path}{BACKUP_SUFFIX}-{n}"), n + 1
+        return str(candidate)
+
     def _step_workflows(self, confirm: str | None) -> StepResult:
         if confirm != CONFIRM["workflows"]:
             return StepResult("workflows", "needs-confirmation", f"type \"{CONFIRM['workflows']}\" to edit the files")
@@ -674,28 +840,44 @@ class Migration:
         records = {e["path"]: e for e in self._j.setdefault("edits", [])}
         details = []
         new_records = False
-        for path, old, new, count, holds in edits:
-            if str(path) not in records:
-                rec = {"path": str(path), "backup": None if holds else str(path) + BACKUP_SUFFIX, "applied": False}
+        for r in edits:
+            rec = records.get(str(r.path))
+            if rec is None or (rec.get("applied") and not rec.get("backup")):
+                rec = {"path": str(r.path), "backup": self._backup_name(r.path), "applied": False}
+                if str(r.path) in records:
+                    self._j["edits"].remove(records[str(r.path)])
                 self._j["edits"].append(rec)
-                records[str(path)] = rec
+                records[str(r.path)] = rec
+                new_records = True
+            elif rec.get("applied"):  # edited before, and again now: a new backup of what it is now
+                rec.update(backup=self._backup_name(r.path), applied=False)
                 new_records = True
         if new_records:
-            self._save()  # before the first write: a rerun then knows these files are ours to finish
-        for path, old, new, count, holds in edits:
-            rec = records[str(path)]
-            st = path.stat()
-            if rec["backup"] and not Path(rec["backup"]).exists():
-                atomic_write(Path(rec["backup"]), old.encode("utf-8"), mode=stat.S_IMODE(st.st_mode))
-            atomic_write(path, new.encode("utf-8"), mode=stat.S_IMODE(st.st_mode))
-            rec["applied"], rec["replacements"] = True, count
+            self._save()  # before the first write: a rerun then knows these files (and backups) are ours
+        failed = 0
+        for r in edits:
+            rec = records[str(r.path)]
+            try:
+                backup = Path(rec["backup"])
+                if not os.path.lexists(backup):
+                    replace_in(r.root, backup, r.backup_text.encode("utf-8"), like=r.st)
+                replace_in(r.root, r.path, r.new.encode("utf-8"), like=r.st, expect=r.st)
+            except OSError as exc:
+                failed += 1
+                why = ("its owner could not be kept" if isinstance(exc, PermissionError)
+                       else "it changed while being edited" if exc.errno == errno.EBUSY
+                       else os_problem(exc))
+                details.append(f"{r.path}: not edited ({why}); nothing was changed in it")
+                continue
+            rec["applied"], rec["replacements"] = True, r.count
             for f in self._findings():
-                if f["action"] == "inline" and f["path"] == str(path) and f.get("verified"):
+                if (f["action"] == "inline" and f["path"] == str(r.path) and f.get("verified")
+                        and self._value_of(f) is None):
                     f["rewritten"] = True
-            details.append(f"{path}: {count} reference(s) now read the vault"
-                           + (f" (backup {rec['backup']})" if rec["backup"] else " (no backup: it held the key itself)"))
+            details.append(f"{r.path}: {r.count} reference(s) now take the credential from the vault "
+                           f"(owner and mode kept; backup {rec['backup']})")
         # a crash after a file was written but before the journal said so: the file needs no edit now
-        pending = {str(p) for p, *_ in edits}
+        pending = {str(r.path) for r in edits}
         for rec in self._j["edits"]:
             if not rec.get("applied") and rec["path"] not in pending:
                 rec["applied"] = True
@@ -704,10 +886,11 @@ class Migration:
             if f["action"] == "inline" and f.get("verified") and not f.get("rewritten") and self._value_of(f) is None:
                 f["rewritten"] = True
         for m in mentions:
-            details.append(f"{m.path}:{m.line}: still names {m.target}: update by hand: {m.text}")
-        summary = f"{len(edits)} file(s) updated" + (f", {len(mentions)} mention(s) to update by hand" if mentions else "")
-        return self._finish("workflows", "done", summary, details,
-                            activity={"files": [str(p) for p, *_ in edits], "mentions": len(mentions)})
+            details.append(f"{m.path}:{m.line}: update by hand: {m.change or m.text}")
+        summary = f"{len(edits) - failed} file(s) updated" + (f", {failed} not" if failed else "") + (
+            f", {len(mentions)} place(s) to update by hand" if mentions else "")
+        return self._finish("workflows", "failed" if failed else "done", summary, details,
+                            activity={"files": [str(r.path) for r in edits], "mentions": len(mentions)})
 
     def _step_remove(self, confirm: str | None) -> StepResult:
         if confirm != CONFIRM["remove"]:
@@ -718,11 +901,11 @@ class Migration:
             if f["action"] != "migrate" or f.get("removed") or f.get("removing"):
                 continue
             path = Path(f["path"])
-            if not f.get("verified") and not f.get("storedVersion") and not path.exists():
+            if not f.get("verified") and not f.get("storedVersion") and not os.path.lexists(path):
                 continue  # gone before it was stored: nothing to remove
             if not f.get("verified"):
                 kept += 1
-                details.append(f"{path}: kept (not verified)")
+                details.append(f"{path}: kept ({f.get('problem') or 'not verified'})")
                 continue
             ok, why = self._verify_one(f)  # right before: the entry decrypts to these very bytes
             if not ok:
@@ -732,16 +915,16 @@ class Migration:
                 continue
             f["removing"] = marked = True
         if marked:
-            self._save()  # from here a rerun finishes these removals without comparing again
+            self._save()  # from here a rerun finishes these removals, each checked again as it goes
         for f in self._findings():
             if f.get("removing"):
-                if not self._still_ours(f):  # changed by someone since it was compared: keep it
+                done, why = self._remove_one(f)
+                if not done:  # changed, unreadable, a link or hard-linked since it was compared: keep it
                     f["removing"], f["verified"] = False, False
-                    f["problem"] = "the file changed since it was stored: run the encrypt step again"
+                    f["problem"] = why
                     kept += 1
-                    details.append(f"{f['path']}: kept ({f['problem']})")
+                    details.append(f"{f['path']}: kept ({why})")
                     continue
-                self._erase(Path(f["path"]))
                 f["removed"], f["removing"] = True, False
                 details.append(f"{f['path']}: removed (verified in the vault as {f['entry']} v{f['storedVersion']})")
         details.append(HONEST_WARNING)
@@ -750,33 +933,64 @@ class Migration:
                             activity={"removed": [self._public(f) for f in self._findings() if f.get("removed")],
                                       "warning": "overwrite is not reliable on journaling/SSD/copy-on-write storage; rotate the keys"})
 
-    def _still_ours(self, f: dict[str, Any]) -> bool:
-        """The file is gone, holds the verified bytes, or is them partly overwritten with zeros by
-        an erase a crash interrupted."""
-        data = read(Path(f["path"]))
-        if data is None:
-            return True
+    def _remove_one(self, f: dict[str, Any]) -> tuple[bool, str]:
+        """Removes one verified credential file, checking first, through the descriptor it then
+        overwrites: a regular file with one name, inside its workspace (no link on the way), that
+        holds the verified bytes (or them partly overwritten with zeros by an erase a crash
+        interrupted). Overwrite with zeros (best effort: see HONEST_WARNING), fsync, unlink that
+        very file, fsync the folder. (True, "") when it is removed or was already gone; else
+        (False, why) and the file is left as it was."""
+        path = Path(f["path"])
         try:
-            stored = self.vault.get(f["entry"], f["storedVersion"])
-        except VaultError:
-            return False
-        rest = data.lstrip(b"\0")
-        return len(data) == len(stored) and stored.endswith(rest)
-
-    @staticmethod
-    def _erase(path: Path) -> None:
-        """Overwrite with zeros (best effort: see HONEST_WARNING), fsync, unlink, fsync the folder."""
-        try:
-            size = path.stat().st_size
-            with open(path, "r+b", buffering=0) as fh:
-                fh.write(b"\0" * size)
-                os.fsync(fh.fileno())
+            dfd, name = open_parent(self._root_of(f["path"]), path)
         except FileNotFoundError:
-            return
-        except OSError:
-            pass  # a read-only file: still unlink it
+            return True, ""
+        except OSError as exc:
+            return False, os_problem(exc)
         try:
-            path.unlink()
-        except FileNotFoundError:
-            return
-        fsync_dir(path.parent)
+            writable = True
+            try:
+                fd = os.open(name, (O_READ & ~os.O_RDONLY) | os.O_RDWR, dir_fd=dfd)
+            except FileNotFoundError:
+                return True, ""
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    return False, os_problem(exc)
+                writable = False  # a read-only file: compared, not overwritten, still unlinked
+                try:
+                    fd = os.open(name, O_READ, dir_fd=dfd)
+                except FileNotFoundError:
+                    return True, ""
+                except OSError as exc2:
+                    return False, os_problem(exc2) + ": it cannot be compared with the vault, so it is not removed"
+            try:
+                st = os.fstat(fd)
+                unsafe = link_problem(st)
+                if unsafe:
+                    return False, unsafe
+                if st.st_size > MAX_SCAN_BYTES:
+                    return False, "the file changed since it was stored (it grew): run the encrypt step again"
+                data = read_fd(fd, MAX_SCAN_BYTES + 1)
+                try:
+                    stored = self.vault.get(f["entry"], f["storedVersion"])
+                except VaultError as exc:
+                    return False, exc.message
+                rest = data.lstrip(b"\0")
+                if not (len(data) == len(stored) and stored.endswith(rest)):
+                    return False, "the file changed since it was stored: run the encrypt step again"
+                if writable and data.strip(b"\0"):
+                    os.pwrite(fd, b"\0" * len(data), 0)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                now = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            except FileNotFoundError:
+                return True, ""
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                return False, "the file was replaced while it was being removed: run the migration again"
+            os.unlink(name, dir_fd=dfd)
+            os.fsync(dfd)
+            return True, ""
+        finally:
+            os.close(dfd)

@@ -40,6 +40,7 @@ from console.service.vault.errors import (
     VaultError,
     VaultNotFound,
     VaultTampered,
+    VaultValueTooLarge,
     VaultWrongKey,
 )
 from console.service.vault.files import atomic_write, check_private_file, ensure_private_folder, file_lock
@@ -311,8 +312,9 @@ class Vault:
         if isinstance(value, str):
             value = value.encode("utf-8")
         if len(value) > MAX_VALUE_BYTES:
-            raise VaultError(f"the value for {name} is {len(value)} bytes, more than the vault's limit of {MAX_VALUE_BYTES}",
-                             hint="keep files, not archives, in the vault")
+            raise VaultValueTooLarge(f"the value for {name} is {len(value)} bytes, more than the vault's limit of "
+                                     f"{MAX_VALUE_BYTES} bytes ({MAX_VALUE_BYTES // 1024} KiB): nothing stored",
+                                     hint="keep files, not archives, in the vault")
         with self._transaction() as (key, doc):
             entries = dict(doc.entries)
             old = entries.get(name)

@@ -421,3 +421,12 @@ def textwrap_dedent(text: str) -> str:
     import textwrap
 
     return textwrap.dedent(text)
+
+
+def test_the_docs_cite_nothing_outside_the_repository() -> None:
+    """The operator's documents and the example config name no design notes the repository does
+    not ship (DESIGN §n, reference/…, seed/…)."""
+    for p in [*DOCS, ROOT / "assets" / "squad.example.toml"]:
+        text = p.read_text(encoding="utf-8")
+        for word in ("DESIGN", "reference/", "seed/PHASE2", "shared/"):
+            assert word not in text, f"{p.name} cites {word!r}"

@@ -507,3 +507,62 @@ async def test_the_demo_left_open_stays_coherent(tmp_path: Path) -> None:
         await poll(pilot)
         assert {k: h.status.status for k, h in app.view.health.items()} == before
     store.close()
+
+
+# ------------------------------------------------------------------------------- 12: smaller
+def test_the_migration_scans_imported_agents_workspaces(tmp_path: Path) -> None:
+    from console.service.wiring import open_migration
+
+    demo = build_demo(tmp_path / "demo", NOW_MS)
+    settings = load_settings(demo.config_path, env=demo.env)
+    store = LocalStore(demo.db_path)
+    nova = tmp_path / "workspace-nova"
+    nova.mkdir()
+    (nova / ".convex-deploy-key").write_text("prod:nova-123|" + "n" * 40 + "\n")
+    store.upsert_agent(AgentSpec("nova", "NOVA", workspace=str(nova)))  # imported: not in squad.toml
+    plan = open_migration(settings, {"SQUAD_CONSOLE_KEYRING": "off"}, store).plan()
+    assert any(str(f.path).startswith(str(nova)) for f in plan.findings)
+    store.close()
+
+
+def run_cli(*argv: str, env: dict[str, str]) -> tuple[int, str]:
+    import io
+
+    from console import cli
+
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # argparse's --help
+            code = cli.main(list(argv), out=out, err=err)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_the_smaller_cli_points(tmp_path: Path) -> None:
+    env = {"SQUAD_CONSOLE_DB": str(tmp_path / "s.db"), "OPENCLAW_STATE_DIR": str(tmp_path / "oc"),
+           "SQUAD_CONSOLE_CONFIG": str(_with_store_path(tmp_path, tmp_path / "s.db")), "SQUAD_CONSOLE_KEYRING": "off"}
+    code, text = run_cli("agents", "sync", "--dry-run", env=env)
+    assert code == 0 and text.count("would register") == 3
+    run_cli("agents", "sync", env=env)
+    code, text = run_cli("agents", "sync", "--dry-run", env=env)
+    assert "would not change" in text and "would update if changed" not in text
+    store = LocalStore(tmp_path / "s.db")
+    store.upsert_agent(AgentSpec("veda", "VEDA", "market analysis", heartbeat="5-59/15 * * * *"))
+    store.upsert_agent(AgentSpec("nova", "NOVA", role="imported"))
+    store.close()
+    code, text = run_cli("agents", "sync", "--dry-run", env=env)
+    assert "veda: would update (heartbeat)" in text
+    code, text = run_cli("--text", env=env)
+    assert "nova" in text and "1 more in the store" in text  # imported agents are listed too
+    code, text = run_cli("check", "--help", env=env)
+    assert "3 unknown" in text
+    code, text = run_cli("pipeline", "override", "--help", env=env)
+    assert "--reason TEXT" in text and "[--reason" not in text  # shown as required
+    code, text = run_cli("tasks", "add", "x", "--assign", "VEDA, Orin", env=env)
+    assert code == 0 and "assigned" in text

@@ -288,7 +288,8 @@ class Watch:
         if self._plaintext_check is None:
             from console.service.wiring import plaintext_credentials_check
 
-            self._plaintext_check = plaintext_credentials_check(self.settings)
+            self._plaintext_check = plaintext_credentials_check(
+                self.settings, lambda: list(self.poller.state.agents.values()))  # as polled: no store call
         return self._plaintext_check()
 
     def _alerts(self, view: View) -> list[Alert]:

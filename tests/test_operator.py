@@ -566,3 +566,27 @@ def test_the_smaller_cli_points(tmp_path: Path) -> None:
     assert "--reason TEXT" in text and "[--reason" not in text  # shown as required
     code, text = run_cli("tasks", "add", "x", "--assign", "VEDA, Orin", env=env)
     assert code == 0 and "assigned" in text
+
+
+async def test_a_palette_action_runs_on_its_screen(tmp_path: Path) -> None:
+    from tests.test_tui import palette_ready
+
+    app, store = fresh_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_poll(pilot)
+        await pilot.press("colon")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "the palette")
+        await type_text(pilot, "add feed")
+        await until(pilot, lambda: palette_ready(app, "add feed"), "the palette's match")
+        await pilot.press("enter")
+        form = await on_form(pilot)  # on the Pipeline screen, whatever had focus there
+        assert app.current_mode == "pipeline" and "Watch a feed" in form.form_title
+        await pilot.press("escape")
+        await pilot.press("colon")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "the palette again")
+        await type_text(pilot, "sync")
+        await until(pilot, lambda: palette_ready(app, "sync"), "the palette's match for sync")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(store.list_agents()) == 3, "the agents synced from the palette")
+        assert app.current_mode == "agents"
+    store.close()

@@ -27,10 +27,11 @@ class SyncedTable(DataTable):
     changes (a changed cell is measured, not the whole column, unless a row went away)."""
 
     def __init__(self, *args, flex: str | None = None, minimum: Mapping[str, int] | None = None,
-                 **kwargs) -> None:
+                 fill: bool = True, **kwargs) -> None:
         super().__init__(*args, cursor_type="row", **kwargs)
         self._rows_cache: dict[str, tuple] = {}
         self.flex = flex
+        self.fill = fill  # room left over goes to the flexible column (a list), or stays empty (a summary)
         self.minimum = dict(minimum or {})
         self._natural: list[int] = []
         self._laid_out: tuple | None = None
@@ -86,7 +87,7 @@ class SyncedTable(DataTable):
                 break
             widths[i] -= 1
             excess -= 1
-        if excess < 0:
+        if excess < 0 and self.fill:
             widths[flex] += -excess
         for column, width in zip(columns, widths):
             column.auto_width = False

@@ -33,8 +33,11 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# `make run ARGS=check` prints the check; its status (1 degraded, 2 down, 3 unknown) is said in
+# words rather than as make's own error (scripts call squad-console directly for the exit code).
 run: $(VENV)/.installed-run
-	$(BIN)/squad-console $(ARGS)
+	@$(BIN)/squad-console $(ARGS); code=$$?; \
+	  if [ $$code -ne 0 ]; then echo "(squad-console exited with status $$code)"; fi
 
 demo: $(VENV)/.installed-run
 	$(BIN)/squad-console --demo $(ARGS)

@@ -82,8 +82,10 @@ class SquadApp(App):
         env: dict[str, str] | None = None,
         openclaw_runner: object = "auto",
         probe_gateway: bool = True,
+        demo_story: Callable[[Store, float], object] | None = None,
     ) -> None:
         super().__init__()
+        self._demo_story = demo_story  # the demo's squad beating on while the console is open
         self.settings = settings
         # a store, or a function that opens one: then it is opened by the first poll, off the UI
         # thread and after the first frame (the SQLite or HTTP machinery is not start-up's cost)
@@ -160,6 +162,8 @@ class SquadApp(App):
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll(self) -> None:
         try:
+            if self._demo_story is not None:
+                self._demo_story(self.store, self.clock() * 1000)
             step = self.watch.step()
         except Exception as exc:  # never a dead poll loop: say so, and try again shortly
             self.call_from_thread(self._poll_crashed, exc)
@@ -167,8 +171,22 @@ class SquadApp(App):
         self.post_message(PollFinished(step))
 
     def _poll_crashed(self, exc: Exception) -> None:
+        """The store could not be opened (a corrupt file, no key) or the poll broke: the screens show
+        a stale view with the reason and its fix (the header, an alert row), polled again shortly."""
+        from console.service.watch import unavailable_view
+
         self._polling = False
-        self.notify(f"{type(exc).__name__}: {exc}"[:300], title="Poll failed", severity="error", timeout=8)
+        if self._store is None and self._store_factory is not None:
+            self._watch = None  # no store yet: opened again at the next poll
+        store_words = None
+        try:
+            store_words = self._store.describe() if self._store is not None else None
+        except Exception:  # noqa: BLE001 - only words for the header
+            pass
+        view = unavailable_view(self.settings, exc, self.clock() * 1000, store_words)
+        if self.view is not None and self.view.last_success is not None:
+            view.last_success = self.view.last_success
+        self._show(view, [])
         self._timer = self.set_timer(5.0, self.poll_now)
 
     @on(PollFinished)
@@ -200,7 +218,8 @@ class SquadApp(App):
 
     def _probe_crashed(self, exc: Exception) -> None:
         self._probing = False
-        self.notify(f"{type(exc).__name__}: {exc}"[:300], title="OpenClaw probe failed", severity="warning", timeout=8)
+        self.notify((getattr(exc, "message", None) or str(exc) or "no reason given")[:300],
+                    title="OpenClaw probe failed", severity="warning", timeout=8)
 
     @on(ProbeFinished)
     def _on_probe_finished(self, message: ProbeFinished) -> None:
@@ -210,6 +229,12 @@ class SquadApp(App):
         self._show(message.view, message.transitions)
 
     def _show(self, view, transitions) -> None:
+        before = self.view.last_error if self.view is not None else None
+        if view.last_error and not before:  # one toast when the store fails, not one per poll
+            self.notify(f"{view.last_error}" + (f"\nfix: {view.error_hint}" if view.error_hint else ""),
+                        title="Store unavailable", severity="error", timeout=10)
+        elif before and not view.last_error and view.last_success is not None:
+            self.notify("the store answers again", title="Store back", timeout=5)
         self.view = view
         if len(transitions) <= 3:
             for t in transitions:
@@ -294,20 +319,50 @@ class SquadApp(App):
 
         self.push_screen(HelpScreen(self))
 
+    def run_on(self, mode: str, action: str) -> None:
+        """Go to a screen and run one of its actions there (the palette's commands)."""
+        self.action_goto(mode)
+
+        async def run() -> None:
+            from console.screens.base import ConsoleScreen
+
+            screen = self.screen
+            if isinstance(screen, ConsoleScreen):
+                await screen.run_forced(action)
+
+        self.call_after_refresh(run)
+
+    @work(thread=True, exclusive=True, group="import", exit_on_error=False)
+    def action_sync_agents(self) -> None:
+        """Register squad.toml's agents in the store (as `squad-console agents sync`)."""
+        from console.service.agents import squad_specs, summary, upsert
+        from console.service.store import StoreError
+
+        try:
+            lines = upsert(self.store, squad_specs(self.settings))
+        except StoreError as exc:
+            self.call_from_thread(self.notify, exc.describe(), title="Sync failed", severity="error", timeout=10)
+            return
+        where = str(self.settings.source) if getattr(self.settings, "source", None) else "squad.toml"
+        self.call_from_thread(self.notify, summary(lines, where), title="Agents synced")
+        self.call_from_thread(self.poll_now)
+
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def action_import_agents(self) -> None:
         from console.service.openclaw.errors import OpenClawError
         from console.service.openclaw.registry import openclaw_agent_specs
         from console.service.store import StoreError
 
+        from console.service.agents import summary, upsert
+
         try:
-            config, specs, note = openclaw_agent_specs(self.settings, self.watch.env,
+            config, specs, note = openclaw_agent_specs(self.settings, self._watch_args.get("env") or {},
                                                        runner=self._watch_args.get("openclaw_runner", "auto"))
-            created = sum(self.store.upsert_agent(spec)[1] for spec in specs)
+            lines = upsert(self.store, specs)
         except (OpenClawError, StoreError) as exc:
-            self.call_from_thread(self.notify, str(exc), title="Import failed", severity="error", timeout=10)
+            self.call_from_thread(self.notify, exc.describe(), title="Import failed", severity="error", timeout=10)
             return
-        text = f"{len(specs)} agents imported from {config.path} ({created} new)" + (f"; {note}" if note else "")
+        text = summary(lines, str(config.path)) + (f"; {note}" if note else "")
         self.call_from_thread(self.notify, text, title="Import")
         self.call_from_thread(self.poll_now)
 

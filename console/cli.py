@@ -75,6 +75,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             demo = _start_demo()
         settings = load_settings(args.config, store_kind="local" if args.demo else args.store)
         ctx = Context(settings, out, err, dict(os.environ))
+        if args.demo and args.command == "check":
+            args.no_gateway = True  # the demo has no gateway to probe, as on its screens: one story
         if args.command in BUILT:
             return _command_module(args.command).run(args, ctx)
         if args.text or not (args.tui or (out.isatty() and sys.stdin.isatty())):
@@ -157,8 +159,15 @@ def _tui(ctx, color: str) -> int:
     demo = os.environ.get("SQUAD_CONSOLE_DEMO") == "1"
     # the store opens with the first poll, after the first frame; the demo reads its own OpenClaw
     # files, never a real `openclaw` CLI on PATH, and has no gateway to probe
+    story = None
+    if demo:  # the demo squad beats on while the console is open (the story stays coherent)
+        from console.service.demo import continue_story
+
+        def story(store, now_ms: float) -> None:
+            continue_story(store, now_ms, ctx.settings.agents)
+
     app = SquadApp(ctx.settings, lambda: open_store(ctx.settings.store), env=dict(os.environ),
-                   openclaw_runner=None if demo else "auto", probe_gateway=not demo)
+                   openclaw_runner=None if demo else "auto", probe_gateway=not demo, demo_story=story)
     try:
         app.run()
     finally:
@@ -181,11 +190,17 @@ def _overview(ctx) -> int:
         snap = store.snapshot(None, limit=5)
         ctx.print(f"squad-console {__version__} · store: {store.describe()} · config: {settings.source or 'built-in seed squad'}")
         agents = {a.agent_id: a for a in snap.agents or ()}
-        ctx.print(f"\nAgents ({len([a for a in settings.agents if a.id in agents])}/{len(settings.agents)} registered)")
+        others = len([a for a in agents if a not in {c.id for c in settings.agents}])
+        ctx.print(f"\nAgents ({len([a for a in settings.agents if a.id in agents])}/{len(settings.agents)} registered)"
+                  + (f" and {others} more in the store (imported)" if others else ""))
         rows = [["ID", "NAME", "ROLE", "STATUS", "HEARTBEAT"]]
         for a in settings.agents:
             s = agents.get(a.id)
             rows.append([a.id, a.name, a.role, s.status if s else "not registered", a.heartbeat])
+        configured = {a.id for a in settings.agents}
+        for s in sorted(agents.values(), key=lambda x: x.agent_id):  # imported or synced from elsewhere
+            if s.agent_id not in configured:
+                rows.append([s.agent_id, s.name, s.role, s.status, s.heartbeat or "-"])
         table(rows, out)
         if len(agents) < len(settings.agents):
             ctx.print("  register them with: squad-console agents sync")

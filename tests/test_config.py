@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -50,11 +52,19 @@ def test_a_named_file_must_exist(tmp_path: Path) -> None:
         load_settings(env={"SQUAD_CONSOLE_CONFIG": str(tmp_path / "gone.toml")})
 
 
-def test_the_example_documents_every_key_and_parses() -> None:
-    s = load_settings(EXAMPLE, env={})
+def uncommented(text: str) -> str:
+    """The example with its commented-out settings switched on (`# key = value`, `# [table]`)."""
+    return re.sub(r"(?m)^# (?=\[|[a-z_]+ = )", "", text)
+
+
+def test_the_example_documents_every_key_and_parses(tmp_path: Path) -> None:
+    full = tmp_path / "assets-copy"
+    shutil.copytree(EXAMPLE.parent, full)
+    (full / "squad.example.toml").write_text(uncommented(EXAMPLE.read_text()))
+    s = load_settings(full / "squad.example.toml", env={})
     assert [a.id for a in s.agents] == ["cestra", "veda", "orin"]
     assert s.store.poll_interval == 5 and s.store.poll_interval_idle == 30 and s.agents[0].grace == 300
-    raw = tomllib.loads(EXAMPLE.read_text())
+    raw = tomllib.loads(uncommented(EXAMPLE.read_text()))
     from console import config
 
     assert set(raw["store"]) == config.STORE_KEYS
@@ -64,7 +74,7 @@ def test_the_example_documents_every_key_and_parses() -> None:
     assert set(raw["pipeline"]["rules"][0]) == config.RULE_KEYS
     assert set(raw["pipeline"]["criteria"]) == config.CRITERIA_KEYS
     assert s.pipeline.rules[0].window == 30 * 86400 and s.pipeline.criteria.must_have == (("would_pay", 3.5),)
-    assert s.pipeline.survey_template == ROOT / "assets" / "survey.template.json" and s.pipeline.max_body == 5 * 1024**2
+    assert s.pipeline.survey_template == full / "survey.template.json" and s.pipeline.max_body == 5 * 1024**2
     # and the parser refuses anything else in each table (so this list cannot silently fall behind)
     for table in ("store", "openclaw"):
         with pytest.raises(ConfigError, match="unknown key"):
@@ -74,6 +84,20 @@ def test_the_example_documents_every_key_and_parses() -> None:
     for pipeline in ({"surprise": 1}, {"rules": [{"name": "r", "surprise": 1}]}, {"criteria": {"surprise": 1}}):
         with pytest.raises(ConfigError, match="unknown key"):
             config._Parser(None, config._Locator("")).settings({"pipeline": pipeline}, {}, None)
+
+
+def test_the_example_is_safe_to_copy(tmp_path: Path) -> None:
+    """Copied as ONBOARDING says, it changes nothing: the defaults, OPENCLAW_STATE_DIR obeyed, the
+    shipped survey template found (issue 15: a copy once broke survey import and pinned config_path)."""
+    copy = tmp_path / "config" / "squad.toml"
+    copy.parent.mkdir()
+    shutil.copy(EXAMPLE, copy)
+    env = {"OPENCLAW_STATE_DIR": str(tmp_path / "oc")}
+    copied, bare = load_settings(copy, env=env), load_settings(write(tmp_path / "empty.toml", ""), env=env)
+    assert copied.openclaw == bare.openclaw and copied.openclaw.openclaw_json() == tmp_path / "oc" / "openclaw.json"
+    assert copied.store == bare.store and copied.agents == bare.agents and copied.pipeline == bare.pipeline
+    assert copied.pipeline.survey_template.exists()
+    assert "DESIGN" not in EXAMPLE.read_text() and "reference/" not in EXAMPLE.read_text()
 
 
 def test_environment_overrides(tmp_path: Path) -> None:

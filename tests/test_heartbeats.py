@@ -538,8 +538,20 @@ def test_nothing_observed_gives_none() -> None:
     day, week = uptime_24h_7d(Schedule(CESTRA), [], T0)
     for u in (day, week):
         assert (u.time_based, u.run_based, u.observed_ms, u.expected_runs) == (None, None, 0.0, 0)
+    # registered two minutes ago, no slot due yet: no figure at all (issue 15: never "100 %"
+    # without data), though two minutes were observed
     fresh = uptime(Schedule(CESTRA, created_at=T0), [], T0 + 2 * MIN, DAY)
-    assert fresh.time_based == 1.0 and fresh.run_based is None
+    assert (fresh.time_based, fresh.run_based, fresh.observed_ms) == (None, None, 2 * MIN)
+
+
+def test_uptime_appears_with_the_first_expected_slot() -> None:
+    s = Schedule(CESTRA, created_at=T0 + MIN)  # */15, grace 5 min; registered between two slots
+    first = next_slot(s, T0 + MIN)
+    before = uptime(s, [], first + s.grace - 1, DAY)
+    assert before.time_based is None and before.expected_runs == 0
+    beat = Run(first + 10_000, True)
+    after = uptime(s, [beat], first + s.grace + 1, DAY)
+    assert after.expected_runs == 1 and after.time_based == 1.0 and after.run_based == 1.0
 
 
 # --------------------------------------------------------------------------------------------

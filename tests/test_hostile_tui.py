@@ -170,13 +170,11 @@ async def test_a_task_is_removed_from_the_board_after_a_typed_yes(tmp_path: Path
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, TaskForm), "the confirmation")
         assert "Remove: Fix [/api/login] 500s" in rendered(app)
-        await pilot.press("n", "o", "enter")  # anything but yes: nothing removed
-        await until(pilot, lambda: not isinstance(app.screen, TaskForm), "the form closed")
-        assert len(store.list_tasks()) == 2
-        inbox.focus()
-        await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, TaskForm), "the confirmation again")
-        await pilot.press("y", "e", "s", "enter")
+        form = app.screen
+        await pilot.press("n", "o", "enter")  # anything but yes: nothing removed, the form says why
+        await until(pilot, lambda: "type yes" in str(form.query_one("#error-confirm").render()), "the refusal")
+        assert len(store.list_tasks()) == 2 and app.screen is form
+        await pilot.press("backspace", "backspace", "y", "e", "s", "enter")
         await until(pilot, lambda: inbox.row_count == 1, "the task gone from the board")
         assert [t.title for t in store.list_tasks()] == ["Fix [/api/login] 500s"]  # the other one stays
         assert store.list_activities(1)[0].type == "task_removed"

@@ -79,6 +79,11 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
             if step is None:
                 break
             seen.append(step.id)
+            if step.id == "workflows":  # the diff is read with the keys alone: no tab to reach it
+                body = app.screen.query_one("#wizard-body")
+                if body.max_scroll_y:
+                    await pilot.press("pagedown")
+                    await until(pilot, lambda: body.scroll_y > 0, "pgdn to scroll the diff")
             if step.destructive and step.confirm:
                 await pilot.press("enter")  # without the phrase: refused
                 await until(pilot, lambda: "type exactly" in str(app.screen.query_one("#wizard-hint").render()),
@@ -91,7 +96,10 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
             assert secret not in text
         assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove"]
         assert "Migration report" in text and "convex-deploy-key" in text
-        await pilot.press("escape")
+        footer = str(app.screen.query_one("KeyFooter").render())
+        assert "Run this step" not in footer and "Close" in footer  # finished: enter closes
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, VaultScreen), "enter to close the finished wizard")
         await settle(pilot)
         entries = app.screen.query_one("#entries", SyncedTable)
         assert "convex-deploy-key" in entries._rows_cache and "convex-auth-token" in entries._rows_cache

@@ -1,4 +1,6 @@
-"""The console's header: which store, how old the data is, and a STALE badge while polls fail."""
+"""The console's header: the screen, the filter when one is on, a STALE badge and the reason while
+polls fail (or the store cannot be opened), how old the data is, and which store. One line, cut
+at the right with an ellipsis: the store's path goes first, never the screen's name or STALE."""
 
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ class StatusHeader(Static):
         super().__init__("", **kwargs)
         self.screen_title = title
         self.view = None
+        self.filter_text = ""
         self._now: float | None = None
+
+    def on_mount(self) -> None:
+        self._render_text(None)
 
     def show(self, view) -> None:
         self.view = view
@@ -26,20 +32,28 @@ class StatusHeader(Static):
         if self.view is not None:
             self._render_text(now_ms)
 
-    def _render_text(self, now_ms: float) -> None:
+    def refresh_text(self) -> None:
+        self._render_text(self._now)
+
+    def _render_text(self, now_ms: float | None) -> None:
+        self._now = now_ms
         view = self.view
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(" squad-console ", style="bold reverse")
         text.append(f" {self.screen_title} ", style="bold")
+        if self.filter_text:
+            text.append(" filter: ", style="dim")
+            text.append(self.filter_text, style="bold")
+            text.append(" ")
         if view is None:
             text.append(" · connecting…")
             self.update(safe(text))
             return
         if view.last_error:
-            text.append(" STALE ", style="bold white on red")
+            text.append(" STALE ", style="bold reverse")
             text.append(" ")
-        text.append(f"· polled {ago(view.last_success, now_ms)} ")
-        text.append(f"· {view.store}", style="dim")
+        text.append(f"· polled {ago(view.last_success, now_ms or view.at)} ")
         if view.last_error:
-            text.append(f" · {view.last_error}", style="red")
+            text.append(f"· {view.last_error} ", style="bold")
+        text.append(f"· {view.store}", style="dim")
         self.update(safe(text))

@@ -48,23 +48,16 @@ def _list(ctx: Context, store) -> int:
 
 
 def _upsert_all(ctx: Context, store, specs, dry_run: bool) -> None:
-    known = {a.agent_id for a in store.list_agents()}
-    for spec in specs:
-        if dry_run:
-            ctx.print(f"  {spec.agent_id}: {'would update if changed' if spec.agent_id in known else 'would register'}")
-            continue
-        _, created, changed = store.upsert_agent(spec)
-        ctx.print(f"  {spec.agent_id}: {'registered' if created else 'updated' if changed else 'unchanged'}")
+    from console.service.agents import upsert
+
+    for line in upsert(store, specs, dry_run=dry_run):
+        ctx.print(f"  {line.words()}")
 
 
 def _sync(args: argparse.Namespace, ctx: Context, store) -> int:
-    from console.service.models import AgentSpec
+    from console.service.agents import squad_specs
 
-    specs = [
-        AgentSpec(a.id, a.name, a.role, workspace=a.workspace, heartbeat=a.heartbeat, tz=a.tz, grace_seconds=a.grace)
-        for a in ctx.settings.agents
-    ]
-    _upsert_all(ctx, store, specs, args.dry_run)
+    _upsert_all(ctx, store, squad_specs(ctx.settings), args.dry_run)
     return EXIT_OK
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 from datetime import datetime, timedelta, timezone
 
-from console.text import csv_cell, json_line, visible
+from console.text import visible
 from console.commands import EXIT_OK, EXIT_USAGE, CommandError, Context, when, with_store
 
 
@@ -62,17 +61,9 @@ def parse_since(text: str | None, now: datetime) -> float | None:
 
 
 def _all_since(store, since: float | None, page: int = 500):
-    """Every activity since `since`, newest first, a page at a time (`before` walks back)."""
-    before = None
-    while True:
-        batch = store.list_activities(page, before=before)
-        for a in batch:
-            if since is not None and a.created_at < since:
-                return
-            yield a
-        if len(batch) < page:
-            return
-        before = batch[-1].created_at
+    from console.service.audit import activities_since
+
+    return activities_since(store, since, page)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -96,21 +87,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     since = parse_since(args.since, datetime.now(timezone.utc))
 
     def export(store) -> int:
-        rows = list(_all_since(store, since))
-        rows.reverse()  # oldest first: an export reads like a log
-        if args.format == "jsonl":
-            for a in rows:
-                ctx.print(json_line({"id": a.id, "at": a.created_at, "type": a.type, "actor": a.actor,
-                                      "agentId": a.agent_id, "targetId": a.target_id, "message": a.message,
-                                      "detail": a.detail}))
-        else:
-            w = csv.writer(ctx.out)
-            w.writerow(["id", "at", "time", "type", "actor", "agentId", "targetId", "message", "detail"])
-            for a in rows:
-                # outside text as a spreadsheet's text, never its formula, and no raw control character
-                w.writerow([csv_cell(visible(c, multiline=True)) for c in (
-                    a.id, f"{a.created_at:.0f}", when(a.created_at), a.type, a.actor or "", a.agent_id or "",
-                    a.target_id or "", a.message, json_line(a.detail) if a.detail else "")])
+        from console.service.audit import write
+
+        write(store, ctx.out, args.format, since)
         return EXIT_OK
 
     return with_store(ctx, export)

@@ -21,7 +21,7 @@ LABEL = {OK: "OK", DEGRADED: "DEGRADED", DOWN: "DOWN", UNKNOWN: "UNKNOWN"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="one line per agent and the gateway; exit 0 healthy, 1 degraded, 2 down",
+    p = sub.add_parser("check", help="one line per agent and the gateway; exit 0 healthy, 1 degraded, 2 down, 3 unknown",
                        description="Check the squad once: each agent's heartbeat status, last beat, next slot, "
                        "uptime, the cause of a failure with the command that fixes it, heartbeat tokens and cost "
                        "over 24 h; and the OpenClaw gateway. Exit 0 healthy, 1 degraded, 2 down, 3 unknown.")

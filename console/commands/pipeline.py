@@ -87,10 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "with every input it used.")
     dec.add_argument("opportunity", metavar="ID")
     ov = actions.add_parser("override", help="set the verdict by hand (a reason is required)",
+                            usage="%(prog)s ID --verdict {" + ",".join(VERDICTS) + "} --reason TEXT [--actor ACTOR]",
                             description="Set aside the computed verdict. A reason is required; it is audited.")
     ov.add_argument("opportunity", metavar="ID")
     ov.add_argument("--verdict", required=True, choices=VERDICTS)
-    ov.add_argument("--reason", help="why (required)")
+    ov.add_argument("--reason", metavar="TEXT", help="why (required; refused when empty)")
 
     for a in (add, rm, fetch, oadd, an, adv, mv, imp, dec, ov):
         a.add_argument("--actor", default="operator", help="who did it, for the audit log (default: operator)")
@@ -231,8 +232,11 @@ def _show(args, ctx: Context, pipe) -> int:
     ctx.print(f"{o.id}  {o.title}  [{o.stage}]")
     if o.description:
         ctx.print(f"  {o.description}")
+    from console.service.pipeline import distinct_signals
+
+    signals = distinct_signals(d.signals)
     ctx.print(f"\nMarket score: {_num(o.market_score)}" + (
-        f" ({len(d.signals)} signal{'s' if len(d.signals) != 1 else ''} behind it)" if o.analysis else
+        f" ({len(signals)} signal{'s' if len(signals) != 1 else ''} behind it)" if o.analysis else
         " (not analysed yet: squad-console pipeline analyse ID)"))
     if d.rules:
         rows = [["RULE", "COMPETITOR", "KEYWORDS", "WEIGHT", "MATCHED", "POINTS"]]
@@ -240,15 +244,15 @@ def _show(args, ctx: Context, pipe) -> int:
             rows.append([r["name"], r.get("competitor") or "any", ",".join(r.get("keywords") or []) or "(volume)",
                          _num(r.get("weight")), str(r.get("matched", 0)), _num(r.get("points"))])
         table(rows, ctx.out)
-    if d.signals:
+    if signals:
         ctx.print("\nSignals")
-        rows = [["WHEN", "COMPETITOR", "RULE", "POINTS", "TITLE"]]
-        for s in d.signals[:30]:
-            rows.append([when(s.get("at")), s.get("competitor") or "", s.get("rule") or "", _num(s.get("points")),
+        rows = [["WHEN", "COMPETITOR", "RULES", "POINTS", "TITLE"]]
+        for s in signals[:30]:
+            rows.append([when(s.get("at")), s.get("competitor") or "", ",".join(s["rules"]), _num(s.get("points")),
                          (s.get("title") or "")[:60]])
         table(rows, ctx.out)
-        if len(d.signals) > 30:
-            ctx.print(f"  … and {len(d.signals) - 30} more (--json shows all)")
+        if len(signals) > 30:
+            ctx.print(f"  … and {len(signals) - 30} more (--json shows all)")
     ctx.print("\nSurvey: " + ("no responses yet (squad-console pipeline survey import FILE --opportunity ID)"
                               if not d.survey else
                               f"validation {_num(d.survey['score'])}, {d.survey['respondents']} respondents"))
@@ -272,8 +276,10 @@ def _show(args, ctx: Context, pipe) -> int:
 
 
 def _analyse(args, ctx: Context, pipe) -> int:
+    from console.service.pipeline import distinct_signals
+
     o = pipe.analyse(args.opportunity, actor=args.actor)
-    n = len((o.analysis or {}).get("signals") or [])
+    n = len(distinct_signals((o.analysis or {}).get("signals") or []))
     ctx.print(f"{o.id}  market score {_num(o.market_score)} from {n} signal{'s' if n != 1 else ''}  {o.title}")
     return EXIT_OK
 

@@ -23,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="create a task", description="Create a task (status inbox, or assigned with --assign).")
     add.add_argument("title")
     add.add_argument("--description", default="", help="what it is about")
-    add.add_argument("--assign", metavar="AGENT", action="append", default=[], help="an agent's OpenClaw id (repeatable)")
+    add.add_argument("--assign", metavar="AGENT", action="append", default=[], help="an agent's OpenClaw id or name, any case (repeatable, or comma-separated)")
     assign = actions.add_parser("assign", help="assign a task to agents", description="Set a task's assignees (and move an inbox task to assigned).")
     assign.add_argument("task", metavar="TASK", help="the task's id (see `tasks list`)")
-    assign.add_argument("agents", metavar="AGENT", nargs="+", help="OpenClaw ids, e.g. veda orin")
+    assign.add_argument("agents", metavar="AGENT", nargs="+", help="OpenClaw ids or names, any case: veda orin, or \"veda, Orin\"")
     move = actions.add_parser("move", help="move a task to a status", description="Move a task to another status.")
     move.add_argument("task", metavar="TASK")
     move.add_argument("status", choices=TASK_STATUSES)
@@ -49,6 +49,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise CommandError(exc.message, hint=exc.hint, code=EXIT_USAGE) from None
 
 
+def _names(values: list[str]) -> list[str]:
+    """`veda orin`, `"veda, Orin"` or `--assign veda --assign orin`: the names, in order."""
+    return [n for v in values for n in usecases.split_names(v)]
+
+
 def _list(args, ctx: Context, store) -> int:
     tasks = [t for t in store.list_tasks() if not args.status or t.status == args.status]
     names = {a.id: a.agent_id for a in store.list_agents()}
@@ -69,14 +74,15 @@ def _list(args, ctx: Context, store) -> int:
 
 
 def _add(args, ctx: Context, store) -> int:
-    task = usecases.create(store, args.title, args.description, args.assign, actor=args.actor)
+    task = usecases.create(store, args.title, args.description, _names(args.assign), actor=args.actor)
     ctx.print(f"{task.id}  {task.status}  {task.title}")
     return EXIT_OK
 
 
 def _assign(args, ctx: Context, store) -> int:
-    task = usecases.assign(store, usecases.resolve_task(store, args.task), args.agents, actor=args.actor)
-    ctx.print(f"{task.id}  {task.status}  assigned to {', '.join(args.agents)}")
+    names = _names(args.agents)
+    task = usecases.assign(store, usecases.resolve_task(store, args.task), names, actor=args.actor)
+    ctx.print(f"{task.id}  {task.status}  assigned to {', '.join(names)}")
     return EXIT_OK
 
 

@@ -46,8 +46,8 @@ def all_screen_classes() -> list[type]:
     from console.screens.detail import AgentDetailScreen
     from console.screens.help import HelpScreen
     from console.screens.pipeline import OpportunityDetail
-    from console.screens.tasks import TaskForm
-    from console.screens.vault import MigrationWizard
+    from console.screens.form import Form, Picker
+    from console.screens.vault import MigrationWizard, VersionsScreen
 
-    return [ConsoleScreen, AgentDetailScreen, HelpScreen, TaskForm, ActivityDetail, MigrationWizard, OpportunityDetail,
-            *(screen_class(s.mode) for s in SCREENS)]
+    return [ConsoleScreen, AgentDetailScreen, HelpScreen, Form, Picker, ActivityDetail, MigrationWizard,
+            OpportunityDetail, VersionsScreen, *(screen_class(s.mode) for s in SCREENS)]

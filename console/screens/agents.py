@@ -1,13 +1,16 @@
-"""Agents: the registry (id, name, role, status, last beat, next slot, workspace), import, detail."""
+"""Agents: the registry (id, name, role, status, last beat, next slot, workspace), sync from
+squad.toml (s), import from openclaw.json (i), detail (enter). An agent squad.toml names that the
+store does not hold yet shows as UNREGISTERED, and the line under the table says how to register it."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import ago, badge, clock
+from widgets.format import ago, badge, clock, safe
 from widgets.tables import SyncedTable
 
 
@@ -15,11 +18,13 @@ class AgentsScreen(ConsoleScreen):
     TITLE = "Agents"
     BINDINGS = [
         Binding("enter", "detail", "Detail", id="agents.detail"),
+        Binding("s", "sync", "Sync squad.toml", id="agents.sync"),
         Binding("i", "import", "Import openclaw.json", id="agents.import"),
     ]
 
     def compose_body(self) -> ComposeResult:
-        yield SyncedTable(id="agents")
+        yield SyncedTable(id="agents", flex="workspace", minimum={"id": 6, "name": 6, "status": 7, "role": 10})
+        yield Static("", id="agents-note")
 
     def on_mount(self) -> None:
         t = self.query_one("#agents", SyncedTable)
@@ -52,6 +57,14 @@ class AgentsScreen(ConsoleScreen):
             if self.matches(agent_id, name, role, status, workspace):
                 rows[agent_id] = cells
         self.query_one("#agents", SyncedTable).sync(rows)
+        missing = [a for a in view.names if a not in view.agents]
+        note = self.query_one("#agents-note", Static)
+        if missing and not view.last_error:
+            note.update(safe(Text(f"{', '.join(missing)} not registered in the store yet: press s to register "
+                                  "squad.toml's agents (or i to import openclaw.json's)", style="yellow"), multiline=True))
+            note.display = True
+        else:
+            note.display = False
 
     def action_detail(self) -> None:
         key = self.query_one("#agents", SyncedTable).selected_key()
@@ -65,3 +78,6 @@ class AgentsScreen(ConsoleScreen):
 
     def action_import(self) -> None:
         self.app.action_import_agents()
+
+    def action_sync(self) -> None:
+        self.app.action_sync_agents()

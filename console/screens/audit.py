@@ -1,5 +1,6 @@
 """Audit: the activity log, newest first, live. `/` filters by text, and by `actor:NAME` and
-`kind:TYPE` (a trailing * matches a prefix: `kind:task_*`). Enter shows one entry in full."""
+`kind:TYPE` (a trailing * matches a prefix: `kind:task_*`). Enter shows one entry in full; `e`
+exports the log to a file (JSON lines, or CSV for a name ending in .csv) and says where."""
 
 from __future__ import annotations
 
@@ -63,10 +64,13 @@ class ActivityDetail(ModalScreen):
 
 class AuditScreen(ConsoleScreen):
     TITLE = "Audit"
-    BINDINGS = [Binding("enter", "detail", "Detail", id="audit.detail")]
+    BINDINGS = [
+        Binding("enter", "detail", "Detail", id="audit.detail"),
+        Binding("e", "export", "Export", id="audit.export"),
+    ]
 
     def compose_body(self) -> ComposeResult:
-        yield SyncedTable(id="log")
+        yield SyncedTable(id="log", flex="what", minimum={"time": 11, "kind": 12, "actor": 6})
 
     def on_mount(self) -> None:
         t = self.query_one("#log", SyncedTable)
@@ -89,13 +93,9 @@ class AuditScreen(ConsoleScreen):
             if any(w not in hay for w in words):
                 continue
             rows[a.id] = (stamp(a.created_at), Text(a.type, style=KIND_STYLE.get(a.type, "")), a.actor or "-", a.message)
-        table = self.query_one("#log", SyncedTable)
-        new = [k for k in rows if k not in table._rows_cache]
-        if new and table._rows_cache and not self.filter_text:
-            # newest first: new rows go on top, which add_row cannot do; rebuilding a few hundred
-            # rows happens only when activity arrives, never on a quiet poll
-            table.reset()
-        table.sync(rows)
+        # newest first: new rows go on top, which the table's sync does by rebuilding (a few hundred
+        # rows, only when activity arrives, never on a quiet poll)
+        self.query_one("#log", SyncedTable).sync(rows)
 
     def matches(self, *cells: object) -> bool:  # filtering is done in draw
         return True
@@ -109,3 +109,20 @@ class AuditScreen(ConsoleScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()
+
+    def action_export(self) -> None:
+        from console.screens.form import Field, Form
+
+        app = self.app
+        default = f"squad-audit-{stamp(app.clock() * 1000).replace(' ', '-').replace(':', '')}.jsonl"
+
+        def submit(values) -> str:
+            from console.service.audit import export_file
+
+            path, n = export_file(app.store, values["path"])
+            return f"{n} entries written to {path}"
+
+        app.push_screen(Form("Export the audit log", [
+            Field("path", "File (JSON lines; a name ending in .csv writes CSV). Relative to the folder the console "
+                  "started in; an existing file is never overwritten.", value=default, required="say where to write it"),
+        ], submit=submit))

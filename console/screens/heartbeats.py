@@ -18,13 +18,14 @@ class HeartbeatsScreen(ConsoleScreen):
     BINDINGS = [Binding("enter", "detail", "Detail", id="heartbeats.detail")]
 
     def compose_body(self) -> ComposeResult:
-        yield SyncedTable(id="beats")
+        yield SyncedTable(id="beats", flex="cause", minimum={"agent": 6, "status": 7, "last": 5, "next": 5, "up24": 6,
+                                                           "up7": 6, "strip": 4, "tok": 6, "cost": 5, "cause": 8})
         yield Static("", id="cause")
 
     def on_mount(self) -> None:
         t = self.query_one("#beats", SyncedTable)
-        for label, key in (("agent", "agent"), ("status", "status"), ("last beat", "last"), ("next", "next"),
-                           ("24h", "up24"), ("7d", "up7"), ("last slots", "strip"), ("tok/24h", "tok"),
+        for label, key in (("agent", "agent"), ("status", "status"), ("last", "last"), ("next", "next"),
+                           ("24h", "up24"), ("7d", "up7"), ("slots", "strip"), ("tok/24h", "tok"),
                            ("$/24h", "cost"), ("cause", "cause")):
             t.add_column(label, key=key)
         super().on_mount()

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from widgets.footer import key_display
+
 
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
@@ -45,7 +47,8 @@ class HelpScreen(ModalScreen):
         return t
 
     def _keys(self, binding: Binding) -> str:
+        """The keys as typed (`]`, `?`, `esc`, `^p`), never Textual's names (`right_square_bracket`)."""
         keymap = getattr(self.app, "_keymap", {}) or {}
         keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
-        names = {"question_mark": "?", "colon": ":", "slash": "/", "escape": "esc"}
-        return ",".join(names.get(k.strip(), k.strip()) for k in keys.split(","))
+        return ",".join(key_display(self.app, k.strip()) for k in keys.split(","))
+

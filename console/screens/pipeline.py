@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from console.screens.base import ConsoleScreen
-from console.screens.tasks import TaskForm
+from console.screens.form import Field, FieldError, Form
 from widgets.tables import SyncedTable
 from widgets.format import safe
 
@@ -25,6 +25,81 @@ def _score(x) -> str:
     return "-" if x is None else f"{x:.0f}"
 
 
+def _num(x) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Rows of words as aligned columns (the first row is the heading), as `pipeline show` prints."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def detail_text(d) -> Text:
+    """One opportunity as `squad-console pipeline show` prints it: market score and the rules, the
+    signals behind it (each once), the survey, the criteria table, the verdict."""
+    from console.service.pipeline import distinct_signals
+
+    o = d.opportunity
+    t = Text()
+    t.append(f"{o.title}", style="bold")
+    t.append(f"  ({o.stage}, {o.id})\n")
+    if o.description:
+        t.append(f"{o.description}\n", style="dim")
+    signals = distinct_signals(d.signals)
+    t.append(f"\nMarket score {_score(o.market_score)}", style="bold")
+    t.append(f" from {len(signals)} signal{'s' if len(signals) != 1 else ''}\n" if o.analysis else
+             " (not analysed yet: it is, when the feeds are fetched or at decide)\n")
+    if d.rules:
+        rows = [["RULE", "COMPETITOR", "KEYWORDS", "WEIGHT", "MATCHED", "POINTS"]]
+        for r in d.rules:
+            rows.append([str(r.get("name") or ""), r.get("competitor") or "any",
+                         ",".join(r.get("keywords") or []) or "(volume)", _num(r.get("weight")),
+                         str(r.get("matched", 0)), _num(r.get("points"))])
+        for i, line in enumerate(_columns(rows)):
+            t.append(line + "\n", style="dim" if i == 0 else "")
+    elif o.analysis:
+        t.append("  no [[pipeline.rules]] in squad.toml: the market score stays 0 (docs/PIPELINE.md)\n", style="yellow")
+    for s in signals[:12]:
+        t.append(f"  · {s.get('competitor') or '-'}: {s.get('title') or ''}", style="")
+        t.append(f"  ({', '.join(s['rules'])}, {_num(s.get('points'))} pts)\n", style="dim")
+    if len(signals) > 12:
+        t.append(f"  … and {len(signals) - 12} more (squad-console pipeline show {o.id})\n", style="dim")
+    if d.survey:
+        t.append(f"\nSurvey: validation {_score(d.survey.get('score'))}, {d.survey.get('respondents')} "
+                 f"respondent{'s' if d.survey.get('respondents') != 1 else ''}\n", style="bold")
+        rows = [["QUESTION", "KIND", "WEIGHT", "MEAN", "ANSWERED"]]
+        for q in d.survey.get("questions") or []:
+            mean = q.get("mean")
+            rows.append([str(q.get("id")), str(q.get("kind") or ""), _num(q.get("weight")),
+                         "-" if mean is None else f"{mean:.2f}", str(q.get("answered", 0))])
+        for i, line in enumerate(_columns(rows)):
+            t.append(line + "\n", style="dim" if i == 0 else "")
+    else:
+        t.append("\nSurvey: no response yet (s on the Pipeline screen, or `pipeline survey import`)\n", style="dim")
+    t.append("\nCriteria" + ("" if d.decided else " (a preview on the current data: not decided yet)") + "\n",
+             style="bold")
+    rows = [["CRITERION", "VALUE", "NEEDS", "RESULT"]]
+    for c in d.criteria:
+        rows.append([str(c.get("name")), _num(c.get("value")), f"{c.get('op', '')} {_num(c.get('threshold'))}",
+                     "pass" if c.get("passed") else "FAIL"])
+    for i, line in enumerate(_columns(rows)):
+        style = "dim" if i == 0 else ("green" if line.rstrip().endswith("pass") else "red")
+        t.append(line + "\n", style=style)
+    if d.verdict:
+        t.append("\nVerdict: " if d.decided else "\nWould be: ")
+        t.append(d.verdict.upper(), style=VERDICT_STYLE.get(d.verdict, ""))
+        t.append(f" ({d.why})\n")
+    if d.override:
+        t.append(f"  overridden to {d.override.get('verdict')} by {d.override.get('by')}: {d.override.get('reason')} "
+                 f"(computed: {d.override.get('computedVerdict')})\n", style="yellow")
+    if d.reproducible is not None:
+        ok, words = d.reproducible
+        t.append(f"  {'reproducible' if ok else 'NOT reproducible'}: {words}\n", style="green" if ok else "red")
+    t.append("\nesc to close", style="dim")
+    return t
+
+
 class OpportunityDetail(ModalScreen):
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="opportunity.close")]
 
@@ -33,44 +108,12 @@ class OpportunityDetail(ModalScreen):
         self.detail = detail
 
     def compose(self) -> ComposeResult:
-        d = self.detail
-        o = d.opportunity
-        t = Text()
-        t.append(f"{o.title}  ", style="bold")
-        t.append(f"({o.stage}, {o.id})\n")
-        if d.verdict:
-            t.append("verdict: ")
-            t.append(d.verdict.upper(), style=VERDICT_STYLE.get(d.verdict, ""))
-            t.append(f"  {'recorded' if d.decided else 'preview on the current data'} — {d.why}\n")
-        if d.override:
-            t.append(f"override by {d.override.get('by')}: {d.override.get('reason')} "
-                     f"(computed: {d.override.get('computedVerdict')})\n", style="yellow")
-        if d.reproducible is not None:
-            ok, words = d.reproducible
-            t.append(("✓ " if ok else "✗ ") + words + "\n", style="green" if ok else "red")
-        t.append("\nCriteria\n", style="bold")
-        for row in d.criteria:
-            mark = ("✓", "green") if row.get("passed") else ("✗", "red")
-            value = row.get("value")
-            t.append(f"  {mark[0]} ", style=mark[1])
-            t.append(f"{row['name']}: {'-' if value is None else f'{value:g}'} {row.get('op', '')} {row.get('threshold')}\n")
-        t.append(f"\nMarket score {_score(o.market_score)}", style="bold")
-        t.append(f" from {len(d.signals)} signal(s)\n")
-        for r in d.rules[:8]:
-            t.append(f"  rule {r.get('competitor') or r.get('name') or ''}: {r}\n", style="dim")
-        for s in d.signals[:12]:
-            t.append(f"  · {s.get('competitor', '')}: {s.get('title', '')}\n")
-        if d.survey:
-            t.append(f"\nSurvey: score {_score(d.survey.get('score'))}, {d.survey.get('respondents')} respondent(s)\n",
-                     style="bold")
-            for q in d.survey.get("questions") or []:
-                mean = q.get("mean")
-                t.append(f"  {q.get('id')}: mean {'-' if mean is None else f'{mean:.2f}'} ({q.get('answers', '')} answers)\n")
-        else:
-            t.append("\nSurvey: no response yet (s on the Pipeline screen, or `pipeline survey import`)\n", style="dim")
-        t.append("\nesc to close", style="dim")
         with VerticalScroll(id="detail"):
-            yield Static(safe(t, multiline=True))
+            yield Static(safe(detail_text(self.detail), multiline=True), id="opportunity-text")
+
+
+OPPORTUNITY_ACTIONS = {"detail", "new", "advance", "decide", "override", "survey"}
+FEED_ACTIONS = {"feed_add", "feed_remove"}
 
 
 class PipelineScreen(ConsoleScreen):
@@ -83,13 +126,17 @@ class PipelineScreen(ConsoleScreen):
         Binding("d", "decide", "Decide", id="pipeline.decide"),
         Binding("o", "override", "Override", id="pipeline.override"),
         Binding("s", "survey", "Survey answer", id="pipeline.survey"),
+        Binding("n", "feed_add", "Add feed", id="pipeline.feed_add"),
+        Binding("x", "feed_remove", "Remove feed", id="pipeline.feed_remove"),
+        Binding("tab", "switch", "Opportunities/feeds", id="pipeline.switch", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:
         yield Static("Opportunities", classes="section-title")
-        yield SyncedTable(id="opportunities")
-        yield Static("Feeds", classes="section-title")
-        yield SyncedTable(id="feeds")
+        yield SyncedTable(id="opportunities", flex="title", minimum={"stage": 8, "title": 16, "verdict": 5})
+        yield Static("Feeds (tab: here; n adds, x removes, f fetches)", classes="section-title", id="feeds-title")
+        yield SyncedTable(id="feeds", flex="url", minimum={"competitor": 8, "state": 6, "words": 12, "url": 16})
+        yield Static("", id="pipeline-note")
 
     def on_mount(self) -> None:
         o = self.query_one("#opportunities", SyncedTable)
@@ -102,6 +149,27 @@ class PipelineScreen(ConsoleScreen):
             f.add_column(label, key=key)
         super().on_mount()
         o.focus()
+
+    def _feeds_focused(self) -> bool:
+        return self.focused is not None and self.focused.id == "feeds"
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """The opportunities' keys while they have focus, the feeds' keys while the feeds have it
+        (n adds an opportunity or a feed)."""
+        if action == self.forced_action:
+            return True
+        if action in FEED_ACTIONS:
+            return self._feeds_focused()
+        if action in OPPORTUNITY_ACTIONS:
+            return not self._feeds_focused()
+        return True
+
+    def on_descendant_focus(self, event) -> None:
+        self.refresh_bindings()
+
+    def action_switch(self) -> None:
+        target = "#opportunities" if self._feeds_focused() else "#feeds"
+        self.query_one(target, SyncedTable).focus()
 
     def pipeline(self):
         from console.service.pipeline import pipeline_for
@@ -129,6 +197,14 @@ class PipelineScreen(ConsoleScreen):
             if self.matches(h.feed.competitor, h.feed.url, h.state, h.words):
                 feeds[h.feed.url] = (h.feed.competitor, Text(h.state, style=style), h.words, nxt, h.feed.url)
         self.query_one("#feeds", SyncedTable).sync(feeds)
+        note = self.query_one("#pipeline-note", Static)
+        if not rows and not feeds and not self.filter_text:
+            note.update(Text("Nothing in the pipeline yet: tab then n watches a competitor's feed, n here adds an "
+                             "opportunity. docs/PIPELINE.md walks through feeds → signals → survey → decision.",
+                             style="dim"))
+            note.display = True
+        else:
+            note.display = False
 
     # ----------------------------------------------------------------- actions
     def _selected(self) -> str | None:
@@ -159,12 +235,12 @@ class PipelineScreen(ConsoleScreen):
         self._act("Fetch", go)
 
     def action_new(self) -> None:
-        def created(values) -> None:
-            if values:
-                self._act("New opportunity", lambda: f"created: {self.pipeline().create_opportunity(values['title'], values.get('description', '')).title}")
+        def submit(values) -> str:
+            o = self.pipeline().create_opportunity(values["title"], values.get("description", ""))
+            return f"created: {o.title} (stage analysis)"
 
-        self.app.push_screen(TaskForm("New opportunity", [("title", "Title", ""), ("description", "Description", "")]),
-                             created)
+        self.app.push_screen(Form("New opportunity", [Field("title", "Title", required="an opportunity needs a title"),
+                                                      Field("description", "Description")], submit=submit))
 
     def action_advance(self) -> None:
         key = self._selected()
@@ -178,20 +254,27 @@ class PipelineScreen(ConsoleScreen):
                 self.pipeline().decide(key)))
 
     def action_override(self) -> None:
+        from console.service.models import VERDICTS
+
         key = self._selected()
         if not key:
             return
 
-        def given(values) -> None:
-            if values is None:
-                return
-            verdict, reason = values.get("verdict", "").strip().lower(), values.get("reason", "").strip()
-            self._act("Override", lambda: (lambda o: f"{o.title}: {verdict} (override)")(
-                self.pipeline().override(key, verdict, reason)))
+        def submit(values) -> str:
+            verdict = values["verdict"]
+            if not verdict:
+                raise FieldError("verdict", "pick a verdict (space ticks one)")
+            if len(verdict) > 1:
+                raise FieldError("verdict", "pick one verdict, not " + " and ".join(verdict))
+            if not values["reason"]:
+                raise FieldError("reason", "an override needs a reason (it is audited)")
+            o = self.pipeline().override(key, verdict[0], values["reason"])
+            return f"{o.title}: {verdict[0]} (override)"
 
-        self.app.push_screen(TaskForm("Override the verdict (a reason is required)",
-                                      [("verdict", "Verdict: go, no_go or more_data", ""),
-                                       ("reason", "Reason (audited)", "")]), given)
+        self.app.push_screen(Form("Override the verdict", [
+            Field("verdict", "Verdict", choices=[(v, v) for v in VERDICTS]),
+            Field("reason", "Reason (required, audited)"),
+        ], submit=submit))
 
     def action_survey(self) -> None:
         key = self._selected()
@@ -200,22 +283,48 @@ class PipelineScreen(ConsoleScreen):
         try:
             template = self.pipeline().template()
         except Exception as exc:  # a bad template file: say so, never crash the screen
-            self.app.notify(str(exc), title="Survey", severity="error", timeout=8)
+            self.app.notify(getattr(exc, "message", None) or str(exc), title="Survey", severity="error", timeout=8)
             return
-        fields = [("respondent", "Respondent (a name or id)", "")]
+        fields = [Field("respondent", "Respondent (a name or id)", required="say who answered")]
         for q in template.questions:
             hint = f"{template.scale_min:g}-{template.scale_max:g}" if q.kind == "scale" else q.kind.replace("_", "/")
-            fields.append((q.id, f"{q.text} ({hint}{'' if q.required else ', optional'})", ""))
+            fields.append(Field(q.id, f"{q.text} ({hint}{'' if q.required else ', optional'})"))
 
-        def given(values) -> None:
-            if values is None:
-                return
+        def submit(values) -> str:
             respondent = values.pop("respondent", "")
             answers = {k: v for k, v in values.items() if v != ""}
-            self._act("Survey", lambda: (lambda r: f"{r.respondents} respondent(s), score {_score(r.score)}")(
-                self.pipeline().add_response(key, respondent, answers)))
+            r = self.pipeline().add_response(key, respondent, answers)
+            return f"{r.respondents} respondent(s), score {_score(r.score)}"
 
-        self.app.push_screen(TaskForm(f"Survey answer: {template.title}", fields), given)
+        self.app.push_screen(Form(f"Survey answer: {template.title}", fields, submit=submit))
+
+    def action_feed_add(self) -> None:
+        self.query_one("#feeds", SyncedTable).focus()
+
+        def submit(values) -> str:
+            feed = self.pipeline().add_feed(values["url"], values["competitor"])
+            return f"watching {feed.url} ({feed.competitor}): f fetches it now"
+
+        self.app.push_screen(Form("Watch a feed", [
+            Field("url", "Feed URL (RSS or Atom)", required="a feed needs its URL", placeholder="https://…/feed.xml"),
+            Field("competitor", "Competitor (whose feed it is; the rules' `competitor`)",
+                  required="say whose feed it is"),
+        ], submit=submit))
+
+    def action_feed_remove(self) -> None:
+        url = self.query_one("#feeds", SyncedTable).selected_key()
+        if url is None:
+            self.app.notify("no feed selected (tab to the feeds, n adds one)", severity="warning", timeout=3)
+            return
+
+        def submit(values) -> str:
+            if values.get("confirm", "").lower() != "yes":
+                raise FieldError("confirm", "type yes to stop watching it (esc keeps it)")
+            feed = self.pipeline().remove_feed(url)
+            return f"stopped watching {feed.url} (its signals stay)"
+
+        self.app.push_screen(Form(f"Stop watching {url}", [
+            Field("confirm", 'Type "yes" to stop watching it (audited; its signals stay)')], submit=submit))
 
     def action_detail(self) -> None:
         key = self.query_one("#opportunities", SyncedTable).selected_key()
@@ -227,7 +336,7 @@ class PipelineScreen(ConsoleScreen):
         try:
             detail = self.pipeline().detail(key)
         except Exception as exc:  # noqa: BLE001 - shown, not raised
-            self.app.call_from_thread(self.app.notify, str(exc), severity="error")
+            self.app.call_from_thread(self.app.notify, getattr(exc, "message", None) or str(exc), severity="error")
             return
         self.app.call_from_thread(self.app.push_screen, OpportunityDetail(detail))
 

@@ -5,56 +5,57 @@ keyboard. The rules (agent names, inbox → assigned, the flow) are console.serv
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.containers import Horizontal
+from textual.widgets import Static
 
 from console.screens.base import ConsoleScreen
+from console.screens.form import Field, Form
 from console.service.models import TASK_STATUSES
 from widgets.format import safe
 from widgets.tables import SyncedTable
 
 LABELS = {"inbox": "Inbox", "assigned": "Assigned", "in_progress": "In progress", "review": "Review",
           "done": "Done", "blocked": "Blocked"}
+SHORT = {"in_progress": "Doing", "assigned": "To do"}  # column titles that fit 80 columns
 
 
-class TaskForm(ModalScreen):
-    """New task, or the assignees of one: fields, enter to save, esc to cancel."""
+TaskForm = Form  # the forms of this screen (and the Pipeline's) are the one Form
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
-    def __init__(self, title: str, fields: list[tuple[str, str, str]]) -> None:
-        super().__init__()
-        self.form_title = title
-        self.fields = fields  # (name, label, initial value)
+def agent_choices(app, view, chosen_doc_ids=()) -> tuple[list[tuple[str, str]], list[str]]:
+    """The agents to pick from: the store's, then squad.toml's not yet registered (registered when
+    the form is saved, as `agents sync` would). (choices as (label, OpenClaw id), the ids ticked)."""
+    stored = {a.agent_id: a for a in view.agents.values()} if view else {}
+    choices, chosen = [], []
+    for agent_id, a in sorted(stored.items()):
+        choices.append((f"{a.name} ({agent_id})" + (f" · {a.role}" if a.role else ""), agent_id))
+        if a.id in chosen_doc_ids:
+            chosen.append(agent_id)
+    for cfg in app.settings.agents:
+        if cfg.id not in stored:
+            choices.append((f"{cfg.name} ({cfg.id}) · in squad.toml, registered when saved", cfg.id))
+    return choices, chosen
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="form"):
-            yield Static(safe(Text.assemble((self.form_title, "bold"), "  (enter: next / save · esc: cancel)")))
-            for name, label, value in self.fields:
-                yield Label(label)
-                yield Input(value=value, id=f"field-{name}")
-            yield Static("", id="form-error")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        inputs = list(self.query(Input))
-        i = inputs.index(event.input)
-        if i + 1 < len(inputs):
-            inputs[i + 1].focus()
-            return
-        values = {name: self.query_one(f"#field-{name}", Input).value.strip() for name, _, _ in self.fields}
-        if "title" in values and not values["title"]:
-            self.query_one("#form-error", Static).update("[red]a task needs a title[/red]")
-            inputs[0].focus()
-            return
-        self.dismiss(values)
+NO_AGENTS = ("No agent to assign: squad.toml names none and the store holds none. Import OpenClaw's "
+             "agents with i on the Agents screen (squad-console agents import), or add [[agents]] to squad.toml.")
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+
+def register_missing(store, settings, agent_ids) -> list[str]:
+    """Register the picked agents that are only in squad.toml (the ids registered)."""
+    from console.service.agents import squad_specs, upsert
+
+    known = {a.agent_id for a in store.list_agents()}
+    missing = [i for i in agent_ids if i not in known]
+    if missing:
+        upsert(store, squad_specs(settings, only=missing))
+    return missing
 
 
 class TasksScreen(ConsoleScreen):
@@ -68,6 +69,10 @@ class TasksScreen(ConsoleScreen):
         Binding("b", "block", "Block", id="tasks.block"),
         Binding("x", "remove", "Remove", id="tasks.remove"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._follow: tuple[str, str] | None = None  # (task id, status): focus it once the poll shows it there
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="board"):
@@ -83,6 +88,20 @@ class TasksScreen(ConsoleScreen):
         super().on_mount()
         self.query_one("#col-inbox", SyncedTable).focus()
 
+    def on_resize(self, event) -> None:
+        self._titles()
+
+    def _titles(self) -> None:
+        """Each column's name on top (shortened when the column is narrow), its count below."""
+        for status in TASK_STATUSES:
+            table = self.query_one(f"#col-{status}", SyncedTable)
+            count = len(table._rows_cache)
+            label = LABELS[status]
+            if table.size.width and len(label) + 6 > table.size.width:  # corners and padding take 6
+                label = SHORT.get(status, label)
+            table.border_title = label
+            table.border_subtitle = str(count)
+
     def draw(self, view) -> None:
         names = {a.id: a.agent_id for a in view.agents.values()}
         columns: dict[str, dict] = {s: {} for s in TASK_STATUSES}
@@ -92,12 +111,32 @@ class TasksScreen(ConsoleScreen):
                 continue
             columns.setdefault(t.status, {})[t.id] = (f"{t.title}" + (f" · {who}" if who else ""),)
         for status in TASK_STATUSES:
-            table = self.query_one(f"#col-{status}", SyncedTable)
-            table.sync(columns.get(status, {}))
-            table.border_title = f"{LABELS[status]} {len(columns.get(status, {}))}"
+            self.query_one(f"#col-{status}", SyncedTable).sync(columns.get(status, {}))
+        self._titles()
+        if self._follow is not None:
+            task_id, status = self._follow
+            if task_id in columns.get(status, {}):
+                self._follow = None
+                table = self.query_one(f"#col-{status}", SyncedTable)
+                table.focus()
+                table.move_to(task_id)
+        self._detail(self._focused_key())
+
+    def _focused_key(self) -> str | None:
+        focused = self.focused
+        if isinstance(focused, SyncedTable) and focused.id and focused.id.startswith("col-"):
+            return focused.selected_key()
+        return None
 
     def on_data_table_row_highlighted(self, event) -> None:
-        key = event.row_key.value if event.row_key else None
+        if event.data_table is self.focused:
+            self._detail(event.row_key.value if event.row_key else None)
+
+    def on_descendant_focus(self, event) -> None:
+        if isinstance(event.widget, SyncedTable):
+            self._detail(event.widget.selected_key())
+
+    def _detail(self, key: str | None) -> None:
         task = next((t for t in self.view.tasks if t.id == key), None) if self.view and key else None
         box = self.query_one("#task-detail", Static)
         if task is None:
@@ -113,41 +152,56 @@ class TasksScreen(ConsoleScreen):
 
     # ----------------------------------------------------------------- actions
     def _selected(self) -> tuple[str, object] | None:
-        focused = self.focused
-        if isinstance(focused, SyncedTable) and focused.id and focused.id.startswith("col-"):
-            key = focused.selected_key()
-            if key and self.view is not None:
-                task = next((t for t in self.view.tasks if t.id == key), None)
-                if task is not None:
-                    return key, task
+        if self._follow is not None and self.view is not None:
+            # a card just moved and the poll has not shown it yet: the keys still act on it
+            # (`]` `]` moves one task two columns, never two tasks)
+            task_id, status = self._follow
+            task = next((t for t in self.view.tasks if t.id == task_id), None)
+            if task is not None:
+                return task_id, replace(task, status=status)
+        key = self._focused_key()
+        if key and self.view is not None:
+            task = next((t for t in self.view.tasks if t.id == key), None)
+            if task is not None:
+                return key, task
         self.app.notify("select a task first (tab between columns, arrows within)", severity="warning", timeout=3)
         return None
 
-    def action_new(self) -> None:
-        def created(values) -> None:
-            if values:
-                self._write(lambda store, tasks: "created: " + tasks.create(
-                    store, values["title"], values.get("description", ""), tasks.split_names(values.get("assign", ""))).title)
+    def _agents_field(self, chosen_doc_ids=()) -> Field:
+        choices, chosen = agent_choices(self.app, self.view, chosen_doc_ids)
+        return Field("assign", "Assign to (space ticks an agent)", choices=choices, chosen=chosen, empty=NO_AGENTS)
 
-        self.app.push_screen(TaskForm("New task", [("title", "Title", ""), ("description", "Description", ""),
-                                                   ("assign", "Assign to (OpenClaw ids, comma-separated)", "")]),
-                             created)
+    def action_new(self) -> None:
+        app = self.app
+
+        def submit(values) -> str:
+            from console.service import tasks
+
+            register_missing(app.store, app.settings, values["assign"])
+            task = tasks.create(app.store, values["title"], values.get("description", ""), values["assign"])
+            who = ", ".join(values["assign"])
+            return f"created: {task.title}" + (f" (assigned to {who})" if who else " (in the inbox)")
+
+        self.app.push_screen(Form("New task", [Field("title", "Title", required="a task needs a title"),
+                                               Field("description", "Description"), self._agents_field()],
+                                  submit=submit))
 
     def action_assign(self) -> None:
         picked = self._selected()
         if picked is None:
             return
         task_id, task = picked
-        names = {a.id: a.agent_id for a in self.view.agents.values()}
-        current = ",".join(names.get(i, "") for i in task.assignee_ids)
+        app = self.app
 
-        def assigned(values) -> None:
-            if values is not None:
-                self._write(lambda store, tasks: "assigned: " + tasks.assign(
-                    store, task, tasks.split_names(values["assign"])).title)
+        def submit(values) -> str:
+            from console.service import tasks
 
-        self.app.push_screen(TaskForm(f"Assign: {task.title}", [("assign", "Agents (OpenClaw ids, comma-separated)", current)]),
-                             assigned)
+            register_missing(app.store, app.settings, values["assign"])
+            done = tasks.assign(app.store, task, values["assign"])
+            self._follow = (task_id, done.status)
+            return f"{done.title}: " + (f"assigned to {', '.join(values['assign'])}" if values["assign"] else "nobody assigned")
+
+        self.app.push_screen(Form(f"Assign: {task.title}", [self._agents_field(task.assignee_ids)], submit=submit))
 
     def action_move(self, step: int) -> None:
         from console.service.tasks import stepped
@@ -158,39 +212,45 @@ class TasksScreen(ConsoleScreen):
         task_id, task = picked
         target = stepped(task.status, step)
         if target != task.status:
-            self._write(lambda store, tasks: self._moved(tasks.move(store, task_id, target)))
+            self._change(task_id, target, lambda store, tasks: self._moved(tasks.move(store, task_id, target)))
 
     def action_done(self) -> None:
         picked = self._selected()
         if picked is not None:
-            self._write(lambda store, tasks: self._moved(tasks.done(store, picked[0])))
+            self._change(picked[0], "done", lambda store, tasks: self._moved(tasks.done(store, picked[0])))
 
     def action_block(self) -> None:
         picked = self._selected()
         if picked is not None:
-            self._write(lambda store, tasks: self._moved(tasks.block(store, picked[0])))
+            self._change(picked[0], "blocked", lambda store, tasks: self._moved(tasks.block(store, picked[0])))
+
+    def _change(self, task_id: str, status: str, change) -> None:
+        self._follow = (task_id, status)  # the focus follows the card to its column
+        self._write(change)
 
     def action_remove(self) -> None:
         picked = self._selected()
         if picked is None:
             return
         task_id, task = picked
+        app = self.app
 
-        def confirmed(values) -> None:
-            if values is None:
-                return
+        def submit(values) -> str:
+            from console.service import tasks
+            from console.screens.form import FieldError
+
             if values.get("confirm", "").lower() != "yes":
-                self.app.notify("not removed (type yes to remove it)", title="Task", severity="warning", timeout=4)
-                return
-            self._write(lambda store, tasks: "removed: " + tasks.remove(store, task_id).title)
+                raise FieldError("confirm", "type yes to remove it (esc keeps it)")
+            removed = tasks.remove(app.store, task_id)
+            return f"removed: {removed.title}"
 
-        self.app.push_screen(TaskForm(f"Remove: {task.title}",
-                                      [("confirm", 'Type "yes" to remove it (audited; its messages stay)', "")]),
-                             confirmed)
+        self.app.push_screen(Form(f"Remove: {task.title}",
+                                  [Field("confirm", 'Type "yes" to remove it (audited; its messages stay)')],
+                                  submit=submit))
 
     @staticmethod
     def _moved(task) -> str:
-        return f"{task.title} → {task.status}"
+        return f"{task.title} → {LABELS.get(task.status, task.status)}"
 
     @work(thread=True, exclusive=False, group="tasks", exit_on_error=False)
     def _write(self, change) -> None:
@@ -201,6 +261,7 @@ class TasksScreen(ConsoleScreen):
         try:
             message = change(self.app.store, tasks)
         except (tasks.TaskError, StoreError) as exc:
+            self._follow = None
             self.app.call_from_thread(self.app.notify, exc.describe(), title="Not saved", severity="error", timeout=8)
             return
         self.app.call_from_thread(self.app.notify, message, title="Task", timeout=3)

@@ -15,9 +15,10 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from console.screens.base import ConsoleScreen
+from widgets.footer import KeyFooter
 from widgets.format import stamp, safe
 from widgets.tables import SyncedTable
 
@@ -32,7 +33,6 @@ class VaultScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="vault-status")
         yield SyncedTable(id="entries")
-        yield Static("", id="vault-detail")
 
     def on_mount(self) -> None:
         t = self.query_one("#entries", SyncedTable)
@@ -65,25 +65,59 @@ class VaultScreen(ConsoleScreen):
     def action_detail(self) -> None:
         key = self.query_one("#entries", SyncedTable).selected_key()
         entry = next((e for e in getattr(self, "entries", []) if e.name == key), None)
-        box = self.query_one("#vault-detail", Static)
         if entry is None:
-            box.update("")
+            self.app.notify("no entry selected (the vault is empty: m migrates the workspaces' credentials)",
+                            severity="warning", timeout=4)
             return
-        t = Text()
-        t.append(f"{entry.name}\n", style="bold")
-        for v in entry.versions:
-            t.append(f"  v{v.version}  {stamp(v.created_at)}  key {v.kid}  fingerprint {v.fingerprint}  "
-                     f"from {v.source or '-'}\n")
-        box.update(safe(t, multiline=True))
+        used = (self.view.vault.usage.get(entry.name) or []) if self.view and self.view.vault else []
+        self.app.push_screen(VersionsScreen(entry, used))
+
+    def on_data_table_row_selected(self, event) -> None:
+        self.action_detail()
 
     def action_migrate(self) -> None:
         self.app.push_screen(MigrationWizard(), lambda _: self.app.reread_vault())
+
+
+class VersionsScreen(ModalScreen):
+    """One vault entry's versions: when, with which key, its fingerprint, where it came from. Never a value."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="versions.close")]
+
+    def __init__(self, entry, used: list[str]) -> None:
+        super().__init__()
+        self.entry = entry
+        self.used = used
+
+    def compose(self) -> ComposeResult:
+        e = self.entry
+        t = Text()
+        t.append(f"{e.name}", style="bold")
+        t.append(f"  {len(e.versions)} version{'s' if len(e.versions) != 1 else ''}, latest v{e.latest}\n\n")
+        rows = [["VERSION", "WRITTEN", "KEY", "FINGERPRINT", "FROM"]]
+        for v in sorted(e.versions, key=lambda v: -v.version):
+            rows.append([f"v{v.version}", stamp(v.created_at), str(v.kid), str(v.fingerprint), v.source or "-"])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for i, r in enumerate(rows):
+            t.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n", style="dim" if i == 0 else "")
+        t.append(f"\nused by: {', '.join(self.used) or 'no workflow found'}\n")
+        t.append("values are never shown: `squad-console vault get NAME` prints one, `vault exec` passes it on\n",
+                 style="dim")
+        t.append("\nesc to close", style="dim")
+        with VerticalScroll(id="detail"):
+            yield Static(safe(t, multiline=True), id="versions-text")
 
 
 class WizardReady(Message):
     def __init__(self, migration, plan, error: str | None) -> None:
         super().__init__()
         self.migration, self.plan, self.error = migration, plan, error
+
+
+class KeyMade(Message):
+    def __init__(self, result, error: str | None) -> None:
+        super().__init__()
+        self.result, self.error = result, error
 
 
 class StepFinished(Message):
@@ -98,8 +132,15 @@ class MigrationWizard(ModalScreen):
 
     BINDINGS = [
         Binding("enter", "run_step", "Run this step", id="wizard.run"),
+        Binding("enter", "finish", "Close", id="wizard.finish"),
+        Binding("g", "generate_key", "Generate a key", id="wizard.keygen"),
         Binding("escape", "close", "Close (resume later)", id="wizard.close"),
+        Binding("pagedown", "scroll(1)", "Scroll", id="wizard.page_down", show=False),
+        Binding("pageup", "scroll(-1)", "Scroll", id="wizard.page_up", show=False),
+        Binding("down", "scroll_line(1)", "Scroll", id="wizard.down", show=False),
+        Binding("up", "scroll_line(-1)", "Scroll", id="wizard.up", show=False),
     ]
+    COPY_PHRASE = "I have a copy"
 
     def __init__(self) -> None:
         super().__init__()
@@ -107,6 +148,37 @@ class MigrationWizard(ModalScreen):
         self.plan = None
         self.last = None
         self.busy = False
+        self.new_key = None  # a key generated here, shown once, used after the "keep a copy" confirmation
+
+    def finished(self) -> bool:
+        return self.migration is not None and self.migration.next_step() is None
+
+    def offers_key(self) -> bool:
+        """Step 2 with no vault key: the wizard can make one."""
+        if self.migration is None or self.busy or self.new_key is not None:
+            return False
+        step = self.migration.next_step()
+        return step is not None and step.id == "key" and not self.migration.vault.has_key
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "run_step":
+            return not self.finished() and self.new_key is None
+        if action == "finish":
+            return self.finished() or self.migration is None
+        if action == "generate_key":
+            return self.offers_key()
+        return True
+
+    def action_scroll(self, pages: int) -> None:
+        body = self.query_one("#wizard-body", VerticalScroll)
+        body.scroll_to(y=body.scroll_y + pages * max(1, body.size.height - 1), animate=False)
+
+    def action_scroll_line(self, lines: int) -> None:
+        body = self.query_one("#wizard-body", VerticalScroll)
+        body.scroll_to(y=body.scroll_y + lines, animate=False)
+
+    def action_finish(self) -> None:
+        self.dismiss(self.finished())
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
@@ -116,7 +188,7 @@ class MigrationWizard(ModalScreen):
                 yield Static("Reading the workspaces…", id="wizard-text")
             yield Input(placeholder="", id="wizard-confirm")
             yield Static("", id="wizard-hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#wizard-confirm", Input).display = False
@@ -151,7 +223,8 @@ class MigrationWizard(ModalScreen):
         box = self.query_one("#wizard-confirm", Input)
         if step is None:
             box.display = False
-            self._page(self._report(), hint="esc to close · the vault screen lists the entries")
+            self._page(self._report(), hint="enter or esc closes · the vault screen lists the entries")
+            self.refresh_bindings()
             return
         index = [s.id for s in steps].index(step.id) + 1
         self.query_one("#wizard-title", Static).update(
@@ -168,13 +241,20 @@ class MigrationWizard(ModalScreen):
         if step.destructive:
             t.append("This step changes files in the workspaces.\n", style="bold yellow")
         t.append_text(self._step_extra(step.id))
+        hint = "enter runs this step · esc closes (the journal keeps the progress)"
+        if self.offers_key():
+            t.append("\nThere is no vault key yet. Press g to generate one here: it is kept in the OS keyring when "
+                     "one works, and shown once for you to keep a copy (a password manager). Or set "
+                     "CONVEX_VAULT_KEY (squad-console vault init) and reopen the wizard.\n", style="bold")
+            hint = "g generates a vault key · enter runs this step · esc closes (the journal keeps the progress)"
         needs = step.confirm is not None
         box.display = needs
         if needs:
             box.value = ""
             box.placeholder = f'type "{step.confirm}" then enter' + (" (or just enter to skip)" if step.id == "convex" else "")
             box.focus()
-        self._page(t, hint="enter runs this step · esc closes (the journal keeps the progress)")
+        self._page(t, hint=hint)
+        self.refresh_bindings()
 
     def _step_extra(self, step_id: str) -> Text:
         t = Text()
@@ -226,8 +306,79 @@ class MigrationWizard(ModalScreen):
         self.query_one("#wizard-hint", Static).update(safe(Text(hint, style="dim"), multiline=True))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "wizard-confirm":
-            self.action_run_step()
+        if event.input.id != "wizard-confirm":
+            return
+        if self.new_key is not None:
+            self._confirm_copy(event.value.strip())
+            return
+        self.action_run_step()
+
+    # ------------------------------------------------------------------ a key made here
+    def action_generate_key(self) -> None:
+        if not self.offers_key():
+            return
+        self.busy = True
+        self.query_one("#wizard-hint", Static).update(Text("generating a vault key…", style="bold"))
+        self._generate()
+
+    @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
+    def _generate(self) -> None:
+        from console.service.vault import init_key
+
+        env = dict(self.app.watch.env) if getattr(self.app, "_watch", None) is not None else None
+        try:
+            result = init_key(env)
+        except Exception as exc:  # noqa: BLE001 - said on the page
+            self.post_message(KeyMade(None, getattr(exc, "message", None) or str(exc)))
+            return
+        self.post_message(KeyMade(result, None))
+
+    @on(KeyMade)
+    def _key_made(self, message: KeyMade) -> None:
+        self.busy = False
+        if message.error:
+            self.query_one("#wizard-hint", Static).update(safe(Text(message.error, style="bold red"), multiline=True))
+            return
+        r = self.new_key = message.result
+        t = Text()
+        t.append(f"Vault key {r.key.kid} generated\n\n", style="bold")
+        if r.stored_in_keyring:
+            t.append(f"It is kept in the OS keyring ({r.keyring_backend}). ")
+        else:
+            t.append(f"No usable OS keyring ({r.reason}): it is kept by this session only. Put this line in the "
+                     "environment of every shell and agent that uses the vault:\n")
+        t.append("Keep a copy somewhere safe (a password manager) NOW: it is not shown again, and losing it loses "
+                 "every secret in the vault.\n\n", style="bold yellow")
+        t.append(f"export CONVEX_VAULT_KEY={r.key.hex()}\n", style="bold")
+        t.append(f'\nType "{self.COPY_PHRASE}" then enter to use it and go on with step 2. esc stops here '
+                 "(a key kept in the keyring stays there).\n", style="dim")
+        box = self.query_one("#wizard-confirm", Input)
+        box.display = True
+        box.value = ""
+        box.placeholder = f'type "{self.COPY_PHRASE}" then enter'
+        box.focus()
+        self._page(t, hint=f'type "{self.COPY_PHRASE}" once the key is copied · esc closes')
+        self.refresh_bindings()
+
+    def _confirm_copy(self, typed: str) -> None:
+        if typed.lower() != self.COPY_PHRASE.lower():
+            self.query_one("#wizard-hint", Static).update(
+                Text(f'type exactly "{self.COPY_PHRASE}" once the key is copied (esc to stop here)', style="bold red"))
+            return
+        key = self.new_key.key
+        if not self.new_key.stored_in_keyring:  # this session's reads of the vault use it too
+            from console.service.vault.keys import KEY_ENV
+
+            if getattr(self.app, "_watch", None) is not None:
+                self.app.watch.env[KEY_ENV] = key.hex()
+            env = self.app._watch_args.get("env") if hasattr(self.app, "_watch_args") else None
+            if isinstance(env, dict):
+                env[KEY_ENV] = key.hex()
+        self.migration.vault.set_key(key)
+        self.new_key = None
+        self.query_one("#wizard-confirm", Input).value = ""
+        self.show_current()
+        self.action_run_step()
 
     def action_run_step(self) -> None:
         if self.migration is None or self.busy:
@@ -263,11 +414,7 @@ class MigrationWizard(ModalScreen):
             self.query_one("#wizard-hint", Static).update(safe(Text(message.error, style="bold red"), multiline=True))
             return
         self.last = message.result
-        if message.result.status == "failed":
-            self.show_current()
-            self.query_one("#wizard-hint", Static).update(safe(Text(f"failed: {message.result.summary}", style="bold red"), multiline=True))
-            return
-        self.show_current()
+        self.show_current()  # a failed step is said once, at the top of the page
 
     def action_close(self) -> None:
         self.dismiss(False)

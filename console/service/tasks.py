@@ -1,7 +1,7 @@
 """Task use cases shared by the Tasks screen and `squad-console tasks`: the rules live here once.
 
-- agents are named by their OpenClaw ids and resolved to the store's ids (unknown names refused,
-  with the registered ones listed);
+- agents are named by their OpenClaw ids or their names, in any case (`veda, Orin`), and resolved
+  to the store's ids (unknown names refused, with the registered ones listed);
 - a task is named by its id, the end of its id, or its exact title (case-insensitive);
 - a new task with assignees starts `assigned`, else `inbox`; assigning an inbox task moves it to
   `assigned`;
@@ -33,14 +33,19 @@ def split_names(text: str) -> list[str]:
 
 
 def agent_doc_ids(store: Store, names: Sequence[str]) -> list[str]:
-    """The store's ids of the agents with these OpenClaw ids, in order; unknown names refused."""
-    agents = {a.agent_id: a.id for a in store.list_agents()}
-    unknown = [n for n in names if n not in agents]
+    """The store's ids of the agents named (OpenClaw id or name, any case), in order; unknown
+    names refused."""
+    from console.service.agents import resolve
+
+    stored = store.list_agents()
+    found, unknown = resolve(stored, names)
     if unknown:
-        raise TaskError(f"unknown agent(s) {', '.join(unknown)} (registered: {', '.join(sorted(agents)) or 'none'})",
-                        hint="register them first: squad-console agents sync (or agents import)",
-                        code="unknown_agent", data={"unknown": unknown, "registered": sorted(agents)})
-    return [agents[n] for n in names]
+        registered = sorted(a.agent_id for a in stored)
+        raise TaskError(f"unknown agent(s) {', '.join(unknown)} (registered: {', '.join(registered) or 'none'})",
+                        hint="register them first: s on the Agents screen, or squad-console agents sync "
+                             "(agents import for openclaw.json's)",
+                        code="unknown_agent", data={"unknown": unknown, "registered": registered, "field": "assign"})
+    return [a.id for a in found]
 
 
 def resolve_task(store: Store, ref: str) -> Task:

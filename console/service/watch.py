@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.config import Settings
+from console.text import shown_url
 from console.service.health.book import HealthBook, SlotMark, seed_book
 from console.service.models import Activity, Agent, Task
 from console.service.pipeline import BoardRow, FeedHealth, board_rows, feed_health
@@ -84,6 +85,19 @@ class StepResult:
     poll: PollResult
     view: View
     transitions: list[Transition]
+
+
+def unavailable_view(settings: Settings, error: Exception, now_ms: float, store_words: str | None = None) -> View:
+    """What the screens show when the store cannot even be opened (a corrupt file, no key): the
+    squad.toml agents by name, the reason and its fix, as a stale view with no data."""
+    message = getattr(error, "message", None) or str(error) or "the store could not be opened"
+    hint = getattr(error, "hint", None)
+    where = store_words or (f"local {settings.store.local_path()}" if settings.store.kind == "local"
+                            else f"convex {shown_url(settings.store.url) if settings.store.url else '(no URL)'}")
+    view = View(at=now_ms, store=where, last_error=message, error_hint=hint)
+    view.names = {a.id: a.name for a in settings.agents}
+    view.alerts = [Alert("error", f"store: {message}", (hint,) if hint else ())]
+    return view
 
 
 class Watch:
@@ -228,18 +242,19 @@ class Watch:
         comms = f"{len(recent)} messages in 24 h" + ("" if a2a is None else f" · agent-to-agent {'on' if a2a else 'off'}")
         out.append(Criterion("Inter-agent comms", "working", comms, bool(recent) and a2a is not False))
         plaintext = self.plaintext_files()
-        out.append(Criterion("Credential encryption", "no plaintext credentials",
+        out.append(Criterion("Credential encryption", "no plaintext",
                              "done" if not plaintext else f"{len(plaintext)} plaintext credential file(s)",
                              not plaintext))
         uptimes = [h.uptime_7d.time_based for h in view.health.values() if h.uptime_7d.time_based is not None]
         worst = min(uptimes) if uptimes else None
         out.append(Criterion("Heartbeat uptime", "> 99% (7 d)",
-                             "-" if worst is None else f"{worst * 100:.1f}% (worst agent, 7 d)",
+                             ("no runs yet" if not any(h.last_beat for h in view.health.values()) else
+                              "no slot due yet") if worst is None else f"{worst * 100:.1f}% (worst agent, 7 d)",
                              None if worst is None else worst > UPTIME_TARGET))
-        decisions = [a for a in self.poller.state.activities if a.type == "decision_made"]
+        decided = [r for _stage, rows in view.board for r in rows if r.verdict]
         out.append(Criterion("Revenue workflow", "prototyped",
-                             f"{len(decisions)} go/no-go decision(s)" if decisions else "no decision yet",
-                             bool(decisions) or None))
+                             f"{len(decided)} go/no-go decision(s)" if decided else "no decision yet",
+                             bool(decided) or None))
         return out
 
     def plaintext_files(self) -> list[Path]:
@@ -247,7 +262,8 @@ class Watch:
         if self._plaintext_check is None:
             from console.service.wiring import plaintext_credentials_check
 
-            self._plaintext_check = plaintext_credentials_check(self.settings)
+            self._plaintext_check = plaintext_credentials_check(
+                self.settings, lambda: list(self.poller.state.agents.values()))  # as polled: no store call
         return self._plaintext_check()
 
     def _alerts(self, view: View) -> list[Alert]:
@@ -258,11 +274,21 @@ class Watch:
         if gw is not None and not getattr(gw, "reachable", True):
             alerts.append(Alert("error", f"gateway unreachable: {getattr(gw, 'error', '')}",
                                 ("openclaw gateway status", "openclaw gateway restart")))
+        # one alert per cause: agents that fail for the same reason, with the same fix, are named
+        # together ("VEDA, ORIN failing: WhatsApp logged out"), the fix said once
+        groups: dict[tuple, list[str]] = {}
         for agent_id, h in view.health.items():
             if h.status.status in ("down", "failing", "late"):
                 causes = view.causes.get(agent_id) or []
                 first = causes[0] if causes else None
-                text = f"{view.names.get(agent_id, agent_id)} {h.status.status}: " + (first.title if first else h.status.reason)
-                alerts.append(Alert("error" if h.status.status != "late" else "warning", text,
-                                    tuple(first.fix) if first else ()))
+                key = (h.status.status, first.title if first else h.status.reason, tuple(first.fix) if first else (),
+                       first.code if first else None)
+                groups.setdefault(key, []).append(view.names.get(agent_id, agent_id))
+        for (status, why, fix, code), names in groups.items():
+            gateway = next((a for a in alerts if a.text.startswith("gateway unreachable")), None)
+            if gateway is not None and code == "gateway_unreachable":  # said once, on the gateway's alert
+                alerts[alerts.index(gateway)] = Alert(gateway.severity, f"{gateway.text} ({', '.join(names)} {status})",
+                                                      fix or gateway.fix)
+                continue
+            alerts.append(Alert("error" if status != "late" else "warning", f"{', '.join(names)} {status}: {why}", fix))
         return alerts

@@ -6,7 +6,7 @@ store to open (a store is handed to it afterwards, for replication only)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from console.service.store import Store, StoreAuthError, StoreError
 if TYPE_CHECKING:
     from console.service.vault import Vault
     from console.service.vault.deployment import Deployment
+    from console.service.models import Agent
     from console.service.vault.migration import Migration
 
 VAULT_ENTRY = "convex-deploy-key"
@@ -100,6 +101,7 @@ def open_migration(settings: Settings, env: Mapping[str, str] | None, store: Sto
     deployment when the store is Convex. Without a key (and `need_key` false) the plan (dry run)
     still works; the steps that need the key say how to give one."""
     from console.service.vault import VaultKeyMissing, find_key
+    from console.service.models import Agent
     from console.service.vault.migration import Migration
     from console.service.vault.scan import workspaces_from_settings
 
@@ -110,22 +112,38 @@ def open_migration(settings: Settings, env: Mapping[str, str] | None, store: Sto
     except VaultKeyMissing:
         if need_key:
             raise
-    return Migration(workspaces_from_settings(settings), store, vault, deployment=open_deployment(settings, store))
+    try:
+        stored = store.list_agents() if store is not None else []
+    except StoreError:  # the store is away: squad.toml's workspaces only
+        stored = []
+    return Migration(migration_workspaces(settings, stored), store, vault, deployment=open_deployment(settings, store))
 
 
-def plaintext_credentials_check(settings: Settings) -> Callable[[], list[Path]]:
-    """The overview's "no plaintext credentials" criterion: each call rescans the configured
-    workspaces with the migration's own scanner and rules (re-reading only changed files) and
-    returns the files the migration would take credentials out of."""
+def migration_workspaces(settings: Settings, stored: Iterable[Agent] = ()) -> list[tuple[str, Path]]:
+    """The workspaces the migration scans: squad.toml's agents', then those of the agents only in
+    the store (imported from openclaw.json), so an imported agent's credentials are not missed."""
+    from console.service.vault.scan import workspaces_from_settings
+
+    out = workspaces_from_settings(settings)
+    known = {agent_id for agent_id, _ in out}
+    return out + [(a.agent_id, Path(a.workspace).expanduser()) for a in sorted(stored, key=lambda a: a.agent_id)
+                  if a.workspace and a.agent_id not in known]
+
+
+def plaintext_credentials_check(settings: Settings,
+                                stored: Callable[[], Iterable[Agent]] = tuple) -> Callable[[], list[Path]]:
+    """The overview's "no plaintext credentials" criterion: each call rescans the workspaces the
+    migration scans (migration_workspaces: `stored()` gives the store's agents, as last polled)
+    with its own scanner and rules (re-reading only changed files) and returns the files the
+    migration would take credentials out of."""
     from console.service.vault.migration import journal_path_for
-    from console.service.vault.scan import Scanner, plaintext_credentials, workspaces_from_settings
+    from console.service.vault.scan import Scanner, plaintext_credentials
 
     scanner = Scanner(_OVERVIEW_SALT)
-    workspaces = workspaces_from_settings(settings)
     vault = vault_path(settings)
     skip = (vault, journal_path_for(vault))
 
     def check() -> list[Path]:
-        return plaintext_credentials(scanner.scan(workspaces, skip=skip))
+        return plaintext_credentials(scanner.scan(migration_workspaces(settings, stored()), skip=skip))
 
     return check

@@ -147,7 +147,7 @@ class Uptime:
     """Uptime over a window, time-based and run-based."""
 
     window: float  # ms
-    time_based: float | None  # 1 - down/observed, None when nothing observed
+    time_based: float | None  # 1 - down/observed, None until the window holds an expected slot
     run_based: float | None  # ok runs / expected runs, None when no slot expected
     down_ms: float
     observed_ms: float
@@ -778,7 +778,9 @@ def _uptimes(ctx: _Ctx, windows: Sequence[float]) -> list[Uptime]:
         ok_runs = sum(counted)
         result.append(Uptime(
             window=w,
-            time_based=(1.0 - down / observed) if observed > 0 else None,
+            # no figure before the window holds an expected slot: a minute after registration is
+            # not "100 %", and one failed beat in the first minutes is not "88.7 %"
+            time_based=(1.0 - down / observed) if observed > 0 and expected else None,
             run_based=(ok_runs / expected) if expected else None,
             down_ms=down,
             observed_ms=observed,
@@ -793,7 +795,8 @@ def uptime(schedule: Schedule, runs: Iterable[Run], now: float, window: float) -
 
     Observed time is that window from creation on (the first run when created_at is None),
     minus paused intervals. `time_based` is 1 - time down-or-failing / observed; `run_based` is
-    ok (or late) runs over the expected slots whose deadline passed in the window.
+    ok (or late) runs over the expected slots whose deadline passed in the window. Both are None
+    until at least one expected slot's deadline passed in the window (no figure without data).
     """
     window = _check_time(window, "window")
     if window <= 0:

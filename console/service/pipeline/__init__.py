@@ -139,6 +139,23 @@ def market_analysis(
             "signals": hits[:MAX_HITS], "truncated": len(hits) > MAX_HITS}
 
 
+def distinct_signals(hits: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stored analysis lists a signal once per rule it scored for: here each signal once, with
+    the rules it scored for and its points summed, newest first (what the screens and `pipeline
+    show` list and count)."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for h in hits:
+        key = (h.get("feedUrl"), h.get("entryKey"), h.get("title"))
+        row = out.get(key)
+        if row is None:
+            out[key] = {**h, "rules": [h["rule"]] if h.get("rule") else [], "points": float(h.get("points") or 0.0)}
+        else:
+            if h.get("rule") and h["rule"] not in row["rules"]:
+                row["rules"].append(h["rule"])
+            row["points"] = round(row["points"] + float(h.get("points") or 0.0), 6)
+    return sorted(out.values(), key=lambda r: -(r.get("at") or 0.0))
+
+
 def replay_analysis(analysis: dict[str, Any], title: str) -> dict[str, Any]:
     """The analysis recomputed from what it stored (its signals, rules, anchor and scale)."""
     return market_analysis(title, analysis.get("signals") or [], analysis.get("rules") or [],
@@ -854,7 +871,7 @@ def pipeline_for(store: Store, settings: Any) -> Pipeline:
 
 __all__ = [
     "BoardRow", "Detail", "FeedHealth", "ImportResult", "Pipeline", "PipelineError", "RowProblem", "SurveyImportError",
-    "SurveyTemplate", "board_rows", "check_response", "criteria_dict", "evaluate", "feed_health", "load_template", "market_analysis",
+    "SurveyTemplate", "board_rows", "check_response", "criteria_dict", "distinct_signals", "evaluate", "feed_health", "load_template", "market_analysis",
     "pipeline_for", "read_rows", "replay_analysis", "survey_record", "survey_scores", "template_from_dict",
     "verify_decision",
 ]

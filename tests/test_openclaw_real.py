@@ -428,7 +428,10 @@ def test_the_collector_pages_runs_and_leaves_manual_runs_out(real_openclaw, tmp_
         fresh = Outbox(tmp_path / "outbox2.db")
         try:
             Daemon(settings, store, fresh, env=gw.env(), runner=counting).collect()
-            assert fresh.get("openclaw_cursors") == cursors and not [c for c in calls if c[1] == "cron"]
+            # the real gateway keeps its schedules: a slot may have fired since (a newer cursor)
+            fresh_cursors = fresh.get("openclaw_cursors")
+            assert set(fresh_cursors) == set(cursors) and all(fresh_cursors[j] >= cursors[j] for j in cursors)
+            assert not [c for c in calls if c[1] == "cron"]
         finally:
             fresh.close()
     finally:

@@ -198,6 +198,9 @@ class RealGateway:
             "plugins": {"load": {"paths": [str(self.tools.whatsapp_plugin)]}, "entries": {"whatsapp": {"enabled": True}}},
             "logging": {"file": str(self.base / "openclaw.log")},
             "update": {"checkOnStart": False},
+            # the scheduler off: the session's runs are exactly the forced ones (`cron run` works
+            # with it off), so no real */15 slot lands in the middle of a test and changes what it reads
+            "cron": {"enabled": False},
             # the squad as `openclaw agents add` leaves it (one patch: `agents add` costs seconds each)
             "agents": {"entries": {"main": {"workspace": str(self.base / "workspaces" / "main")},
                                    **{a: {"name": a, "workspace": str(self.base / "workspaces" / a)} for a, *_ in SQUAD}}},

@@ -82,7 +82,8 @@ def test_jobs_from_the_real_cli(real_openclaw) -> None:
     system = [j for j in cron.jobs if j.system]
     names = {j.name for j in system}
     assert "heartbeat-main" in names and {f"skill-collection-review-{a}" for a in ("main", *SEED)} <= names
-    assert "Memory Dreaming Promotion" in names
+    # ("Memory Dreaming Promotion", a third system job, is only converged while the scheduler runs:
+    # the session's gateway has it off so that no real slot fires mid-test)
     main_hb = by_name["heartbeat-main"]
     assert main_hb.native_heartbeat and main_hb.declaration_key == "heartbeat:main" and main_hb.display_name == "Heartbeat (main)"
     assert native_heartbeat_jobs(cron.jobs, "main") == [main_hb]

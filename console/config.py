@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from console import asset
-from console.errors import ConsoleError
+from console.errors import LocatedError
 
 APP = "squad-console"
 CONFIG_NAME = "squad.toml"
@@ -40,22 +40,12 @@ CRITERIA_KEYS = frozenset({"version", "min_market_score", "min_validation_score"
                            "more_data_margin", "must_have"})
 
 
-class ConfigError(ConsoleError):
+class ConfigError(LocatedError):
     """A problem in a config file: where it is, which key, and what is wrong. `str(err)` is
     `where: key: what`; `message` the bare what."""
 
     kind = "config"
-
-    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None, key: str | None = None,
-                 hint: str | None = None):
-        where = str(path) if path else "configuration"
-        if line:
-            where += f":{line}"
-        super().__init__(f"{where}: {key + ': ' if key else ''}{message}", hint=hint)
-        self.message = message
-        self.path = path
-        self.line = line
-        self.key = key
+    nowhere = "configuration"
 
 
 MAX_GRACE = 86_400.0  # seconds

@@ -30,3 +30,21 @@ class ConsoleError(Exception):
     def describe(self) -> str:
         text = str(self)
         return text if not self.hint else f"{text}\n  fix: {self.hint}"
+
+
+class LocatedError(ConsoleError):
+    """A problem at a place in a file: `str(err)` is `path:line: key: what`; `message` is the bare
+    what; `path`, `line` and `key` say where (`nowhere` names the source when there is no path)."""
+
+    nowhere = "input"
+
+    def __init__(self, message: str, *, path: Any = None, line: int | None = None, key: str | None = None,
+                 hint: str | None = None) -> None:
+        where = str(path) if path else self.nowhere
+        if line:
+            where += f":{line}"
+        super().__init__(f"{where}: {key + ': ' if key else ''}{message}", hint=hint)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.key = key

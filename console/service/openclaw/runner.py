@@ -9,11 +9,12 @@ OpenClaw (run errors, CLI output) before it is shown.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
+
+from console.text import redact
 
 CLI = "openclaw"
 
@@ -21,33 +22,9 @@ Runner = Callable[[Sequence[str]], tuple[int, str, str]]
 RunnerArg = Runner | None | Literal["auto"]
 
 
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(Bearer|Basic|Convex)\s+[A-Za-z0-9._~+/=:|-]+", re.I), r"\1 [redacted]"),
-    # Convex deploy/admin keys: `prod:name|base64`, `dev:...`, `preview:...`, `project:...`
-    (re.compile(r"\b(?:prod|dev|preview|project):[A-Za-z0-9_.:-]*\|[A-Za-z0-9+/=_.-]+"), "[redacted key]"),
-    # "token": "…" in JSON text
-    (
-        re.compile(r"(\"(?:[A-Za-z_]*(?:token|secret|password|api[_-]?key|apikey|deploy[_-]?key)[A-Za-z_]*)\"\s*:\s*)\"[^\"]*\"", re.I),
-        r'\1"[redacted]"',
-    ),
-    # token=…, api_key: …, OPENCLAW_GATEWAY_TOKEN=…, ?token=… in URLs
-    (
-        re.compile(r"\b([A-Za-z_]*(?:token|secret|password|api[_-]?key|apikey|deploy[_-]?key)[A-Za-z_]*)(\s*[=:]\s*)(?!\s)[^\s\"'&,;)]+", re.I),
-        r"\1\2[redacted]",
-    ),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "[redacted key]"),
-)
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` without anything that looks like a credential (Bearer headers, `token=…`, Convex
-    deploy keys, API keys) nor any of the literal `secrets` given."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    for pattern, repl in _REDACTIONS:
-        text = pattern.sub(repl, text)
-    return text
+# `redact()`, the one scrubber of outside text (console/text.py), re-exported: this package's
+# modules take OpenClaw's words through `runner.redact` before they are shown
+__all__ = ["CLI", "Runner", "RunnerArg", "cli_failure", "default_runner", "redact", "resolve_runner", "subprocess_runner"]
 
 
 def subprocess_runner(executable: str, timeout: float = 15.0) -> Runner:

@@ -175,6 +175,9 @@ def seed_squad(server: MeteredServer, rng: random.Random) -> dict[str, Any]:
             slot += 15 * MINUTE
     beats.sort(key=lambda b: b["at"])
     server.insert_many("heartbeats", beats)
+    upgrade = server.store("seed")
+    upgrade.rebuild_history()  # a deployment that had beats before the compact history: once in its life
+    upgrade.close()
     open_tasks = [(task_ids[i], STATUS_STEPS.index(tasks[i]["status"])) for i in range(475, 500)]
     return {"agents": agent_docs, "open": dict(open_tasks), "tasks": task_ids}
 
@@ -336,6 +339,16 @@ def simulate_month(hours: float, seed: int = 16) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
 def startup_calls(agents: int) -> int:
     """Store calls of the console's first poll (start-up) with `agents` agents registered."""
     server = MeteredServer()
@@ -344,15 +357,26 @@ def startup_calls(agents: int) -> int:
         docs = [{"name": f"Agent {i}", "role": "bench", "status": "idle", "sessionKey": f"agent:agent-{i:04d}:main",
                  "agentId": f"agent-{i:04d}", "heartbeat": "*/15 * * * *"} for i in range(agents)]
         server.insert_many("agents", docs)
-        server.insert_many("heartbeats", [
-            {"agentId": f"agent-{i:04d}", "at": T0 - 60_000.0 * (i % 15), "outcome": "ok", "source": "openclaw",
-             "runId": f"b-{i}"} for i in range(agents)])
+        # eight days of 15-minute beats for every agent, as the compact history keeps them
+        # (heartbeats:record keeps it; writing 768,000 beats one by one would take the benchmark hours)
+        day_ms = 24 * HOUR
+        first_day = (T0 - 8 * day_ms) // day_ms * day_ms
+        days = []
+        for i in range(agents):
+            for d in range(9):
+                day = first_day + d * day_ms
+                offsets = [k * 15 * MINUTE + 30_000 for k in range(96) if first_day <= day + k * 15 * MINUTE < T0]
+                runs = "".join(_b36(int(o)).rjust(6, "0") + "o" for o in offsets)
+                days.append({"agentId": f"agent-{i:04d}", "day": day, "runs": runs,
+                             "tokens": ",".join(_b36(2000) for _ in offsets), "cost": ",".join(_b36(3000) for _ in offsets)})
+        server.insert_many("heartbeatDays", days)
         settings = load_settings(write_config(folder), env={})
         store = server.store("console", lambda: T0 / 1000)
         watch = Watch(settings, store, clock=lambda: T0 / 1000, probe_openclaw=False)
         before = store.calls
         watch.step()
         calls = store.calls - before
+        assert watch.book is not None and watch.book.beat_count() > agents * 700, "the history did not load"
         store.close()
         return calls
     finally:

@@ -146,6 +146,42 @@ Marks = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class AgentRuns:
+    """One agent's runs, compact (what the health book needs of its history): by `at` ascending,
+    `at` in whole ms, tokens and cost rounded (tokens to a whole number, cost to a micro-dollar;
+    None when the run had none). `last_error` is the error of the newest failed run."""
+
+    agent_id: str
+    at: tuple[float, ...] = ()
+    ok: tuple[bool, ...] = ()
+    tokens: tuple[float | None, ...] = ()
+    cost: tuple[float | None, ...] = ()
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Every agent's runs over a span, and every flip (by `at`): the health book's start."""
+
+    runs: tuple[AgentRuns, ...] = ()
+    flips: tuple[Flip, ...] = ()
+
+
+def compact_runs(agent_id: str, beats: list[tuple[float, bool, float | None, float | None, str | None]]) -> AgentRuns:
+    """AgentRuns from (at, ok, tokens, cost, error) tuples, rounded as both stores round them."""
+    beats = sorted(((float(round(at)), ok, tok, cost, err) for at, ok, tok, cost, err in beats), key=lambda b: b[0])
+    last_error = next((err or "error" for _, ok, _, _, err in reversed(beats) if not ok), None)
+    return AgentRuns(
+        agent_id=agent_id,
+        at=tuple(b[0] for b in beats),
+        ok=tuple(b[1] for b in beats),
+        tokens=tuple(None if b[2] is None else float(round(b[2])) for b in beats),
+        cost=tuple(None if b[3] is None else round(b[3] * 1e6) / 1e6 for b in beats),
+        last_error=None if last_error is None else last_error[:500],
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """One poll's answer. `agents`/`tasks`/`feeds`/`opportunities` are None when unchanged since
     the caller's marks."""

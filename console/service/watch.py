@@ -262,6 +262,11 @@ class Watch:
         out.append(Criterion("Heartbeat uptime", "> 99% (7 d)",
                              "-" if worst is None else f"{worst * 100:.1f}% (worst agent, 7 d)",
                              None if worst is None else worst > UPTIME_TARGET))
+        counter = getattr(self.store, "counter", None)
+        if counter is not None:  # on Convex: what this installation's calls cost (docs/cost.md)
+            calls = counter.summary(now / 1000)
+            out.append(Criterion("Convex calls", "<= 1,000,000 a month (Starter)",
+                                 f"{calls.last_24h:,} in 24 h, {calls.month:,} a month", calls.month <= 1_000_000))
         decisions = [a for a in self.poller.state.activities if a.type == "decision_made"]
         out.append(Criterion("Revenue workflow", "prototyped",
                              f"{len(decisions)} go/no-go decision(s)" if decisions else "no decision yet",

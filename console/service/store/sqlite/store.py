@@ -40,6 +40,7 @@ from console.service.models import (
     Flip,
     Heartbeat,
     HeartbeatIn,
+    History,
     Marks,
     Message,
     Opportunity,
@@ -47,6 +48,7 @@ from console.service.models import (
     SignalIn,
     Snapshot,
     Task,
+    compact_runs,
 )
 from console.service.store import activities
 from console.service.store.activities import Said
@@ -580,6 +582,18 @@ class LocalStore:
                 marks[table] = rows[-1]["seq"] if rows else int(after or 0)
                 out[table] = tuple(READERS[table](r) for r in rows)
         return Snapshot(**out, marks=marks, has_more=has_more, server_time=self._clock())
+
+    def history(self, since: float, until: float) -> History:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT agent_id, at, outcome, tokens, cost_usd, error FROM heartbeats"
+                " WHERE at >= ? AND at < ? ORDER BY agent_id, at", (since, until)).fetchall()
+            flips = tuple(read.flip(r) for r in db.execute("SELECT * FROM flips ORDER BY at, seq"))
+        by_agent: dict[str, list] = {}
+        for r in rows:
+            by_agent.setdefault(r["agent_id"], []).append(
+                (r["at"], r["outcome"] == "ok", r["tokens"], r["cost_usd"], r["error"]))
+        return History(tuple(compact_runs(a, beats) for a, beats in sorted(by_agent.items())), flips)
 
     # ------------------------------------------------------------------ vault
     def vault_put(

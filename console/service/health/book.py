@@ -61,13 +61,12 @@ class _History:
 
     def add_runs(self, runs: AgentRuns) -> None:
         """An agent's compact history: the newest failed run carries `last_error`, the newest run
-        becomes `last` (a Heartbeat of what the history keeps)."""
-        newest_failed = next((t for t, ok in zip(reversed(runs.at), reversed(runs.ok)) if not ok), None)
-        if not len(self.at):  # the usual case at start: the arrays at once
-            self.at.extend(runs.at)
-            self.ok.extend(1 if ok else 0 for ok in runs.ok)
-            self.tokens.extend(t or 0.0 for t in runs.tokens)
-            self.cost.extend(c or 0.0 for c in runs.cost)
+        becomes `last` (a Heartbeat of what the history keeps). Into an empty history the arrays of
+        `runs` are taken over (the book changes them from then on)."""
+        newest_failed = next((runs.at[i] for i in range(len(runs.ok) - 1, -1, -1) if not runs.ok[i]), None)
+        if not len(self.at):  # the usual case at start: the history's arrays are taken over, not copied
+            self.at, self.tokens, self.cost = runs.at, runs.tokens, runs.cost
+            self.ok = bytearray(runs.ok)
             for t, ok in zip(runs.at, runs.ok):
                 if not ok:
                     self.errors[t] = "error"

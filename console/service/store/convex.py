@@ -49,9 +49,9 @@ from console.service.models import (
     Signal,
     SignalIn,
     Snapshot,
+    RunsBuilder,
     Task,
     agent_id_from_session_key,
-    compact_runs,
 )
 from console.service.store.contract import (
     DEFAULT_SNAPSHOT_LIMIT,
@@ -696,15 +696,16 @@ class ConvexStore:
                 break
         runs = []
         for agent_id in sorted(days):
-            beats = []
-            for day in days[agent_id]:
-                beats += _decode_day(day, since, until)
-            last_error = next((d.get("lastError") for d in sorted(days[agent_id], key=lambda d: -d["day"])
-                               if d.get("lastError") and any(not b[1] for b in _decode_day(d, since, until))), None)
-            compact = compact_runs(agent_id, beats)
-            if compact.last_error is not None and last_error:
-                compact = dataclasses.replace(compact, last_error=last_error[:500])
-            runs.append(compact)
+            builder = RunsBuilder(agent_id)
+            newest_error = None
+            for day in sorted(days[agent_id], key=lambda d: d["day"]):
+                failed = _decode_day(day, since, until, builder)
+                if failed and day.get("lastError"):
+                    newest_error = day["lastError"]
+            built = builder.build()
+            if newest_error is not None and built.last_error is not None:
+                built = dataclasses.replace(built, last_error=newest_error[:500])
+            runs.append(built)
         return History(tuple(runs), tuple(flips))
 
     def rebuild_history(self) -> int:
@@ -894,20 +895,22 @@ class _Tables:
         return hot_tasks > HOT_MAX + HOT_MIN or reopened
 
 
-def _decode_day(day: dict[str, Any], since: float, until: float) -> list[tuple[float, bool, float | None, float | None, None]]:
+def _decode_day(day: dict[str, Any], since: float, until: float, into: RunsBuilder) -> bool:
+    """Adds a `heartbeatDays` document's runs within [since, until) to `into`; True if one failed."""
     runs, start = day["runs"], float(day["day"])
     tokens = day.get("tokens", "").split(",")
     cost = day.get("cost", "").split(",")
-    out = []
+    failed = False
     for i in range(len(runs) // RUN_WIDTH):
         at = start + int(runs[i * RUN_WIDTH:i * RUN_WIDTH + 6], 36)
         if not since <= at < until:
             continue
+        ok = runs[i * RUN_WIDTH + 6] == "o"
+        failed = failed or not ok
         tok = tokens[i] if i < len(tokens) else ""
         usd = cost[i] if i < len(cost) else ""
-        out.append((at, runs[i * RUN_WIDTH + 6] == "o", float(int(tok, 36)) if tok else None,
-                    int(usd, 36) / 1e6 if usd else None, None))
-    return out
+        into.add(at, ok, float(int(tok, 36)) if tok else None, int(usd, 36) / 1e6 if usd else None, None)
+    return failed
 
 
 def http_failure_reason(exc: Exception) -> str:

@@ -165,7 +165,8 @@ def convex_wire_bench(agents: int) -> dict[str, Any] | None:
         poller = Poller(store, interval=5, idle_interval=30)
         sizes.clear()
         poller.poll_once()
-        first = sizes[-1]
+        first = sum(sizes)
+        poller.poll_once()  # the groups' first calls with their marks
         calls_before = store.calls
         idle = []
         for _ in range(10):
@@ -173,7 +174,7 @@ def convex_wire_bench(agents: int) -> dict[str, Any] | None:
             idle.append(cpu_ms(poller.poll_once))
         return {
             "first_payload": first,
-            "idle_payload": sizes[-1],
+            "idle_payload": sum(sizes),  # every answer of one poll
             "idle_cpu": statistics.median(idle),
             "calls_per_poll": (store.calls - calls_before) / 10,
         }
@@ -204,7 +205,8 @@ def main() -> int:
     ]
     if wire:
         rows += [
-            ("calls per poll (Convex, HTTP)", f"{wire['calls_per_poll']:.2f}", "1", wire["calls_per_poll"] == 1),
+            ("calls per poll (Convex, HTTP: rows + hot tables, docs/cost.md)", f"{wire['calls_per_poll']:.2f}", "<= 2",
+             wire["calls_per_poll"] <= 2),
             ("poll payload on the wire, nothing changed (Convex)", f"{wire['idle_payload']} B", "<= 2048 B", wire["idle_payload"] <= 2048),
         ]
     if args.json:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["poll.py", "ui.py", "feeds.py", "concurrency.py", "openclaw_check.py"]
+SCRIPTS = ["poll.py", "ui.py", "feeds.py", "concurrency.py", "openclaw_check.py", "convex_cost.py", "soak.py"]
 
 
 def main() -> int:

@@ -1,7 +1,9 @@
 """The console's UI figures, each beside its target in DESIGN §9:
 
-- start to first frame, against a bare Textual app started the same way in the same run (≤ 1.5×);
-- one poll's update at 1,000 agents: the UI's share (the poll itself runs off the UI thread) (≤ 100 ms);
+- start to first frame, against a bare Textual app started the same way in the same run (≤ 1.3×,
+  issue 16; DESIGN §9 said 1.5×);
+- one poll's update at 1,000 agents: the UI's share (the poll itself runs off the UI thread) (≤ 50 ms,
+  issue 16; DESIGN §9 said 100 ms);
 - idle CPU over 60 s watching 3 agents (≤ 3 % of one core);
 - RSS at 1,000 agents with 7 days of beats (≤ 120 MB).
 
@@ -235,9 +237,9 @@ def main() -> int:
 
     rows = [
         ("start to first frame", f"{statistics.median(ours):.0f} ms vs bare {statistics.median(bare):.0f} ms = {ratio:.2f}×",
-         "<= 1.5×", ratio <= 1.5),
-        (f"one poll's UI update, {args.agents} agents", f"{update_ms:.0f} ms ({cells} cells changed)", "<= 100 ms",
-         update_ms <= 100),
+         "<= 1.3×", ratio <= 1.3),
+        (f"one poll's UI update, {args.agents} agents", f"{update_ms:.0f} ms ({cells} cells changed)", "<= 50 ms",
+         update_ms <= 50),
         (f"idle CPU over {args.idle_seconds:.0f} s, 3 agents", f"{idle_pct:.2f}% of a core", "<= 3%", idle_pct <= 3),
         (f"RSS, {args.agents} agents × {args.days:g} d ({beats:,} beats)", f"{rss:.0f} MB (peak {hwm:.0f} MB)",
          "<= 120 MB", rss <= 120),

@@ -37,12 +37,13 @@ class ConvexTestServer:
     """`convex/testing/server.ts`: the project's own Convex functions run by convex-test,
     behind Convex's HTTP wire format on a free loopback port."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, meter: bool = False) -> None:
         node = shutil.which("node")
         if node is None or not (ROOT / "node_modules" / "tsx").is_dir():
             pytest.fail("the Convex suites need Node and node_modules: run `make test` (it runs npm ci)")
         self.proc = subprocess.Popen(
-            [node, "--import", "tsx", "convex/testing/server.ts", "--port", str(port), "--key", ADMIN_KEY],
+            [node, "--import", "tsx", "convex/testing/server.ts", "--port", str(port), "--key", ADMIN_KEY,
+             *(["--meter"] if meter else [])],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

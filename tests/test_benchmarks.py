@@ -40,3 +40,22 @@ def test_feeds_benchmark_runs_small() -> None:
     assert p.returncode == 0, p.stdout + p.stderr
     assert "second fetch: parser calls" in p.stdout and "FAIL" not in p.stdout
     assert p.stdout.count("PASS") == 4
+
+
+def test_convex_cost_benchmark_runs_small() -> None:
+    """The month on Convex, sampled short (the figures come from `make bench`)."""
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "convex_cost.py"), "--hours", "0.5", "--start-agents", "20"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert "Convex DB bandwidth a month" in p.stdout and "calls at start-up, 20 agents" in p.stdout, p.stdout + p.stderr
+    row = next(line for line in p.stdout.splitlines() if line.startswith("calls at start-up, 20 agents"))
+    assert row.split()[5] == "2" and row.endswith("PASS"), row
+
+
+def test_soak_benchmark_runs_small() -> None:
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--agents", "30", "--days", "9"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert "RSS, 30 agents: day 1 / day 8 / day 9" in p.stdout and "poll CPU at day 9" in p.stdout, p.stdout + p.stderr

@@ -26,7 +26,7 @@ from tests.conftest import ADMIN_KEY, ConvexTestServer
 # The Protocol's methods that change nothing; every other method is a mutation.
 READS = {
     "describe", "close", "list_agents", "list_tasks", "list_activities", "list_heartbeats", "list_flips",
-    "snapshot", "vault_list", "vault_get", "list_feeds", "list_signals", "list_opportunities", "get_opportunity",
+    "snapshot", "history", "vault_list", "vault_get", "list_feeds", "list_signals", "list_opportunities", "get_opportunity",
 }
 STORE_CLOCK = {"created_at", "updated_at", "server_time"}  # each store's own clock: not compared
 T0 = 1_760_000_000_000.0
@@ -209,6 +209,8 @@ def session(s: Recorder) -> None:
     s.list_heartbeats("veda", since=T0, until=T0 + 900_000)
     s.list_flips()
     s.list_flips("veda", since=T0 + 1_300_000)
+    s.history(T0 - 1, T0 + 86_400_000)
+    s.history(T0 + 1, T0 + 900_001)  # the window's edges
     s.vault_list()
     s.vault_get("b-entry")
     s.vault_get(name, 1)

@@ -119,6 +119,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "ms": probe.ms,
             },
             "outbox": None if (w := outbox_counts(ctx)) is None else {"waiting": w[0], "setAside": w[1]},
+            "convexCalls": convex_calls(ctx),
         }
         ctx.print(json.dumps(doc, indent=2))
         return level
@@ -174,6 +175,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.warn(f"openclaw.json not read: {oc_error}")
     ctx.print(f"{LABEL[level]}")
     return level
+
+
+def convex_calls(ctx: Context) -> dict | None:
+    """On Convex: this installation's calls over the last 24 h and the month they project to
+    (docs/cost.md); None on the local store."""
+    if ctx.settings.store.kind != "convex":
+        return None
+    from console.service.wiring import call_counter
+
+    return call_counter(ctx.settings.store).summary().to_json()
 
 
 def outbox_counts(ctx: Context) -> tuple[int, int] | None:

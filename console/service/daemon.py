@@ -12,6 +12,13 @@ it drifts and does not catch up; croniter does that in heartbeats.py):
 - evaluate: each agent's status now; a change is recorded as a flip, backdated to its deadline;
 - flush: the outbox, where beats and activities wait while the store is unreachable.
 
+Every store call is billed on Convex (docs/cost.md), so `evaluate` reads the store through one poll
+(the console's `snapshot`, cached by Convex while nothing changed) every `Intervals.refresh`
+seconds, into a health book seeded once from the compact history; the beats the daemon collects
+and the flips it records go into the book as they are written, and a flip to down or failing is
+confirmed by a fresh poll first. `feeds` lists the feeds only when one is due (or every
+`Intervals.refresh` seconds, to see new ones).
+
 Logs are JSON lines on stderr. SIGTERM or SIGINT stops it cleanly after the job in progress,
 with a last flush of the outbox.
 """
@@ -38,7 +45,9 @@ from console.service.openclaw.cron import heartbeat_jobs, load_cron, run_to_hear
 from console.service.openclaw.errors import OpenClawError
 from console.service.openclaw.gateway import gateway_url, probe_gateway
 from console.service.store.outbox import Outbox, record_beat
-from console.service.health.squad import squad_health
+from console.service.health.book import HealthBook, seed_book
+from console.service.models import Heartbeat, HeartbeatIn
+from console.service.poller import Poller
 from console.service.store import Store, StoreError, StoreUnavailable
 
 LOG = logging.getLogger("squad-console.service")
@@ -76,6 +85,7 @@ class Intervals:
     evaluate: float = 60.0
     flush: float = 10.0
     feeds: float = 60.0  # how often to look for due feeds (each feed has its own next fetch time)
+    refresh: float = 300.0  # how often evaluate and feeds read the store when nothing is due sooner
 
 
 class Daemon:
@@ -101,6 +111,13 @@ class Daemon:
         self.clock = clock
         self.stop_event = threading.Event()
         self.scheduler = schedule_lib.Scheduler()
+        if hasattr(store, "skip_groups"):  # Convex: evaluate needs the agents, not the tasks or the pipeline
+            store.skip_groups = frozenset({"cold", "pipeline"})
+        self.poller = Poller(store, interval=settings.store.poll_interval,
+                             idle_interval=settings.store.poll_interval_idle, clock=clock)
+        self.book: HealthBook | None = None
+        self._refreshed_at: float | None = None
+        self._feeds_due_at: float | None = None
 
     # ------------------------------------------------------------------ jobs
     def _guard(self, name: str, job: Callable[[], None]) -> Callable[[], None]:
@@ -150,6 +167,7 @@ class Daemon:
                     if self.outbox.was_sent(run_id):
                         continue
                     outcome = record_beat(store, self.outbox, beat)
+                    self._remember(beat)
                     if outcome == "queued":
                         store = None  # the store is away: queue the rest without waiting on it each time
                     c[outcome] += 1
@@ -191,34 +209,94 @@ class Daemon:
         if report.error and report.error_kind == "token_mismatch":
             log(logging.WARNING, "gateway_token_mismatch", error=report.error)
 
+    def refresh(self, *, force: bool = False) -> None:
+        """Read what changed in the store (one poll, paged while it says there is more) into the
+        book, at most every `Intervals.refresh` seconds unless forced; the book is seeded from the
+        store's compact history the first time."""
+        now = self.clock()
+        if not force and self._refreshed_at is not None and now - self._refreshed_at < self.intervals.refresh:
+            return
+        while True:
+            result = self.poller.poll_once()
+            if result.error is not None:
+                raise result.error
+            if self.book is None:
+                self.book = seed_book(self.store, [], now * 1000)
+            snap = result.snapshot
+            self.book.add_beats(snap.heartbeats)
+            self.book.add_flips(snap.flips)
+            if not snap.has_more:
+                break
+        self.book.prune(now * 1000)
+        self._refreshed_at = now
+
+    def _remember(self, beat: HeartbeatIn) -> None:
+        """A beat the daemon collected is in its book at once (whether the store took it or the outbox)."""
+        if self.book is not None:
+            self.book.add_beats([Heartbeat(id="", agent_id=beat.agent_id, at=beat.at, outcome=beat.outcome,
+                                           source=beat.source, run_id=beat.effective_run_id(), error=beat.error,
+                                           tokens=beat.tokens, cost_usd=beat.cost_usd)])
+
     def evaluate(self) -> None:
-        now = self.clock() * 1000
-        for health in squad_health(self.store, self.settings.agents, now):
-            status = health.status.status
-            stored = "up" if status == "late" else status
-            if not health.registered or stored == "new":
+        self.refresh()
+        confirmed = False
+        while True:
+            now = self.clock() * 1000
+            changes = self._changes(now)
+            worse = [c for c in changes if c[1] in ("down", "failing")]
+            if worse and not confirmed and self._refreshed_at is not None and self.clock() > self._refreshed_at:
+                self.refresh(force=True)  # a beat pushed by someone else may have come meanwhile
+                confirmed = True
                 continue
+            break
+        for health, stored, at in changes:
             last = health.last_flip
-            if stored != last:
-                at = health.status.since if health.status.since is not None else now
-                self.store.record_flip(health.agent_id, at, last, stored, health.status.reason, actor="service")
-                log(logging.WARNING if stored in ("down", "failing") else logging.INFO, "agent_flip",
-                    agent=health.agent_id, **{"from": last, "to": stored}, reason=health.status.reason)
+            flip = self.store.record_flip(health.agent_id, at, last, stored, health.status.reason, actor="service")
+            assert self.book is not None
+            self.book.add_flips([flip])
+            log(logging.WARNING if stored in ("down", "failing") else logging.INFO, "agent_flip",
+                agent=health.agent_id, **{"from": last, "to": stored}, reason=health.status.reason)
+
+    def _changes(self, now: float) -> list[tuple[Any, str, float]]:
+        """(health, status to store, since when) of every registered agent whose status changed."""
+        assert self.book is not None
+        configured = {a.id: a for a in self.settings.agents}
+        stored = {a.agent_id: a for a in self.poller.state.agents.values()}
+        out = []
+        for agent_id in [*configured, *sorted(set(stored) - set(configured))]:
+            cfg, agent = configured.get(agent_id), stored.get(agent_id)
+            if agent is None:
+                continue
+            name = cfg.name if cfg else agent.name
+            health = self.book.evaluate(agent_id, name, cfg, agent, now)
+            status = health.status.status
+            to_store = "up" if status == "late" else status
+            if to_store == "new" or to_store == health.last_flip:
+                continue
+            out.append((health, to_store, health.status.since if health.status.since is not None else now))
+        return out
 
     def feeds(self) -> None:
-        """Fetch the feeds that are due (pipeline.py; each feed keeps its own schedule and backoff)."""
+        """Fetch the feeds that are due (pipeline.py; each feed keeps its own schedule and backoff).
+        The feeds are listed only when one is due by the last listing, or every `Intervals.refresh`."""
         from console.service.pipeline import Pipeline
 
-        pipeline = Pipeline(self.store, self.settings.pipeline, clock=self.clock)
-        if not any(h.due for h in pipeline.feeds()):
+        now = self.clock()
+        if self._feeds_due_at is not None and now < self._feeds_due_at:
             return
-        report = pipeline.fetch_sync(due_only=True, actor="service")
-        for r in report.results:
-            if r.failed or r.store_error:
-                log(logging.WARNING, "feed_failed", url=r.url, reason=r.reason, store_error=r.store_error,
-                    errors=r.state.error_count)
-        log(logging.INFO, "feeds_fetched", feeds=len(report.results), new_signals=report.created,
-            failed=report.count("failed"), ms=round(report.elapsed_ms, 1))
+        pipeline = Pipeline(self.store, self.settings.pipeline, clock=self.clock)
+        listed = pipeline.feeds()
+        if any(h.due for h in listed):
+            report = pipeline.fetch_sync(due_only=True, actor="service")
+            for r in report.results:
+                if r.failed or r.store_error:
+                    log(logging.WARNING, "feed_failed", url=r.url, reason=r.reason, store_error=r.store_error,
+                        errors=r.state.error_count)
+            log(logging.INFO, "feeds_fetched", feeds=len(report.results), new_signals=report.created,
+                failed=report.count("failed"), ms=round(report.elapsed_ms, 1))
+            listed = pipeline.feeds()
+        due = [h.feed.next_fetch_at / 1000 for h in listed if h.feed.next_fetch_at is not None]
+        self._feeds_due_at = min([now + self.intervals.refresh, *[max(now, d) for d in due]])
 
     def flush(self) -> None:
         if not self.outbox.pending():

@@ -9,6 +9,7 @@ the OpenClaw id (`veda`). Times are milliseconds since the epoch (floats, as Con
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,65 @@ class Flip:
 
 
 Marks = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRuns:
+    """One agent's runs, compact (what the health book needs of its history): flat arrays by `at`
+    ascending, `at` in whole ms, `ok` one byte a run (1 ok, 0 failed), tokens rounded to a whole
+    number and cost to a micro-dollar (0 when the run had none). `last_error` is the error of the
+    newest failed run. About 25 bytes a run: eight days of 1,000 agents is under 20 MB."""
+
+    agent_id: str
+    at: array = field(default_factory=lambda: array("d"))
+    ok: bytes = b""
+    tokens: array = field(default_factory=lambda: array("d"))
+    cost: array = field(default_factory=lambda: array("d"))
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Every agent's runs over a span, and every flip (by `at`): the health book's start."""
+
+    runs: tuple[AgentRuns, ...] = ()
+    flips: tuple[Flip, ...] = ()
+
+
+class RunsBuilder:
+    """Builds an AgentRuns run by run, rounding as both stores round (in any order; sorted at the end)."""
+
+    __slots__ = ("agent_id", "at", "ok", "tokens", "cost", "last_error", "_last_failed", "_sorted")
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.at, self.tokens, self.cost = array("d"), array("d"), array("d")
+        self.ok = bytearray()
+        self.last_error: str | None = None
+        self._last_failed = float("-inf")
+        self._sorted = True
+
+    def add(self, at: float, ok: bool, tokens: float | None, cost: float | None, error: str | None) -> None:
+        at = float(round(at))
+        if self.at and at < self.at[-1]:
+            self._sorted = False
+        self.at.append(at)
+        self.ok.append(1 if ok else 0)
+        self.tokens.append(float(round(tokens)) if tokens else 0.0)
+        self.cost.append(round(cost * 1e6) / 1e6 if cost else 0.0)
+        if not ok and at >= self._last_failed:
+            self._last_failed = at
+            self.last_error = (error or "error")[:500]
+
+    def build(self) -> AgentRuns:
+        at, ok, tokens, cost = self.at, bytes(self.ok), self.tokens, self.cost
+        if not self._sorted:
+            order = sorted(range(len(at)), key=at.__getitem__)
+            at = array("d", (at[i] for i in order))
+            ok = bytes(ok[i] for i in order)
+            tokens = array("d", (tokens[i] for i in order))
+            cost = array("d", (cost[i] for i in order))
+        return AgentRuns(self.agent_id, at, ok, tokens, cost, self.last_error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ No Textual here. The TUI runs `poll_once()` in a worker (through watch.Watch) an
 next poll with the returned delay only after this one ended, so polls never overlap.
 
 - Fast (`interval`) while changes arrive; after a change-free poll the interval doubles up to
-  `idle_interval`; `hasMore` polls again at once.
+  `idle_interval`; `hasMore` polls again at once. Heartbeats alone are the squad's routine (one
+  per agent per slot), not a burst of activity: they do not bring the fast interval back (on
+  Convex every poll is a billed call: docs/cost.md).
 - While failing: exponential backoff with jitter from `interval` up to `max_backoff`, honouring
   a Retry-After the store reported; the last good data is kept and reported with its age.
 - It reports the last success time and the last error (a StoreError with its cause in words).
@@ -122,7 +124,7 @@ class Poller:
         self.failures = 0
         if snap.has_more:
             delay = 0.0
-        elif not snap.is_empty():
+        elif not snap.is_empty() and not _routine(snap):
             self.current_interval = self.interval
             delay = self.interval
         else:
@@ -144,3 +146,9 @@ class Poller:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_backoff))
         return delay
+
+
+def _routine(snap: Snapshot) -> bool:
+    """Only heartbeats came: the squad beating as scheduled."""
+    return (snap.agents is None and snap.tasks is None and snap.feeds is None and snap.opportunities is None
+            and not (snap.messages or snap.activities or snap.flips))

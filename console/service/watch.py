@@ -251,6 +251,11 @@ class Watch:
                              ("no runs yet" if not any(h.last_beat for h in view.health.values()) else
                               "no slot due yet") if worst is None else f"{worst * 100:.1f}% (worst agent, 7 d)",
                              None if worst is None else worst > UPTIME_TARGET))
+        counter = getattr(self.store, "counter", None)
+        if counter is not None:  # on Convex: what this installation's calls cost (docs/cost.md)
+            calls = counter.summary(now / 1000)
+            out.append(Criterion("Convex calls", "<= 1,000,000 a month (Starter)",
+                                 f"{calls.last_24h:,} in 24 h, {calls.month:,} a month", calls.month <= 1_000_000))
         decided = [r for _stage, rows in view.board for r in rows if r.verdict]
         out.append(Criterion("Revenue workflow", "prototyped",
                              f"{len(decided)} go/no-go decision(s)" if decided else "no decision yet",

@@ -38,6 +38,13 @@ def deploy_key_from_vault(settings: StoreSettings, env: Mapping[str, str] | None
         return None
 
 
+def call_counter(settings: StoreSettings):
+    """The Convex calls of this installation, counted beside the local store (store/calls.py)."""
+    from console.service.store.calls import FILE, CallCounter
+
+    return CallCounter(settings.local_path().parent / FILE)
+
+
 def open_store(settings: StoreSettings, env: Mapping[str, str] | None = None) -> Store:
     if settings.kind == "convex":
         from console.service.store.convex import KEY_HINT, ConvexStore  # httpx only when needed
@@ -53,7 +60,7 @@ def open_store(settings: StoreSettings, env: Mapping[str, str] | None = None) ->
                 "no Convex deploy key is configured",
                 hint=KEY_HINT + f"; or keep it in the vault: squad-console vault put {VAULT_ENTRY}",
             )
-        return ConvexStore(settings.url, key, timeout=settings.timeout)
+        return ConvexStore(settings.url, key, timeout=settings.timeout, counter=call_counter(settings))
     from console.service.store.sqlite import LocalStore
 
     return LocalStore(settings.local_path())

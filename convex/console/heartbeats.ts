@@ -1,6 +1,7 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "../_generated/server";
 import { heartbeatFailed } from "./activities";
+import { foldBeat } from "./history";
 import { byTimeArgs, defined, findAgentByOpenClawId, listByTime, writeActivity } from "./lib";
 import { heartbeatOutcome } from "./tables";
 
@@ -35,6 +36,7 @@ export const record = internalMutation({
 
     const id = await ctx.db.insert("heartbeats", defined({ ...fields, runId }));
     const heartbeat = (await ctx.db.get(id))!;
+    await foldBeat(ctx, heartbeat); // the compact history the console starts from (history.ts)
     if (heartbeat.outcome === "error") {
       const agent = await findAgentByOpenClawId(ctx, args.agentId);
       await writeActivity(ctx, {

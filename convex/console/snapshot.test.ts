@@ -2,7 +2,7 @@ import { convexTest } from "convex-test";
 import { describe, expect, test } from "vitest";
 import { internal } from "../_generated/api";
 import schema from "../schema";
-import { digest, trimPage } from "./snapshot";
+import { digest, HOT_MAX, HOT_MIN, split, trimPage } from "./snapshot";
 
 const modules = import.meta.glob("/convex/**/*.*s");
 
@@ -17,74 +17,82 @@ type Since = {
   flips?: number;
 };
 
-describe("snapshot:get", () => {
-  test("feeds and opportunities come whole when changed, else null", async () => {
-    const t = convexTest(schema, modules);
-    const s1 = await t.query(internal.console.snapshot.get, { since: {}, limit: 10 });
-    expect(s1.feeds).toEqual([]);
-    expect(s1.opportunities).toEqual([]);
-    const s2 = await t.query(internal.console.snapshot.get, { since: s1.marks, limit: 10 });
-    expect([s2.feeds, s2.opportunities]).toEqual([null, null]);
-    await t.mutation(internal.console.pipeline.addFeed, { url: "https://x/rss", competitor: "X" });
-    const s3 = await t.query(internal.console.snapshot.get, { since: s2.marks, limit: 10 });
-    expect(s3.feeds).toEqual([expect.objectContaining({ url: "https://x/rss" })]);
-    expect(s3.opportunities).toBeNull();
-    const opp = await t.mutation(internal.console.pipeline.createOpportunity, { title: "O" });
-    await t.run((ctx) => ctx.db.patch(opp._id, { stage: "validation" })); // a raw patch is seen too
-    const s4 = await t.query(internal.console.snapshot.get, { since: s3.marks, limit: 10 });
-    expect(s4.feeds).toBeNull();
-    expect(s4.opportunities).toEqual([expect.objectContaining({ title: "O", stage: "validation" })]);
-  });
+type Part = { table: "agents" | "tasks" | "feeds" | "opportunities"; after?: number; upTo?: number };
 
-  test("an empty store: empty tables, zero marks, then nothing", async () => {
+describe("snapshot:start and snapshot:tables", () => {
+  test("an empty store: empty tables, zero marks, groups to poll", async () => {
     const t = convexTest(schema, modules);
-    const s = await t.query(internal.console.snapshot.get, { since: {}, limit: 10 });
+    const s = await t.query(internal.console.snapshot.start, { limit: 10 });
     expect(s).toMatchObject({
       agents: [],
       tasks: [],
+      feeds: [],
+      opportunities: [],
       messages: [],
       activities: [],
-      heartbeats: [],
-      flips: [],
       hasMore: false,
       marks: { messages: 0, activities: 0, heartbeats: 0, flips: 0 },
     });
-    expect(typeof s.marks.agents).toBe("string");
-    expect(typeof s.serverTime).toBe("number");
-    const again = await t.query(internal.console.snapshot.get, { since: s.marks, limit: 10 });
-    expect(again).toMatchObject({ agents: null, tasks: null, messages: [], activities: [], hasMore: false });
-    expect(again.marks).toEqual(s.marks);
+    expect(s.groups.cold).toBeNull(); // every task is hot while there are few
+    const hot = await t.query(internal.console.snapshot.tables, { parts: s.groups.hot.parts, since: s.groups.hot.mark });
+    expect(hot).toEqual({ docs: null, mark: s.groups.hot.mark });
   });
 
-  test("whole tables come back only when changed, including a raw patch without updatedAt", async () => {
+  test("a group comes back only when changed, including a raw patch without updatedAt", async () => {
     const t = convexTest(schema, modules);
     const { agent } = await t.mutation(internal.console.agents.upsert, { agentId: "veda", name: "Veda", role: "r" });
     await t.mutation(internal.console.tasks.create, { title: "T", description: "d" });
-    const s1 = await t.query(internal.console.snapshot.get, { since: {}, limit: 10 });
-    expect(s1.agents).toHaveLength(1);
-    expect(s1.tasks).toHaveLength(1);
+    const s = await t.query(internal.console.snapshot.start, { limit: 10 });
+    expect(s.agents).toHaveLength(1);
+    expect(s.tasks).toHaveLength(1);
+    const parts = s.groups.hot.parts as Part[];
+    const again = await t.query(internal.console.snapshot.tables, { parts, since: s.groups.hot.mark });
+    expect(again.docs).toBeNull();
 
-    const s2 = await t.query(internal.console.snapshot.get, { since: s1.marks, limit: 10 });
-    expect(s2.agents).toBeNull();
-    expect(s2.tasks).toBeNull();
-
-    // Mission Control's own functions patch without updatedAt: the digest still sees it.
+    // Mission Control's own functions patch without updatedAt: the mark still sees it.
     await t.run((ctx) => ctx.db.patch(agent._id, { status: "active" }));
-    const s3 = await t.query(internal.console.snapshot.get, { since: s2.marks, limit: 10 });
-    expect(s3.agents).toEqual([expect.objectContaining({ _id: agent._id, status: "active", updatedAt: agent.updatedAt })]);
-    expect(s3.tasks).toBeNull();
-    expect(s3.marks.agents).not.toBe(s2.marks.agents);
-    expect(s3.activities).toEqual([]);
+    const changed = await t.query(internal.console.snapshot.tables, { parts, since: s.groups.hot.mark });
+    expect(changed.docs![0]).toEqual([expect.objectContaining({ _id: agent._id, status: "active" })]);
+    expect(changed.mark).not.toBe(s.groups.hot.mark);
 
     // A row inserted by Mission Control changes it too.
-    await t.run((ctx) =>
-      ctx.db.insert("tasks", { title: "MC", description: "", status: "inbox", assigneeIds: [] }),
-    );
-    const s4 = await t.query(internal.console.snapshot.get, { since: s3.marks, limit: 10 });
-    expect(s4.agents).toBeNull();
-    expect(s4.tasks).toHaveLength(2);
+    await t.run((ctx) => ctx.db.insert("tasks", { title: "MC", description: "", status: "inbox", assigneeIds: [] }));
+    const more = await t.query(internal.console.snapshot.tables, { parts, since: changed.mark });
+    expect(more.docs![1]).toHaveLength(2);
   });
 
+  test("feeds and opportunities are their own group", async () => {
+    const t = convexTest(schema, modules);
+    const s = await t.query(internal.console.snapshot.start, { limit: 10 });
+    const pipe = s.groups.pipeline;
+    await t.mutation(internal.console.pipeline.addFeed, { url: "https://x/rss", competitor: "X" });
+    const hot = await t.query(internal.console.snapshot.tables, { parts: s.groups.hot.parts, since: s.groups.hot.mark });
+    expect(hot.docs).toBeNull();
+    const p = await t.query(internal.console.snapshot.tables, { parts: pipe.parts, since: pipe.mark });
+    expect(p.docs![0]).toEqual([expect.objectContaining({ url: "https://x/rss" })]);
+    expect(p.docs![1]).toEqual([]);
+  });
+
+  test("many done tasks: the old ones are cold, the newest and the open ones hot", async () => {
+    const t = convexTest(schema, modules);
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 200; i++) {
+        await ctx.db.insert("tasks", { title: `t${i}`, description: "", status: i === 120 ? "review" : "done", assigneeIds: [] });
+      }
+    });
+    const s = await t.query(internal.console.snapshot.start, { limit: 10 });
+    const cold = s.groups.cold!;
+    const hotParts = s.groups.hot.parts as Part[];
+    const coldDocs = await t.query(internal.console.snapshot.tables, { parts: cold.parts as Part[] });
+    const hotDocs = await t.query(internal.console.snapshot.tables, { parts: hotParts });
+    expect(coldDocs.docs![0]).toHaveLength(120); // t0..t119: done and older than every open task
+    expect(hotDocs.docs![1]).toHaveLength(80);
+    expect(coldDocs.mark).toBe(cold.mark);
+    expect(hotDocs.mark).toBe(s.groups.hot.mark);
+  });
+});
+
+describe("snapshot:get", () => {
   test("without a mark, the newest rows (a tail), oldest first, and no hasMore", async () => {
     const t = convexTest(schema, modules);
     for (let i = 0; i < 5; i++) {
@@ -177,5 +185,25 @@ describe("digest", () => {
     expect(digest([a])).not.toBe(digest([{ ...a, y: "b" }]));
     expect(digest([])).not.toBe(digest([a]));
     expect(digest([a])).toMatch(/^1-[0-9a-f]{28}$/);
+  });
+});
+
+describe("split", () => {
+  const tasks = (statuses: string[]) => statuses.map((status, i) => ({ _creationTime: i + 1, status }) as never);
+
+  test("few tasks: all hot", () => {
+    expect(split(tasks(Array(HOT_MIN).fill("done")))).toBeUndefined();
+  });
+
+  test("done tasks beyond the newest HOT_MIN are cold", () => {
+    expect(split(tasks(Array(100).fill("done")))).toBe(100 - HOT_MIN);
+  });
+
+  test("an old open task keeps what follows it hot, up to HOT_MAX", () => {
+    const s = Array(300).fill("done");
+    s[250] = "inbox";
+    expect(split(tasks(s))).toBe(250);
+    s[10] = "review";
+    expect(split(tasks(s))).toBe(300 - HOT_MAX);
   });
 });

@@ -91,66 +91,134 @@ export function trimPage<R extends { _creationTime: number }>(
   return { rows, more: true };
 }
 
-/** The tables a snapshot returns whole when they changed (small: a squad, its open work). */
+/** The tables a snapshot returns whole when they changed (small: a squad, its work, the pipeline). */
 type WholeTable = "agents" | "tasks" | "feeds" | "opportunities";
+const WHOLE: readonly WholeTable[] = ["agents", "tasks", "feeds", "opportunities"];
 
-async function wholeTable<T extends WholeTable>(
-  ctx: QueryCtx,
-  table: T,
-  since: string | undefined,
-): Promise<{ docs: Doc<T>[] | null; mark: string }> {
-  const docs = (await ctx.db.query(table).collect()) as Doc<T>[];
-  const mark = digest(docs);
-  return { docs: mark === since ? null : docs, mark };
+/** A range of a whole table by `_creationTime`: `after < _creationTime <= upTo` (either bound optional). */
+const part = v.object({
+  table: v.union(v.literal("agents"), v.literal("tasks"), v.literal("feeds"), v.literal("opportunities")),
+  after: v.optional(v.number()),
+  upTo: v.optional(v.number()),
+});
+type Part = { table: WholeTable; after?: number; upTo?: number };
+
+async function readPart(ctx: QueryCtx, p: Part): Promise<Doc<WholeTable>[]> {
+  return (await ctx.db
+    .query(p.table)
+    .withIndex("by_creation_time", (q) => {
+      const lower = p.after === undefined ? q : q.gt("_creationTime", p.after as never);
+      return p.upTo === undefined ? lower : lower.lte("_creationTime", p.upTo as never);
+    })
+    .collect()) as Doc<WholeTable>[];
 }
 
-/** One poll, one call: see docs/store-contract.md, "One poll, one call". */
+/** The mark of a group of parts: the digest of their documents, part by part. */
+function groupMark(docs: readonly (readonly unknown[])[]): string {
+  return digest(docs.map((d) => digest(d)));
+}
+
+/** Tasks live in two groups (docs/cost.md): the hot one, the newest tasks and every task not done
+ * (at least `HOT_MIN`, at most `HOT_MAX` tasks), polled every time, and the cold one, the older
+ * done tasks, polled now and then. `split` returns the boundary (`_creationTime` of the newest cold
+ * task) or undefined when every task is hot. Tasks come in `_creationTime` order. */
+export const HOT_MIN = 32;
+export const HOT_MAX = 128;
+export function split(tasks: readonly Doc<"tasks">[]): number | undefined {
+  const n = tasks.length;
+  let firstOpen = tasks.findIndex((t) => t.status !== "done");
+  if (firstOpen < 0) firstOpen = n;
+  const hotStart = Math.max(n - HOT_MAX, Math.min(n - HOT_MIN, firstOpen));
+  return hotStart > 0 ? tasks[hotStart - 1]._creationTime : undefined;
+}
+
+/** The parts of each group, for a boundary: [hot, cold?, pipeline]. */
+function groups(boundary: number | undefined): { hot: Part[]; cold: Part[] | null; pipeline: Part[] } {
+  return {
+    hot: [{ table: "agents" }, boundary === undefined ? { table: "tasks" } : { table: "tasks", after: boundary }],
+    cold: boundary === undefined ? null : [{ table: "tasks", upTo: boundary }],
+    pipeline: [{ table: "feeds" }, { table: "opportunities" }],
+  };
+}
+
+const appendSince = v.object({
+  messages: v.optional(v.number()),
+  activities: v.optional(v.number()),
+  heartbeats: v.optional(v.number()),
+  flips: v.optional(v.number()),
+});
+
+async function appendAll(
+  ctx: QueryCtx,
+  since: { messages?: number; activities?: number; heartbeats?: number; flips?: number },
+  limit: number,
+) {
+  const n = Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 1;
+  const messages = await appended(ctx, "messages", since.messages, n);
+  const activities = await appended(ctx, "activities", since.activities, n);
+  const heartbeats = await appended(ctx, "heartbeats", since.heartbeats, n);
+  const flips = await appended(ctx, "flips", since.flips, n);
+  return {
+    messages: messages.rows,
+    activities: activities.rows,
+    heartbeats: heartbeats.rows,
+    flips: flips.rows,
+    marks: { messages: messages.mark, activities: activities.mark, heartbeats: heartbeats.mark, flips: flips.mark },
+    hasMore: messages.more || activities.more || heartbeats.more || flips.more,
+  };
+}
+
+/**
+ * One poll's rows: what was inserted in the append tables after the caller's marks. Index ranges
+ * only and no clock, so a poll that finds nothing new is answered from Convex's query cache and
+ * reads nothing (docs/cost.md). See docs/store-contract.md, "One poll".
+ */
 export const get = internalQuery({
-  args: {
-    since: v.object({
-      agents: v.optional(v.string()),
-      tasks: v.optional(v.string()),
-      feeds: v.optional(v.string()),
-      opportunities: v.optional(v.string()),
-      messages: v.optional(v.number()),
-      activities: v.optional(v.number()),
-      heartbeats: v.optional(v.number()),
-      flips: v.optional(v.number()),
-    }),
-    limit: v.number(),
-  },
-  handler: async (ctx, { since, limit }) => {
-    const n = Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 1;
-    const agents = await wholeTable(ctx, "agents", since.agents);
-    const tasks = await wholeTable(ctx, "tasks", since.tasks);
-    const feeds = await wholeTable(ctx, "feeds", since.feeds);
-    const opportunities = await wholeTable(ctx, "opportunities", since.opportunities);
-    const messages = await appended(ctx, "messages", since.messages, n);
-    const activities = await appended(ctx, "activities", since.activities, n);
-    const heartbeats = await appended(ctx, "heartbeats", since.heartbeats, n);
-    const flips = await appended(ctx, "flips", since.flips, n);
-    return {
-      agents: agents.docs,
-      tasks: tasks.docs,
-      feeds: feeds.docs,
-      opportunities: opportunities.docs,
-      messages: messages.rows,
-      activities: activities.rows,
-      heartbeats: heartbeats.rows,
-      flips: flips.rows,
-      marks: {
-        agents: agents.mark,
-        tasks: tasks.mark,
-        feeds: feeds.mark,
-        opportunities: opportunities.mark,
-        messages: messages.mark,
-        activities: activities.mark,
-        heartbeats: heartbeats.mark,
-        flips: flips.mark,
-      },
-      hasMore: messages.more || activities.more || heartbeats.more || flips.more,
-      serverTime: Date.now(),
-    };
+  args: { since: appendSince, limit: v.number() },
+  handler: async (ctx, { since, limit }) => appendAll(ctx, since, limit),
+});
+
+/**
+ * A group of whole-table ranges (`parts`) and its mark; the documents only when the mark differs
+ * from `since`. Its arguments stay the same while nothing changes, so it is answered from the
+ * cache until a write touches one of its ranges (Mission Control's own writes included: they set
+ * no `updatedAt`, the cache sees them all the same).
+ */
+export const tables = internalQuery({
+  args: { parts: v.array(part), since: v.optional(v.string()) },
+  handler: async (ctx, { parts, since }) => {
+    const docs = [];
+    for (const p of parts) docs.push(await readPart(ctx, p));
+    const mark = groupMark(docs);
+    return { docs: mark === since ? null : docs, mark };
   },
 });
 
+/**
+ * The first poll, in one call: the tail of the append tables, every whole table, and the groups
+ * the next polls ask for (`tables`), with their marks.
+ */
+export const start = internalQuery({
+  args: { limit: v.number() },
+  handler: async (ctx, { limit }) => {
+    const rows = await appendAll(ctx, {}, limit);
+    const whole: Record<WholeTable, Doc<WholeTable>[]> = { agents: [], tasks: [], feeds: [], opportunities: [] };
+    for (const table of WHOLE) whole[table] = await readPart(ctx, { table });
+    const boundary = split(whole.tasks as Doc<"tasks">[]);
+    const g = groups(boundary);
+    const inPart = (p: Part) =>
+      (whole[p.table] as { _creationTime: number }[]).filter(
+        (d) => (p.after === undefined || d._creationTime > p.after) && (p.upTo === undefined || d._creationTime <= p.upTo),
+      );
+    const markOf = (parts: Part[]) => groupMark(parts.map(inPart));
+    return {
+      ...rows,
+      ...whole,
+      groups: {
+        hot: { parts: g.hot, mark: markOf(g.hot) },
+        cold: g.cold === null ? null : { parts: g.cold, mark: markOf(g.cold) },
+        pipeline: { parts: g.pipeline, mark: markOf(g.pipeline) },
+      },
+    };
+  },
+});

@@ -94,6 +94,23 @@ export const consoleTables = {
     .index("by_agent_at", ["agentId", "at"])
     .index("by_at", ["at"]),
 
+  /**
+   * Each agent's runs of one UTC day, compact (docs/cost.md): what the console's health screens
+   * need of eight days of history comes in one read of about nine documents per agent, not one
+   * document per beat. Kept by heartbeats:record (and history:rebuild for beats recorded before).
+   * `runs`: 7 characters a run, by time: the ms of the day in base 36 (6), then `o` (ok) or `e`
+   * (error). `tokens`, `cost`: one base-36 integer a run (tokens; micro-USD), comma-separated, in
+   * the same order, empty when the run had none. `lastError`: the newest failed run's error.
+   */
+  heartbeatDays: defineTable({
+    agentId: v.string(),
+    day: v.number(),
+    runs: v.string(),
+    tokens: v.string(),
+    cost: v.string(),
+    lastError: v.optional(v.string()),
+  }).index("by_day_agent", ["day", "agentId"]),
+
   flips: defineTable({
     agentId: v.string(),
     at: v.number(),

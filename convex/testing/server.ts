@@ -2,7 +2,7 @@
  * A stand-in Convex deployment for tests: one convex-test backend running this project's
  * functions (convex/), behind Convex's HTTP API wire format.
  *
- *   node --import tsx convex/testing/server.ts --port 0 --key <admin key> [--host 127.0.0.1]
+ *   node --import tsx convex/testing/server.ts --port 0 --key <admin key> [--host 127.0.0.1] [--meter]
  *
  * The key may also come from CONVEX_TEST_ADMIN_KEY. The first line on stdout is
  * `listening <port>`; keep draining stdout afterwards (console.log in functions goes there).
@@ -16,6 +16,17 @@
  *   /_test/insert {"table","doc"}      a raw ctx.db.insert             -> {"id": "..."}
  *   /_test/patch  {"id","fields"}      a raw ctx.db.patch (no updatedAt, as Mission Control's
  *                                      own functions write)            -> {"ok": true}
+ *   /_test/insertMany {"table","docs"} raw inserts in one transaction (seeding) -> {"ids": [...]}
+ *   /_test/meter  {"reset"?: bool}     with --meter: what each function cost (meter.ts): per
+ *                                      path, calls, cached calls, documents and KiB read and
+ *                                      written, clock reads; the last calls    -> {"byPath", "recent"}
+ *                                      (a call sent with `x-meter-tag: <who>` counts as "<who> <path>")
+ *
+ * --meter (or CONVEX_TEST_METER=1) counts, per call, the documents each function reads and writes
+ * (each rounded up to 1 KiB, as Convex bills database bandwidth) and models Convex's query cache:
+ * a query called again with the same arguments is answered from the cache, reading nothing,
+ * unless its earlier run read the clock or a write since touched what it read. Raw writes
+ * (/_test/insert, /_test/patch, /_test/insertMany) invalidate the cache like any write.
  *
  * This file lives in convex/ but is not a Convex function module: it registers no functions,
  * loads Node's modules only dynamically and starts only when run as a program, so bundling it
@@ -36,10 +47,11 @@ class HttpError extends Error {
   }
 }
 
-function parseArgs(argv: string[]): { port: number; host: string; key: string | undefined } {
+function parseArgs(argv: string[]): { port: number; host: string; key: string | undefined; meter: boolean } {
   let port = 0;
   let host = "127.0.0.1";
   let key = process.env.CONVEX_TEST_ADMIN_KEY || undefined;
+  let meter = process.env.CONVEX_TEST_METER === "1";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -47,10 +59,11 @@ function parseArgs(argv: string[]): { port: number; host: string; key: string | 
     if (flag === "--port") port = Number(value());
     else if (flag === "--host") host = value();
     else if (flag === "--key") key = value();
+    else if (flag === "--meter") meter = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${port}`);
-  return { port, host, key };
+  return { port, host, key, meter };
 }
 
 async function main(): Promise<void> {
@@ -67,9 +80,13 @@ async function main(): Promise<void> {
   const { convexTest }: typeof import("convex-test") = await import(convexTestModule);
   const { makeFunctionReference } = await import("convex/server");
   const { convexToJson, jsonToConvex } = await import("convex/values");
+  const { argsKey: argsKeyOf } = await import("./meter");
   const schema = (await import("../schema")).default;
+  const nodeAsyncHooks = "node:async_hooks";
+  const { AsyncLocalStorage }: typeof import("node:async_hooks") = await import(nodeAsyncHooks);
+  const { Meter } = await import("./meter");
 
-  const { port, host, key } = parseArgs(process.argv.slice(2));
+  const { port, host, key, meter: metering } = parseArgs(process.argv.slice(2));
   if (!key) {
     process.stderr.write("convex test server: an admin key is needed (--key or CONVEX_TEST_ADMIN_KEY)\n");
     process.exit(2);
@@ -104,6 +121,80 @@ async function main(): Promise<void> {
 
   const fresh = () => convexTest(schema, modules);
   let t = fresh();
+
+  // The cost meter (meter.ts): the current call's record lives in an async context, and
+  // convex-test's syscalls are wrapped once (its global proxy is installed by the first backend).
+  type Live = ReturnType<InstanceType<typeof Meter>["newCall"]>;
+  const callStorage = new AsyncLocalStorage<Live>();
+  const indexFields = (table: string, index: string): string[] => {
+    const def = (schema.tables as unknown as Record<string, { export(): { indexes: { indexDescriptor: string; fields: string[] }[] } }>)[table];
+    const found = def?.export().indexes.find((i) => i.indexDescriptor === index);
+    if (found === undefined) throw new Error(`meter: no index ${table}.${index}`);
+    return found.fields;
+  };
+  const meter = metering ? new Meter(() => callStorage.getStore(), indexFields) : null;
+  if (meter !== null) {
+    const g = globalThis as unknown as { Convex: ReturnType<InstanceType<typeof Meter>["wrap"]> };
+    const inner = g.Convex;
+    g.Convex = meter.wrap(() => inner);
+    // A query that reads the clock is not cached: note every read of it during a call.
+    const RealDate = Date;
+    const realNow = RealDate.now.bind(RealDate);
+    const sawTime = (): void => {
+      const call = callStorage.getStore();
+      if (call) call.readTime = true;
+    };
+    const MeteredDate: DateConstructor = new Proxy(RealDate, {
+      construct(target, argArray, newTarget): object {
+        if (argArray.length === 0) sawTime();
+        return Reflect.construct(target, argArray, newTarget === MeteredDate ? target : newTarget);
+      },
+      apply(target, thisArg, argArray) {
+        sawTime();
+        return Reflect.apply(target, thisArg, argArray);
+      },
+      get(target, prop, receiver) {
+        if (prop === "now") {
+          return () => {
+            sawTime();
+            return realNow();
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    (globalThis as { Date: DateConstructor }).Date = MeteredDate;
+  }
+
+  /** Runs `fn` as one metered call (when metering): its reads, writes and clock reads counted. */
+  const metered = async <T>(
+    what: string,
+    kind: string,
+    fn: () => Promise<T>,
+    cacheKey?: string,
+    tag?: string,
+  ): Promise<T> => {
+    if (meter === null) return fn();
+    const path = tag ? `${tag} ${what}` : what; // who called, for the benchmark's attribution
+    if (cacheKey !== undefined) {
+      const hit = meter.cached(cacheKey);
+      if (hit !== undefined) {
+        const call = meter.newCall(path, kind);
+        call.cached = true;
+        meter.record(call);
+        return hit.value as T;
+      }
+    }
+    const call = meter.newCall(path, kind);
+    try {
+      const value = await callStorage.run(call, fn);
+      if (cacheKey !== undefined) meter.remember(cacheKey, call, value);
+      meter.invalidate(call.writes);
+      return value;
+    } finally {
+      meter.record(call);
+    }
+  };
 
   const send = (res: ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
@@ -209,7 +300,10 @@ async function main(): Promise<void> {
       const ref = makeFunctionReference(fnPath);
       type Call = (fn: unknown, args: unknown) => Promise<unknown>;
       const call = (kind === "query" ? t.query : kind === "mutation" ? t.mutation : t.action) as Call;
-      const value = await call(ref, args);
+      const cacheKey = kind === "query" && meter !== null ? argsKeyOf(fnPath, args) : undefined;
+      const tagHeader = req.headers["x-meter-tag"];
+      const tag = typeof tagHeader === "string" ? tagHeader : undefined;
+      const value = await metered(fnPath, kind, () => call(ref, args), cacheKey, tag);
       return { status: 200, body: { status: "success", value: encode(value, body.format) } };
     } catch (e) {
       const err = e as { message?: unknown; data?: unknown; name?: unknown };
@@ -229,7 +323,7 @@ async function main(): Promise<void> {
     const fnKind = ({ "/api/query": "query", "/api/mutation": "mutation", "/api/action": "action" } as const)[
       route as "/api/query"
     ];
-    const testRoute = ["/_test/reset", "/_test/insert", "/_test/patch"].includes(route);
+    const testRoute = ["/_test/reset", "/_test/insert", "/_test/patch", "/_test/insertMany", "/_test/meter"].includes(route);
     if (req.method !== "POST" || (fnKind === undefined && !testRoute)) {
       throw new HttpError(404, "NotFound", `No route for ${req.method} ${route || "/"}`);
     }
@@ -242,7 +336,29 @@ async function main(): Promise<void> {
     requireAdmin(req);
     if (route === "/_test/reset") {
       t = fresh();
+      meter?.clear();
       send(res, 200, { ok: true });
+    } else if (route === "/_test/meter") {
+      if (meter === null) throw new HttpError(400, "NoMeter", "Start the server with --meter to measure costs");
+      send(res, 200, meter.report(body.reset === true));
+    } else if (route === "/_test/insertMany") {
+      const { table, docs } = body;
+      if (typeof table !== "string" || !Array.isArray(docs)) {
+        throw new HttpError(400, "BadInsert", "The body needs {\"table\": string, \"docs\": [object]}");
+      }
+      try {
+        const values = docs.map((d) => jsonToConvex(d as never) as never);
+        const ids = await metered("_test/insertMany", "raw", () =>
+          t.run(async (ctx) => {
+            const out: string[] = [];
+            for (const v of values) out.push(await ctx.db.insert(table as never, v));
+            return out;
+          }),
+        );
+        send(res, 200, { ids });
+      } catch (e) {
+        throw new HttpError(400, "BadInsert", (e as Error).message ?? String(e));
+      }
     } else if (route === "/_test/insert") {
       const { table, doc } = body;
       if (typeof table !== "string" || doc === null || typeof doc !== "object") {
@@ -250,7 +366,7 @@ async function main(): Promise<void> {
       }
       try {
         const value = jsonToConvex(doc as never) as never;
-        const id = await t.run(async (ctx) => ctx.db.insert(table as never, value));
+        const id = await metered("_test/insert", "raw", () => t.run(async (ctx) => ctx.db.insert(table as never, value)));
         send(res, 200, { id });
       } catch (e) {
         throw new HttpError(400, "BadInsert", (e as Error).message ?? String(e));
@@ -262,7 +378,7 @@ async function main(): Promise<void> {
       }
       try {
         const value = jsonToConvex(fields as never) as never;
-        await t.run(async (ctx) => ctx.db.patch(id as never, value));
+        await metered("_test/patch", "raw", () => t.run(async (ctx) => ctx.db.patch(id as never, value)));
         send(res, 200, { ok: true });
       } catch (e) {
         throw new HttpError(400, "BadPatch", (e as Error).message ?? String(e));

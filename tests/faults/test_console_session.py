@@ -286,12 +286,12 @@ async def test_a_fault_right_after_the_first_snapshot_does_not_stop_polling(
     real = ConvexStore(convex_server.url, ADMIN_KEY)
     seed(real)
     (tmp_path / "squad.toml").write_text(CONFIG)
-    # the first snapshot answers, then the per-agent history queries that seed the health book fail
-    proxy.set_mode("503", only={"console/heartbeats:list"})
+    # the first snapshot answers, then the history query that seeds the health book fails
+    proxy.set_mode("503", only={"console/history:get"})
     app = SquadApp(load_settings(tmp_path / "squad.toml", env={}), console_store, clock=time.time,
                    probe_openclaw=False)
     async with app.run_test(size=(200, 40)) as pilot:
-        await until(pilot, lambda: proxy.paths["console/heartbeats:list"] >= 1, "the history queries")
+        await until(pilot, lambda: proxy.paths["console/history:get"] >= 1, "the history query")
         # the poll that met the fault has ended, failed (the console did not stop at it)
         await until(pilot, lambda: app._watch is not None and app._watch.poller.failures >= 1 and not app._polling,
                     "the poll that met the fault to fail")

@@ -3,8 +3,10 @@
 The screens need each agent's status, slot strip and 24 h / 7 d uptime at every moment, for up to
 a thousand agents, without a store call per agent per refresh. The book keeps eight days of beats
 per agent in flat arrays (about 25 bytes a beat: 7 days of a 15-minute heartbeat for 1,000 agents
-is under 20 MB), is loaded once per agent at start, then fed the poller's deltas; evaluation is
-the pure engine of heartbeats.py. No Textual here.
+is under 20 MB), is loaded at start in one store call (`Store.history`: every agent's runs,
+compact), then fed the poller's deltas and pruned to eight days; evaluation is the pure engine of
+heartbeats.py. Times are kept in whole ms (as the compact history keeps them), so a beat seen both
+in the history and in a poll is one run. No Textual here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from console.config import AgentSettings
 from console.service.health.slots import Run, Schedule, match_slots, prev_slot, status_at, uptime_24h_7d
-from console.service.models import Agent, Flip, Heartbeat
+from console.service.models import Agent, AgentRuns, Flip, Heartbeat
 from console.service.health.squad import DAY_MS, WEEK_MS, AgentHealth, last_stored_status, schedule_for
 
 KEEP_MS = WEEK_MS + DAY_MS
@@ -32,22 +34,53 @@ class _History:
     last: Heartbeat | None = None
 
     def add(self, b: Heartbeat) -> bool:
-        i = bisect.bisect_left(self.at, b.at)
-        ok = 1 if b.outcome == "ok" else 0
-        j = i
-        while j < len(self.at) and self.at[j] == b.at:  # the same run seen twice (load + poll)
-            if self.ok[j] == ok:
-                return False
-            j += 1
-        self.at.insert(i, b.at)
-        self.ok.insert(i, ok)
-        self.tokens.insert(i, b.tokens or 0.0)
-        self.cost.insert(i, b.cost_usd or 0.0)
-        if not ok:
-            self.errors[b.at] = b.error or "error"
-        if self.last is None or b.at >= self.last.at:
+        at = float(round(b.at))
+        if at != b.at:
+            b = replace(b, at=at)
+        if not self._insert(at, b.outcome == "ok", b.tokens, b.cost_usd, b.error):
+            return False
+        if self.last is None or at >= self.last.at:
             self.last = b
         return True
+
+    def _insert(self, at: float, ok: bool, tokens: float | None, cost: float | None, error: str | None) -> bool:
+        i = bisect.bisect_left(self.at, at)
+        flag = 1 if ok else 0
+        j = i
+        while j < len(self.at) and self.at[j] == at:  # the same run seen twice (history + poll)
+            if self.ok[j] == flag:
+                return False
+            j += 1
+        self.at.insert(i, at)
+        self.ok.insert(i, flag)
+        self.tokens.insert(i, tokens or 0.0)
+        self.cost.insert(i, cost or 0.0)
+        if not ok:
+            self.errors[at] = error or "error"
+        return True
+
+    def add_runs(self, runs: AgentRuns) -> None:
+        """An agent's compact history: the newest failed run carries `last_error`, the newest run
+        becomes `last` (a Heartbeat of what the history keeps). Into an empty history the arrays of
+        `runs` are taken over (the book changes them from then on)."""
+        newest_failed = next((runs.at[i] for i in range(len(runs.ok) - 1, -1, -1) if not runs.ok[i]), None)
+        if not len(self.at):  # the usual case at start: the history's arrays are taken over, not copied
+            self.at, self.tokens, self.cost = runs.at, runs.tokens, runs.cost
+            self.ok = bytearray(runs.ok)
+            for t, ok in zip(runs.at, runs.ok):
+                if not ok:
+                    self.errors[t] = "error"
+        else:
+            for t, ok, tok, cost in zip(runs.at, runs.ok, runs.tokens, runs.cost):
+                self._insert(t, ok, tok, cost, None)
+        if newest_failed is not None and runs.last_error:
+            self.errors[newest_failed] = runs.last_error
+        if runs.at and (self.last is None or runs.at[-1] >= self.last.at):
+            i = len(runs.at) - 1
+            ok = runs.ok[i]
+            self.last = Heartbeat(id="", agent_id=runs.agent_id, at=runs.at[i], outcome="ok" if ok else "error",
+                                  source="", run_id="", error=None if ok else self.errors.get(runs.at[i]),
+                                  tokens=runs.tokens[i], cost_usd=runs.cost[i])
 
     def prune(self, before: float) -> None:
         k = bisect.bisect_left(self.at, before)
@@ -76,6 +109,7 @@ class HealthBook:
     def __init__(self) -> None:
         self._hist: dict[str, _History] = {}
         self._flips: dict[str, list[Flip]] = {}
+        self._flip_ids: set[str] = set()
 
     def agent_ids(self) -> list[str]:
         return list(self._hist)
@@ -88,12 +122,16 @@ class HealthBook:
                 touched.add(b.agent_id)
         return touched
 
+    def add_history(self, runs: Iterable[AgentRuns]) -> None:
+        for r in runs:
+            self._hist.setdefault(r.agent_id, _History()).add_runs(r)
+
     def add_flips(self, flips: Iterable[Flip]) -> set[str]:
         touched: set[str] = set()
         for f in flips:
-            known = self._flips.setdefault(f.agent_id, [])
-            if all(k.id != f.id for k in known):
-                known.append(f)
+            if f.id not in self._flip_ids:
+                self._flip_ids.add(f.id)
+                self._flips.setdefault(f.agent_id, []).append(f)
                 touched.add(f.agent_id)
         return touched
 
@@ -153,9 +191,10 @@ class HealthBook:
 
 
 def seed_book(store, agent_ids: Sequence[str], now: float) -> HealthBook:
-    """Load eight days of beats and all flips: one call per agent plus one (at start only)."""
+    """Eight days of every agent's runs and all flips, in one store call whatever the number of
+    agents (`Store.history`). `agent_ids` are the agents the screens show (all come anyway)."""
     book = HealthBook()
-    for agent_id in agent_ids:
-        book.add_beats(store.list_heartbeats(agent_id, since=now - KEEP_MS, until=now + 60_000, limit=20_000))
-    book.add_flips(store.list_flips(since=0.0, limit=100_000))
+    history = store.history(now - KEEP_MS, now + 60_000)
+    book.add_history(history.runs)
+    book.add_flips(history.flips)
     return book

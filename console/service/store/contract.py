@@ -23,6 +23,7 @@ from console.service.models import (
     Flip,
     Heartbeat,
     HeartbeatIn,
+    History,
     Marks,
     Message,
     Opportunity,
@@ -205,8 +206,14 @@ class Store(Protocol):
         """By their (backdated) time `at`, ascending."""
         ...
 
-    # one poll, one call
+    # one poll (one call on SQLite, two on Convex: docs/cost.md)
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot: ...
+
+    def history(self, since: float, until: float) -> History:
+        """Every agent's runs with `since <= at < until` (ms), compact, and every flip: what the
+        health book starts from, in one call whatever the number of agents (Convex: one bounded page
+        of the compact day documents, more pages only past ~8 MB)."""
+        ...
 
     # the vault table: ciphertext records only (docs/VAULT.md); each write is audited without
     # any secret (name, version, kid)

@@ -14,12 +14,14 @@ not run (connection refused, 429, 503), so a retry never applies a change twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,12 +43,14 @@ from console.service.models import (
     Flip,
     Heartbeat,
     HeartbeatIn,
+    History,
     Marks,
     Message,
     Opportunity,
     Signal,
     SignalIn,
     Snapshot,
+    RunsBuilder,
     Task,
     agent_id_from_session_key,
 )
@@ -61,11 +65,19 @@ from console.service.store.contract import (
     check_choice,
 )
 
+if TYPE_CHECKING:  # the counter's module loads sqlite3, which this store never needs
+    from console.service.store.calls import CallCounter
+
 KEY_HINT = (
     "set CONVEX_DEPLOY_KEY to a deploy key of this deployment (dashboard: Settings → Deploy keys); "
     "the console's functions are internal, so only a deploy key can call them"
 )
 NOT_DEPLOYED = "Could not find public function"
+APPEND = ("messages", "activities", "heartbeats", "flips")
+WHOLE = ("agents", "tasks", "feeds", "opportunities")
+COLD_EVERY = 600.0  # seconds between checks of the cold tasks and the pipeline when nothing else says so
+HOT_MIN, HOT_MAX = 32, 128  # as convex/console/snapshot.ts `split`
+RUN_WIDTH = 7
 
 
 def agent_from_doc(d: dict[str, Any]) -> Agent:
@@ -250,6 +262,9 @@ class ConvexStore:
         max_retry_after: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        cold_every: float = COLD_EVERY,
+        counter: CallCounter | None = None,
     ) -> None:
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -274,12 +289,20 @@ class ConvexStore:
             headers={"Content-Type": "application/json", "Convex-Client": "squad-console"},
         )
         self.calls = 0  # HTTP requests sent, retries included (every one is billed)
+        self.counter = counter  # kept by the minute for `check` and the overview (calls.py)
+        self._clock = clock
+        self.cold_every = cold_every
+        self._tables: _Tables | None = None  # the whole tables as the last snapshot left them
+        # groups polled only by the first snapshot (the collector needs agents, not the tasks or the pipeline)
+        self.skip_groups: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         return f"convex {self.host}"
 
     def close(self) -> None:
         self._client.close()
+        if self.counter is not None:
+            self.counter.flush()
 
     def __repr__(self) -> str:  # never show the key
         return f"ConvexStore({self.shown_url!r})"
@@ -326,6 +349,8 @@ class ConvexStore:
         is_query = kind == "query"
         where = f"Convex at {self.shown_url}"
         self.calls += 1
+        if self.counter is not None:
+            self.counter.add()
         try:
             response = self._client.post(f"/api/{kind}", content=body, headers=headers)
         except httpx.ConnectError as exc:
@@ -599,22 +624,116 @@ class ConvexStore:
         return [flip_from_doc(d) for d in docs]
 
     def snapshot(self, since: Marks | None = None, limit: int = DEFAULT_SNAPSHOT_LIMIT) -> Snapshot:
-        out = self.query("console/snapshot:get", {"since": _drop_none(dict(since or {})), "limit": limit})
-        agents, tasks = out.get("agents"), out.get("tasks")
-        feeds, opportunities = out.get("feeds"), out.get("opportunities")
+        """One poll (docs/cost.md): `snapshot:get` for the rows inserted since the marks (index
+        ranges, cached by Convex while nothing is new) and `snapshot:tables` for the hot group
+        (agents, the newest and open tasks), cached until one of them is written; the cold tasks
+        and the pipeline's tables (feeds, opportunities) every `cold_every` seconds and whenever
+        activities or messages arrived. The first poll is one call, `snapshot:start`."""
+        since = dict(since or {})
+        append_since = {k: since[k] for k in APPEND if since.get(k) is not None}
+        state = self._tables
+        if state is None or any(since.get(t) != state.token() for t in WHOLE):
+            return self._first(append_since, limit)
+        out = self.query("console/snapshot:get", {"since": append_since, "limit": limit})
+        rows = _rows(out)
+        now = self._clock()
+        busy = bool(rows["activities"] or rows["messages"])
+        for name in ("hot", "cold", "pipeline"):
+            group = state.groups.get(name)
+            if group is None or name in self.skip_groups:
+                continue
+            if name != "hot" and not busy and now - group.checked < self.cold_every:
+                continue
+            got = self.query("console/snapshot:tables", {"parts": group.parts, "since": group.mark})
+            group.checked = now
+            if got.get("docs") is not None or got.get("mark") != group.mark:
+                group.docs = got.get("docs") or group.docs
+                group.mark = got.get("mark")
+        tables = state.changed()
+        if tables.get("tasks") is not None and state.needs_split():
+            self._tables = None  # the boundary moved: the next poll starts the groups again
+        token = state.token() if self._tables else "resplit"
+        marks = {**dict(out.get("marks") or {}), **{t: token for t in WHOLE}}
+        return self._snapshot(rows, tables, marks, bool(out.get("hasMore")))
+
+    def _first(self, append_since: dict[str, Any], limit: int) -> Snapshot:
+        """The first poll: everything in one call (two when the caller already has append marks)."""
+        out = self.query("console/snapshot:start", {"limit": limit})
+        now = self._clock()
+        groups = {name: _Group(list(g["parts"]), g["mark"], None, now)
+                  for name, g in (out.get("groups") or {}).items() if g is not None}
+        state = _Tables(groups, {t: out.get(t) or [] for t in WHOLE})
+        for group in groups.values():
+            group.docs = [state.part_docs(p) for p in group.parts]
+        state.changed()  # what the caller gets now is the baseline
+        self._tables = state
+        if append_since:  # a poller that already has its rows: only what is newer
+            out = {**out, **self.query("console/snapshot:get", {"since": append_since, "limit": limit})}
+        tables = {t: state.returned[t] for t in WHOLE}
+        marks = {**dict(out.get("marks") or {}), **{t: state.token() for t in WHOLE}}
+        return self._snapshot(_rows(out), tables, marks, bool(out.get("hasMore")))
+
+    def _snapshot(self, rows: dict[str, list], tables: dict[str, Any], marks: dict[str, Any], more: bool) -> Snapshot:
+        def docs(table: str, convert: Callable[[dict[str, Any]], Any]) -> tuple | None:
+            found = tables.get(table)
+            return None if found is None else tuple(convert(d) for d in found)
+
         return Snapshot(
-            agents=None if agents is None else tuple(agent_from_doc(d) for d in agents),
-            tasks=None if tasks is None else tuple(task_from_doc(d) for d in tasks),
-            messages=tuple(message_from_doc(d) for d in out.get("messages", ())),
-            activities=tuple(activity_from_doc(d) for d in out.get("activities", ())),
-            heartbeats=tuple(heartbeat_from_doc(d) for d in out.get("heartbeats", ())),
-            flips=tuple(flip_from_doc(d) for d in out.get("flips", ())),
-            marks=dict(out.get("marks") or {}),
-            has_more=bool(out.get("hasMore")),
-            server_time=float(out.get("serverTime") or 0.0),
-            feeds=None if feeds is None else tuple(feed_from_doc(d) for d in feeds),
-            opportunities=None if opportunities is None else tuple(opportunity_from_doc(d) for d in opportunities),
+            agents=docs("agents", agent_from_doc),
+            tasks=docs("tasks", task_from_doc),
+            messages=tuple(message_from_doc(d) for d in rows["messages"]),
+            activities=tuple(activity_from_doc(d) for d in rows["activities"]),
+            heartbeats=tuple(heartbeat_from_doc(d) for d in rows["heartbeats"]),
+            flips=tuple(flip_from_doc(d) for d in rows["flips"]),
+            marks=marks,
+            has_more=more,
+            server_time=self._clock() * 1000,  # the functions read no clock (they would not be cached)
+            feeds=docs("feeds", feed_from_doc),
+            opportunities=docs("opportunities", opportunity_from_doc),
         )
+
+    def history(self, since: float, until: float) -> History:
+        """`history:get` pages (one for ~1,000 agents' eight days); a deployment whose beats predate
+        the compact table is folded into it first (`history:rebuild`, once in its life)."""
+        days: dict[str, list[dict[str, Any]]] = {}
+        flips: list[Flip] = []
+        after = None
+        rebuilt = False
+        while True:
+            out = self.query("console/history:get", {"since": since, "until": until, "after": after})
+            if out.get("stale") and not rebuilt:
+                self.rebuild_history()
+                rebuilt = True
+                continue
+            for entry in out.get("agents") or ():
+                days.setdefault(entry["agentId"], []).extend(entry["days"])
+            flips += [flip_from_doc(d) for d in out.get("flips") or ()]
+            after = out.get("next")
+            if after is None:
+                break
+        runs = []
+        for agent_id in sorted(days):
+            builder = RunsBuilder(agent_id)
+            newest_error = None
+            for day in sorted(days[agent_id], key=lambda d: d["day"]):
+                failed = _decode_day(day, since, until, builder)
+                if failed and day.get("lastError"):
+                    newest_error = day["lastError"]
+            built = builder.build()
+            if newest_error is not None and built.last_error is not None:
+                built = dataclasses.replace(built, last_error=newest_error[:500])
+            runs.append(built)
+        return History(tuple(runs), tuple(flips))
+
+    def rebuild_history(self) -> int:
+        """Folds every stored heartbeat into the compact history (safe to run again). Returns the beats read."""
+        after, total = None, 0
+        while True:
+            out = self.mutation("console/history:rebuild", {"after": after, "limit": 1000})
+            total += int(out.get("folded") or 0)
+            after = out.get("next")
+            if after is None:
+                return total
 
     # ------------------------------------------------------------------ vault
     def vault_put(
@@ -729,6 +848,86 @@ class ConvexStore:
     def record_decision(self, opportunity_id: str, decision: dict[str, Any], *, actor: str = OPERATOR) -> Opportunity:
         return opportunity_from_doc(self.mutation("console/pipeline:recordDecision",
                                                   {"id": opportunity_id, "decision": decision, "actor": actor}))
+
+
+
+
+def _rows(out: dict[str, Any]) -> dict[str, list]:
+    return {t: list(out.get(t) or ()) for t in APPEND}
+
+
+def split_boundary(tasks: Sequence[dict[str, Any]]) -> float | None:
+    """The boundary between cold and hot tasks (convex/console/snapshot.ts `split`, the same rule)."""
+    n = len(tasks)
+    first_open = next((i for i, t in enumerate(tasks) if t.get("status") != "done"), n)
+    hot_start = max(n - HOT_MAX, min(n - HOT_MIN, first_open))
+    return tasks[hot_start - 1]["_creationTime"] if hot_start > 0 else None
+
+
+@dataclass
+class _Group:
+    parts: list[dict[str, Any]]
+    mark: str | None
+    docs: list[list[dict[str, Any]]] | None
+    checked: float
+
+
+@dataclass
+class _Tables:
+    """The console's copy of the whole tables, by group (hot, cold, pipeline), and what the last
+    snapshot returned of each table."""
+
+    groups: dict[str, _Group]
+    whole: dict[str, list[dict[str, Any]]]
+    returned: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+
+    def part_docs(self, part: dict[str, Any]) -> list[dict[str, Any]]:
+        after, up_to = part.get("after"), part.get("upTo")
+        return [d for d in self.whole[part["table"]]
+                if (after is None or d["_creationTime"] > after) and (up_to is None or d["_creationTime"] <= up_to)]
+
+    def token(self) -> str:
+        return "|".join(f"{name}:{g.mark}" for name, g in sorted(self.groups.items()))
+
+    def changed(self) -> dict[str, list[dict[str, Any]] | None]:
+        """Each table as the groups now have it, or None where it is what was last returned."""
+        current: dict[str, list[dict[str, Any]]] = {t: [] for t in WHOLE}
+        for g in self.groups.values():
+            for part, docs in zip(g.parts, g.docs or ()):
+                current[part["table"]].extend(docs)
+        current["tasks"].sort(key=lambda d: d["_creationTime"])
+        out: dict[str, list[dict[str, Any]] | None] = {}
+        for t in WHOLE:
+            out[t] = None if self.returned.get(t) == current[t] else current[t]
+            self.returned[t] = current[t]
+        self.whole = current
+        return out
+
+    def needs_split(self) -> bool:
+        """The hot group outgrew its bounds, or a task in the cold group is open again."""
+        hot = self.groups.get("hot")
+        cold = self.groups.get("cold")
+        hot_tasks = len(hot.docs[1]) if hot and hot.docs and len(hot.docs) > 1 else 0
+        reopened = bool(cold and cold.docs and any(t.get("status") != "done" for t in cold.docs[0]))
+        return hot_tasks > HOT_MAX + HOT_MIN or reopened
+
+
+def _decode_day(day: dict[str, Any], since: float, until: float, into: RunsBuilder) -> bool:
+    """Adds a `heartbeatDays` document's runs within [since, until) to `into`; True if one failed."""
+    runs, start = day["runs"], float(day["day"])
+    tokens = day.get("tokens", "").split(",")
+    cost = day.get("cost", "").split(",")
+    failed = False
+    for i in range(len(runs) // RUN_WIDTH):
+        at = start + int(runs[i * RUN_WIDTH:i * RUN_WIDTH + 6], 36)
+        if not since <= at < until:
+            continue
+        ok = runs[i * RUN_WIDTH + 6] == "o"
+        failed = failed or not ok
+        tok = tokens[i] if i < len(tokens) else ""
+        usd = cost[i] if i < len(cost) else ""
+        into.add(at, ok, float(int(tok, 36)) if tok else None, int(usd, 36) / 1e6 if usd else None, None)
+    return failed
 
 
 def http_failure_reason(exc: Exception) -> str:

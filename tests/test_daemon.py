@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 
 from console.service.store.convex import ConvexStore
 from console.service.store.sqlite import LocalStore
@@ -72,7 +71,7 @@ def run_daemon(env: dict[str, str], until: Callable[[Events], bool], *extra: str
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-                raise AssertionError(f"the daemon's log never showed what the test waits for:\n" + "\n".join(lines))
+                raise AssertionError("the daemon's log never showed what the test waits for:\n" + "\n".join(lines))
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
     reader.join(timeout=20)

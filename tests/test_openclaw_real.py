@@ -27,7 +27,6 @@ from console.service.openclaw.cron_commands import compare_job, cron_add_command
 from console.service.openclaw.diagnose import diagnose
 from console.service.openclaw.errors import OpenClawError
 from console.service.openclaw.gateway import probe_gateway
-from console.service.openclaw.runner import subprocess_runner
 from console.service.openclaw.state_db import read_cron_state, state_db_path
 
 pytestmark = [pytest.mark.openclaw, pytest.mark.timeout(600)]

@@ -108,9 +108,7 @@ def open_migration(settings: Settings, env: Mapping[str, str] | None, store: Sto
     deployment when the store is Convex. Without a key (and `need_key` false) the plan (dry run)
     still works; the steps that need the key say how to give one."""
     from console.service.vault import VaultKeyMissing, find_key
-    from console.service.models import Agent
     from console.service.vault.migration import Migration
-    from console.service.vault.scan import workspaces_from_settings
 
     env = os.environ if env is None else env
     vault = open_vault(settings, env, store=store, need_key=False)

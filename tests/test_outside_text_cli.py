@@ -94,3 +94,39 @@ def test_hostile_text_through_the_cli_outputs(env: dict[str, str]) -> None:
     messages = [r["message"] for r in rows]
     assert not [m for m in messages if m.startswith(("=", "+", "-", "@"))]
     assert any("=1+2" in m for m in messages)
+
+
+def test_hostile_text_in_agents_feeds_opportunities_and_workspace_file_names(tmp_path: Path) -> None:
+    """Agent names and roles (squad.toml), feed competitors, opportunity titles and a workspace
+    file name carrying escapes: `agents list`, `check`, `pipeline feeds list / list / show` and
+    `vault migrate --dry-run` print them visibly, never raw."""
+    ws = tmp_path / "ws-veda"
+    ws.mkdir()
+    (ws / f"deploy{OSC0}.key").write_text("prod:happy-otter-123|c2VjcmV0LWRlcGxveS1rZXk=\n")
+    (tmp_path / "squad.toml").write_text(
+        '[[agents]]\nid = "veda"\nname = "V\\u001b]0;owned\\u0007"\nrole = "[bold]analysis[/] \\u009b31m"\n'
+        f'workspace = "{ws}"\nheartbeat = "2-59/15 * * * *"\n')
+    env = {"SQUAD_CONSOLE_CONFIG": str(tmp_path / "squad.toml"), "SQUAD_CONSOLE_DB": str(tmp_path / "d" / "squad.db"),
+           "OPENCLAW_STATE_DIR": str(tmp_path / "oc"), "SQUAD_CONSOLE_KEYRING": "off"}
+    assert cli(env, "agents", "sync").returncode == 0
+    assert cli(env, "pipeline", "feeds", "add", "http://127.0.0.1:9/rss", "--competitor", OSC52).returncode == 0
+    p = cli(env, "pipeline", "opportunities", "add", f"Churn {OSC0} [/x]")
+    assert p.returncode == 0, p.stderr
+    opp = next(w for w in p.stdout.split() if w.startswith("o"))
+    outputs = {
+        "agents list": cli(env, "agents", "list"),
+        "check": cli(env, "check", "--no-gateway"),
+        "check --json": cli(env, "check", "--json", "--no-gateway"),
+        "pipeline feeds list": cli(env, "pipeline", "feeds", "list"),
+        "pipeline list": cli(env, "pipeline", "list"),
+        "pipeline show": cli(env, "pipeline", "show", opp),
+        "vault migrate --dry-run": cli(env, "vault", "migrate", "--dry-run"),
+    }
+    for name, p in outputs.items():
+        assert "Traceback" not in p.stderr, (name, p.stderr)
+        assert raw_controls(p.stdout) == [] and raw_controls(p.stderr) == [], name
+    assert "V␛]0;owned␇" in outputs["agents list"].stdout
+    assert "␛]52;c;UFdORUQ=␛\\" in outputs["pipeline feeds list"].stdout
+    assert "[/x]" in outputs["pipeline show"].stdout
+    assert "deploy␛]0;owned␇.key" in outputs["vault migrate --dry-run"].stdout
+    assert "c2VjcmV0" not in "".join(p.stdout + p.stderr for p in outputs.values())

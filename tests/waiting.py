@@ -33,19 +33,13 @@ def wait_until(condition: Callable[[], Any], what: str, *, timeout: float = DEAD
 async def until(pilot, condition: Callable[[], Any], what: str, *, timeout: float = DEADLINE,
                 every: float = 0.02) -> Any:
     """The same inside a Pilot test: the app keeps running (and refreshing) while the test waits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g} s for {what}")
-        await pilot.pause(every)
+    return await until_async(condition, what, timeout=timeout, every=every, pause=pilot.pause)
 
 
 async def until_async(condition: Callable[[], Any], what: str, *, timeout: float = DEADLINE,
-                      every: float = 0.01) -> Any:
-    """The same on a bare asyncio loop (no Pilot)."""
+                      every: float = 0.01, pause: Callable[[float], Any] = asyncio.sleep) -> Any:
+    """The same on an asyncio loop: `pause` lets the loop run between two looks (a bare loop's
+    `asyncio.sleep`, or Pilot's `pause`, which also lets the app refresh)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -53,7 +47,7 @@ async def until_async(condition: Callable[[], Any], what: str, *, timeout: float
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:g} s for {what}")
-        await asyncio.sleep(every)
+        await pause(every)
 
 
 # ---------------------------------------------------------------------------- the console's polls

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     get.add_argument("name", metavar="NAME")
     get.add_argument("--version", metavar="N", type=int, help="an older version (the last 5 are kept)")
 
-    ls = actions.add_parser("list", help="names, versions, dates and sources; never values")
+    ls = actions.add_parser("list", help="names, versions, dates, key ids, fingerprints and sources; never values")
     ls.add_argument("--all", action="store_true", help="include removed entries")
 
     rm = actions.add_parser("rm", help="remove NAME (soft: its versions stay in the file until overwritten)")
@@ -67,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     rs = actions.add_parser("restore", help="write NAME's value back to a file (mode 0600)")
     rs.add_argument("name", metavar="NAME")
-    rs.add_argument("--to", metavar="PATH", required=True)
-    rs.add_argument("--version", metavar="N", type=int)
+    rs.add_argument("--to", metavar="PATH", required=True, help="the file to write (created with mode 0600)")
+    rs.add_argument("--version", metavar="N", type=int, help="an older version (the last 5 are kept)")
     rs.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
 
     ck = actions.add_parser("convex-key", help="set or verify CONVEX_VAULT_KEY in the Convex deployment",
@@ -396,7 +396,7 @@ def _show_plan(m: Any, ctx: Context, no_key: bool) -> int:
                 "report": (f"LEFT IN PLAINTEXT, for a person: {f.reason}" if f.manual
                            else f"left alone: {f.reason}")}[f.action]
         rows.append([f.path, f.kind, f"{f.size} B", f.mode + (" (others can read!)" if f.loose else ""), f.owner,
-                     f.fingerprint, what])
+                     f.fingerprint or "-", what])
     table(rows, ctx.out)
     ctx.print("\nSteps:")
     for i, s in enumerate(plan.steps, 1):
@@ -418,7 +418,8 @@ def _show_plan(m: Any, ctx: Context, no_key: bool) -> int:
     for w in plan.warnings:
         ctx.print(f"  - {w}")
     if no_key:
-        ctx.print("\n(no vault key yet: `squad-console vault init` first, or export CONVEX_VAULT_KEY)")
+        ctx.print("\n(no vault key yet: `squad-console vault init` first, or export CONVEX_VAULT_KEY; the fingerprints "
+                  "appear once there is a key, the same ones `vault list` shows)")
     ctx.print(f"\nRun it: squad-console vault migrate   (journal: {m.journal_path})")
     return EXIT_OK
 

@@ -121,9 +121,9 @@ class KeyMade(Message):
 
 
 class StepFinished(Message):
-    def __init__(self, result, error: str | None = None) -> None:
+    def __init__(self, result, error: str | None = None, plan=None) -> None:
         super().__init__()
-        self.result, self.error = result, error
+        self.result, self.error, self.plan = result, error, plan
 
 
 class MigrationWizard(ModalScreen):
@@ -265,7 +265,8 @@ class MigrationWizard(ModalScreen):
             t.append(f"\nFound {len(plan.findings)}:\n", style="bold")
             for f in plan.findings:
                 t.append(f"  {f.path}\n")
-                t.append(f"    {f.kind}, {f.size} B, mode {f.mode}, owner {f.owner}, fingerprint {f.fingerprint}"
+                fp = f"fingerprint {f.fingerprint}" if f.fingerprint else "no fingerprint before the vault key"
+                t.append(f"    {f.kind}, {f.size} B, mode {f.mode}, owner {f.owner}, {fp}"
                          f" → {f.action}{' ' + f.entry if f.entry else ''}\n", style="dim")
         if step_id == "workflows":
             for e in plan.edits:
@@ -403,7 +404,8 @@ class MigrationWizard(ModalScreen):
 
         try:
             result = self.migration.run_step(step_id, confirm=confirm)
-            self.post_message(StepFinished(result))
+            # the plan again: what is on disk now, with the vault's fingerprints once there is a key
+            self.post_message(StepFinished(result, plan=self.migration.plan()))
         except (StoreError, VaultError) as exc:
             self.post_message(StepFinished(None, exc.describe()))
 
@@ -414,6 +416,8 @@ class MigrationWizard(ModalScreen):
             self.query_one("#wizard-hint", Static).update(safe(Text(message.error, style="bold red"), multiline=True))
             return
         self.last = message.result
+        if message.plan is not None:
+            self.plan = message.plan
         self.show_current()  # a failed step is said once, at the top of the page
 
     def action_close(self) -> None:

@@ -5,7 +5,10 @@ key id and keyed fingerprints. Pure functions of their arguments; no files, no e
   canonical JSON of {fmt, kid, name, v}: a record moved to another name or version, or read with
   another key, fails.
 - kid = the first 16 hex characters of HMAC-SHA256(key, "squad-console vault kid").
-- Fingerprint: a short HMAC of a value under a salt, safe to show and log: never the value.
+- Fingerprint: a short HMAC of a value, safe to show and log: never the value. One scheme
+  everywhere a fingerprint is shown (`vault list`, the vault screen, the migration, redaction
+  markers): `value_fingerprint(key, value)`, keyed with HMAC-SHA256(key, "squad-console vault fp"),
+  so a short secret cannot be guessed from its fingerprint without the key.
 
 Nothing here ever puts a secret value (or the key) in an exception or a repr.
 """
@@ -144,6 +147,17 @@ def record_from_text(text: str, what: str = "the store's record") -> dict[str, A
 
 
 def fingerprint(data: bytes, salt: bytes) -> str:
-    """A short keyed fingerprint of a value, safe to show and log: never the value."""
+    """A short keyed fingerprint of a value under `salt` (an HMAC key), safe to show and log:
+    never the value. What is shown uses `value_fingerprint` (the vault key's fingerprint key)."""
     return "fp:" + hmac.new(salt, data, hashlib.sha256).hexdigest()[:12]
+
+
+def fingerprint_key(key: VaultKey) -> bytes:
+    """The HMAC key of every fingerprint shown: HMAC-SHA256(vault key, "squad-console vault fp")."""
+    return key._derive(FP_LABEL)
+
+
+def value_fingerprint(key: VaultKey, data: bytes) -> str:
+    """The fingerprint of a value as `vault list`, the vault screen and the migration show it."""
+    return fingerprint(data, fingerprint_key(key))
 

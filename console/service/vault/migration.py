@@ -30,6 +30,15 @@ removed (it is listed as left, with why). The run is complete only when a fresh 
 plaintext credential left. Each step records its progress in a JSON
 journal beside the vault file (atomic writes), so a rerun continues where a crash stopped. Every
 step writes an activity with paths, counts and fingerprints: never a value. No Textual import.
+
+Fingerprints (one scheme, docs/VAULT.md): once there is a vault key, every fingerprint the
+migration records, shows, logs or puts in a redaction marker is the vault's own
+(crypto.value_fingerprint), the one `vault list` and the vault screen show for the same value; the
+journal then says only which key (`"fp": {"kid": …}`), never anything derived from it. Before there
+is a key, the findings are matched with a random salt kept in the journal (`"fp": {"salt": …}`)
+and no fingerprint is shown (markers read `<redacted>`); as soon as a key is given, the journal
+is re-fingerprinted with it (each value recovered from its file or from the vault). A journal of
+version 1 (a salt of its own) is read the same way.
 """
 
 from __future__ import annotations
@@ -45,9 +54,10 @@ from pathlib import Path
 from typing import Any
 
 from console.service.store import StoreError
-from console.service.vault.crypto import fingerprint
+from console.service.vault.crypto import fingerprint, fingerprint_key, value_fingerprint
 from console.service.vault.deployment import Deployment
 from console.service.vault.errors import MigrationError, VaultError  # MigrationError: callers import it from here too
+from console.service.vault.keys import KEY_HINT
 from console.service.vault.files import (
     O_READ,
     atomic_write,
@@ -63,10 +73,19 @@ from console.service.vault.files import (
 from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, MAX_SCAN_BYTES, read_file, scan
 from console.service.vault.secrets import secret_value
 from console.service.vault.vault import Vault
-from console.service.vault.workflows import Mention, Rewrite, WorkflowEdit, diff, find_edits, redact, workspace_of
+from console.service.vault.workflows import (
+    Fingerprinter,
+    Mention,
+    Rewrite,
+    WorkflowEdit,
+    diff,
+    find_edits,
+    redact,
+    workspace_of,
+)
 
 JOURNAL_FORMAT = "squad-console-migration"
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: "fp" ({"kid"} or {"salt"}); 1 (a "salt" of its own) is read and upgraded
 
 STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove")
 CONFIRM = {"convex": "set the key", "workflows": "update workflows", "remove": "remove plaintext"}
@@ -202,7 +221,7 @@ class Migration:
             "format": JOURNAL_FORMAT,
             "version": JOURNAL_VERSION,
             "startedAt": self._clock(),
-            "salt": self._initial_salt().hex(),
+            "fp": self._initial_fp(),
             "steps": {},
             "findings": [],
             "edits": [],
@@ -210,12 +229,13 @@ class Migration:
             "kid": None,
         }
 
-    def _initial_salt(self) -> bytes:
-        """The fingerprint salt: derived from the vault key when there is one (so a dry run and
-        the real run show the same fingerprints), else random."""
+    def _initial_fp(self) -> dict[str, str]:
+        """How the journal's fingerprints are made: with the vault's fingerprint key when there is
+        a key ({"kid"}: nothing derived from the key is written), else with a random salt kept in
+        the journal, never shown, until a key is given (_adopt_key)."""
         if self.vault.has_key:
-            return self.vault.require_key()._derive(b"squad-console migration fp")[:16]
-        return os.urandom(16)
+            return {"kid": self.vault.require_key().kid}
+        return {"salt": os.urandom(16).hex()}
 
     def _load_journal(self) -> dict[str, Any]:
         st = check_private_file(self.journal_path, "the migration journal")
@@ -229,10 +249,88 @@ class Migration:
                 hint="nothing was changed; every credential is still in its file or in the vault. "
                 "Move the journal aside and run the migration again: it starts with a new scan",
             ) from None
-        if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT or data.get("version") != JOURNAL_VERSION:
+        if isinstance(data, dict) and data.get("format") == JOURNAL_FORMAT and data.get("version") == 1 \
+                and isinstance(data.get("salt"), str):
+            salt = data.pop("salt")  # an older console's journal: its own salt, taken over as it is
+            data = {**data, "version": JOURNAL_VERSION, "fp": {"salt": salt}}
+        fp = data.get("fp") if isinstance(data, dict) else None
+        if (not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT or data.get("version") != JOURNAL_VERSION
+                or not isinstance(fp, dict) or not (isinstance(fp.get("kid"), str) or isinstance(fp.get("salt"), str))):
             raise MigrationError(f"{self.journal_path} is not a migration journal this console reads",
                                  hint="move it aside and run the migration again")
         return data
+
+    # ------------------------------------------------------------- fingerprints
+    def _match_key(self, journal: dict[str, Any]) -> bytes:
+        """The HMAC key the journal's fingerprints are made with (the vault's fingerprint key, or
+        the salt of a journal begun without a key)."""
+        fp = journal["fp"]
+        if "salt" in fp:
+            return bytes.fromhex(fp["salt"])
+        if not self.vault.has_key:
+            try:
+                self.vault.require_key()
+            except VaultError:
+                raise MigrationError(
+                    f"the migration journal {self.journal_path} fingerprints the credentials with the vault "
+                    f"key {fp['kid']}, and there is no vault key here",
+                    hint=KEY_HINT + "; nothing was changed") from None
+        key = self.vault.require_key()
+        if key.kid != fp["kid"]:
+            raise MigrationError(
+                f"the migration journal {self.journal_path} was written with the vault key {fp['kid']}, "
+                f"the key given is {key.kid}",
+                hint="give the key this vault was written with (CONVEX_VAULT_KEY or the keyring); nothing was changed")
+        return fingerprint_key(key)
+
+    def _shown_fp(self, journal: dict[str, Any] | None = None) -> Fingerprinter:
+        """The fingerprint shown (in markers, findings, activities): the vault's, or None before a key."""
+        journal = self._j if journal is None else journal
+        if "kid" not in journal["fp"]:
+            return None
+        self._match_key(journal)  # the key this journal was written with, or a clear error
+        key = self.vault.require_key()
+        return lambda data: value_fingerprint(key, data)
+
+    def _adopt_key(self, journal: dict[str, Any]) -> None:
+        """A journal begun without a key (or by an older console, with a salt of its own) takes the
+        vault's fingerprints as soon as there is a key: each finding's value is recovered (from its
+        file, or from the vault once stored) by its old fingerprint, then fingerprinted again. A
+        value that is nowhere any more keeps no fingerprint (nothing can match it anyway)."""
+        if "salt" not in journal["fp"] or not self.vault.has_key:
+            return
+        key = self.vault.require_key()
+        old, new = bytes.fromhex(journal["fp"]["salt"]), fingerprint_key(key)
+        for f in journal["findings"]:
+            if not f.get("fingerprint"):
+                continue
+            value = self._recover(f, old)
+            f["fingerprint"] = fingerprint(value, new) if value is not None else ""
+            if "strippedFp" in f:
+                f["strippedFp"] = fingerprint(self._as_secret(value), new) if value is not None else ""
+        journal["fp"] = {"kid": key.kid}
+
+    def _recover(self, f: dict[str, Any], salt: bytes) -> bytes | None:
+        """The value whose fingerprint under `salt` is the finding's: from disk, else from the vault."""
+        candidates: list[bytes] = []
+        data, _why = self._read(f)
+        if data is not None:
+            if f["action"] == "inline":
+                candidates += [m.group(0).encode() for m in CONVEX_KEY_RE.finditer(data.decode("utf-8", "replace"))]
+            else:
+                candidates.append(data)
+        if f.get("entry") and f.get("storedVersion"):
+            try:
+                stored = self.vault.get(f["entry"], f["storedVersion"], include_deleted=True)
+                candidates += [stored, self._as_secret(stored)]
+            except VaultError:
+                pass
+        return next((c for c in candidates if hmac.compare_digest(fingerprint(c, salt), f["fingerprint"])), None)
+
+    def _current(self) -> None:
+        """The in-memory journal on the vault's fingerprints when a key has come meanwhile (the
+        wizard makes one at step 2); written with the next step."""
+        self._adopt_key(self._j)
 
     def _save(self) -> None:
         ensure_private_folder(self.journal_path.parent)
@@ -241,7 +339,7 @@ class Migration:
 
     @property
     def _salt(self) -> bytes:
-        return bytes.fromhex(self._j["salt"])
+        return self._match_key(self._j)
 
     def _fp(self, data: bytes) -> str:
         return fingerprint(data, self._salt)
@@ -291,10 +389,11 @@ class Migration:
             if save:
                 self._save()
 
-    @staticmethod
-    def _public(f: dict[str, Any]) -> dict[str, Any]:
-        """What an activity may say about a finding: where, what, fingerprint, progress."""
-        return {k: f.get(k) for k in ("id", "agent", "path", "kind", "action", "entry", "fingerprint",
+    def _public(self, f: dict[str, Any]) -> dict[str, Any]:
+        """What an activity may say about a finding: where, what, fingerprint (the vault's; none
+        before a key), progress."""
+        shown = ("fingerprint",) if self._shown_fp() is not None else ()
+        return {k: f.get(k) for k in ("id", "agent", "path", "kind", "action", "entry", *shown,
                                       "storedVersion", "verified", "removed", "rewritten") if f.get(k) is not None}
 
     def _summary_line(self) -> str:
@@ -308,8 +407,8 @@ class Migration:
 
     def _shown(self, text: str) -> str:
         """Text for a message, an activity or the journal's summaries: any Convex deploy key in it
-        (a file may be named like one) replaced by its fingerprint."""
-        return redact(text, [], self._salt)
+        (a file may be named like one) replaced by a marker with its fingerprint."""
+        return redact(text, [], self._shown_fp())
 
     def _clean(self, value: Any) -> Any:
         """`_shown` through every string of an activity or a result."""
@@ -370,7 +469,8 @@ class Migration:
         for f in findings:
             if f.get("entry"):
                 used.add(f["entry"])
-                exact.setdefault(f["fingerprint"], f["entry"])
+                if f.get("fingerprint"):
+                    exact.setdefault(f["fingerprint"], f["entry"])
                 if f.get("strippedFp"):
                     stripped.setdefault(f["strippedFp"], f["entry"])
         added: list[dict[str, Any]] = []
@@ -386,7 +486,7 @@ class Migration:
                 item.pop("base", None)
                 item["entry"] = old["entry"]
                 if item["action"] == "migrate":
-                    item["strippedFp"] = fingerprint(self._as_secret(self._read(item)[0] or b""), self._salt_of(journal))
+                    item["strippedFp"] = fingerprint(self._as_secret(self._read(item)[0] or b""), self._match_key(journal))
                 added.append(item)
                 continue
             if old is not None and old["action"] == "report" and (
@@ -405,7 +505,7 @@ class Migration:
             if item["action"] in ("migrate", "inline"):
                 if item["action"] == "migrate":
                     item["strippedFp"] = fingerprint(self._as_secret(self._read(item)[0] or b""),
-                                                      self._salt_of(journal))
+                                                      self._match_key(journal))
                     same = exact.get(item["fingerprint"])
                 else:
                     same = exact.get(item["fingerprint"]) or stripped.get(item["fingerprint"])
@@ -425,10 +525,6 @@ class Migration:
             added.append(item)
         findings.extend(added)
         return added
-
-    @staticmethod
-    def _salt_of(journal: dict[str, Any]) -> bytes:
-        return bytes.fromhex(journal["salt"])
 
     def _vault_has_other(self, name: str, item: dict[str, Any]) -> bool:
         """True when the vault already holds `name` with another value (or we cannot tell)."""
@@ -456,7 +552,7 @@ class Migration:
         inline = [f for f in findings if f["action"] == "inline" and f.get("entry")
                   and (for_plan or f.get("verified")) and not f.get("rewritten")]
         cred_paths = {f["path"] for f in findings if f["action"] == "migrate"}
-        return find_edits(self.workspaces, targets, inline, cred_paths, self._value_of, self._salt)
+        return find_edits(self.workspaces, targets, inline, cred_paths, self._value_of, self._shown_fp())
 
     @staticmethod
     def _as_secret(data: bytes) -> bytes:
@@ -471,13 +567,14 @@ class Migration:
     def plan(self) -> Plan:
         """The whole migration as it would run now: changes nothing (no journal, no vault, no
         activity). This is the dry run."""
+        self._current()
         journal = json.loads(json.dumps(self._j))
         self._merge(self._scan(self._salt), journal)
         findings = journal["findings"]
         edits_raw, mentions = self._edits(findings, for_plan=True)
         secrets = [v for f in findings if f["action"] != "report" for v in [self._value_of(f)] if v]
         edits = tuple(
-            WorkflowEdit(self._shown(str(r.path)), diff(r.path, r.old, r.new, secrets, self._salt), r.count,
+            WorkflowEdit(self._shown(str(r.path)), diff(r.path, r.old, r.new, secrets, self._shown_fp()), r.count,
                          self._shown(str(r.path) + BACKUP_SUFFIX))
             for r in edits_raw
         )
@@ -497,6 +594,7 @@ class Migration:
                     tuple(self._steps(journal, edits, findings)), tuple(warnings))
 
     def steps(self) -> list[Step]:
+        self._current()
         edits, _ = self._edits(self._findings(), for_plan=True)
         return self._steps(self._j, edits, self._findings())
 
@@ -533,9 +631,11 @@ class Migration:
 
     def state(self) -> dict[str, Any]:
         """The journal as it is (no values in it: paths, fingerprints, progress)."""
-        return json.loads(json.dumps({k: v for k, v in self._j.items() if k != "salt"}))
+        self._current()
+        return json.loads(json.dumps({k: v for k, v in self._j.items() if k not in ("salt", "fp")}))
 
     def findings(self) -> list[Finding]:
+        self._current()
         return [self._finding(f) for f in self._findings()]
 
     def run_step(self, step_id: str, confirm: str | None = None) -> StepResult:
@@ -551,6 +651,7 @@ class Migration:
         ensure_private_folder(self.journal_path.parent)
         with file_lock(self.lock_path, 5.0):
             self._j = self._load_journal()  # another process may have moved on
+            self._adopt_key(self._j)  # saved with the step's result
             self._flush_activities()
             return getattr(self, f"_step_{step_id}")(confirm)
 
@@ -601,6 +702,7 @@ class Migration:
         return [self._shown(x) for x in left]
 
     def report(self) -> Report:
+        self._current()
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]
         left = self._left()
@@ -635,7 +737,7 @@ class Migration:
         return Finding(
             id=f.get("id", "?"), agent=f["agent"], path=self._shown(f["path"]), kind=f["kind"], action=f["action"],
             entry=f.get("entry"), size=int(f.get("size") or 0), mode=f.get("mode", "0000"), owner=f.get("owner", "?"),
-            fingerprint=f.get("fingerprint", ""), line=f.get("line"), reason=self._shown(f.get("reason", "")),
+            fingerprint=f.get("fingerprint", "") if self._shown_fp() is not None else "", line=f.get("line"), reason=self._shown(f.get("reason", "")),
             stored_version=f.get("storedVersion"), verified=bool(f.get("verified")), removed=bool(f.get("removed")),
             rewritten=bool(f.get("rewritten")), problem=self._shown(f.get("problem", "")), manual=bool(f.get("manual")),
         )
@@ -690,8 +792,10 @@ class Migration:
         added = self._merge(self._scan(self._salt), self._j)
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]
+        shown = self._shown_fp() is not None
         details = [
-            f"{f['path']}  {f['kind']}  {f['size']} B  mode {f['mode']}  owner {f['owner']}  {f['fingerprint']}"
+            f"{f['path']}  {f['kind']}  {f['size']} B  mode {f['mode']}  owner {f['owner']}  "
+            + ((f["fingerprint"] or "-") if shown else "no fingerprint before the vault key")
             + (f"  → {f['entry']}" if f.get("entry") else f"  ({f['reason']})")
             for f in fs
         ]

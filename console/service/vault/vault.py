@@ -24,15 +24,14 @@ from typing import Any
 
 from console.service.store import StoreError, StoreFunctionError, VaultRow
 from console.service.vault.crypto import (
-    FP_LABEL,
     MAC_LABEL,
     canonical,
     check_name,
     decrypt_record,
     encrypt_record,
-    fingerprint,
     record_from_text,
     record_text,
+    value_fingerprint,
 )
 from console.service.vault.errors import (
     VaultConflict,
@@ -151,7 +150,8 @@ class Vault:
         return self.path.exists()
 
     def fingerprint(self, value: bytes) -> str:
-        return fingerprint(value, self.require_key()._derive(FP_LABEL))
+        """The value's fingerprint as `vault list` shows it (crypto.value_fingerprint)."""
+        return value_fingerprint(self.require_key(), value)
 
     # ------------------------------------------------------------------ reading
     def _load(self) -> _Doc:
@@ -328,7 +328,7 @@ class Vault:
             top = max([int(v["v"]) for v in old["versions"]] + [int(old.get("latest") or 0)]) if old else 0
             version = top + 1
             now = self._clock()
-            fp = fingerprint(value, key._derive(FP_LABEL))
+            fp = value_fingerprint(key, value)
             record = encrypt_record(key, name, version, value)
             item = {"v": version, "at": now, "fp": fp, "record": record}
             if source:

@@ -17,7 +17,7 @@ Rewritten forms, line by line:
   (the shell then holds what the file gave it, as before).
 Anything else naming the file (an `export VAR=$(cat FILE)`, a key inside a longer command, prose)
 is a Mention with the change to make. Every diff and mention shown has the credential values
-redacted (a fingerprint in their place).
+redacted (their fingerprint in their place, once there is a vault key; `<redacted>` before).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from console.service.vault.crypto import fingerprint
 from console.service.vault.files import link_problem
 from console.service.vault.scan import CONVEX_KEY_RE, Workspaces, is_text, read_file, workspace_files
 from console.service.vault.secrets import denied, env_var_for
@@ -79,16 +78,25 @@ class Rewrite:
     backup_text: str
 
 
-def redact(text: str, values: Iterable[bytes], salt: bytes) -> str:
-    """`text` with each of `values` and every Convex deploy key replaced by its fingerprint."""
+Fingerprinter = Callable[[bytes], str] | None  # the vault's fingerprint (crypto.value_fingerprint), None before a key
+
+
+def marker(value: bytes, fp: Fingerprinter) -> str:
+    """What stands for a value in a text shown: `<redacted fp:…>` (the fingerprint `vault list`
+    shows for the same value), or `<redacted>` while there is no vault key."""
+    return f"<redacted {fp(value)}>" if fp is not None else "<redacted>"
+
+
+def redact(text: str, values: Iterable[bytes], fp: Fingerprinter) -> str:
+    """`text` with each of `values` and every Convex deploy key replaced by a marker."""
     for value in sorted({v for v in values if v}, key=len, reverse=True):
         try:
             plain = value.decode("utf-8")
         except UnicodeDecodeError:
             continue
         if plain.strip():
-            text = text.replace(plain.strip(), f"<redacted {fingerprint(plain.strip().encode(), salt)}>")
-    return CONVEX_KEY_RE.sub(lambda m: f"<redacted {fingerprint(m.group(0).encode(), salt)}>", text)
+            text = text.replace(plain.strip(), marker(plain.strip().encode(), fp))
+    return CONVEX_KEY_RE.sub(lambda m: marker(m.group(0).encode(), fp), text)
 
 
 def ref_regex(basename: str) -> re.Pattern[str]:
@@ -106,11 +114,11 @@ def workspace_of(workspaces: Workspaces, path: str) -> Path:
     return Path(path).parent
 
 
-def diff(path: Path, old: str, new: str, secrets: Iterable[bytes], salt: bytes) -> str:
+def diff(path: Path, old: str, new: str, secrets: Iterable[bytes], fp: Fingerprinter) -> str:
     """The unified diff of one edit, values redacted."""
     lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                  f"a/{path.name}", f"b/{path.name}", n=1)
-    return redact("".join(lines), secrets, salt)
+    return redact("".join(lines), secrets, fp)
 
 
 def file_type(path: Path, text: str) -> str:
@@ -247,7 +255,7 @@ def find_edits(
     inline: list[dict[str, Any]],
     credential_paths: set[str],
     value_of: Callable[[dict[str, Any]], bytes | None],
-    salt: bytes,
+    fp: Fingerprinter,
 ) -> tuple[list[Rewrite], list[Mention]]:
     """The rewrites that point the workflows at the vault, and the mentions left for a person
     (each with the exact change). `targets`: credential files (findings with their entry) whose
@@ -264,7 +272,7 @@ def find_edits(
         inline_by_path.setdefault(f["path"], []).append(f)
 
     def note(path: str, number: int, line: str, target: str, change: str) -> None:
-        mentions.append(Mention(path, number, redact(line.strip(), [], salt)[:200], target, redact(change, [], salt)[:400]))
+        mentions.append(Mention(path, number, redact(line.strip(), [], fp)[:200], target, redact(change, [], fp)[:400]))
 
     for _agent, root, path in workspace_files(workspaces):
         sp = str(path)

@@ -14,7 +14,7 @@ from console.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError, Conte
 def register(sub: argparse._SubParsersAction) -> None:
     hb = sub.add_parser("heartbeat", help="push beats, pause agents, and set up the heartbeat cron jobs",
                         description="Heartbeats: push a beat from any scheduler, pause and resume an agent, and "
-                        "print (or run) the `openclaw cron add` commands that give each agent its staggered heartbeat.")
+                        "print (or run) the `openclaw cron` commands that give each agent its heartbeat job.")
     actions = hb.add_subparsers(dest="action", metavar="ACTION", parser_class=type(hb))
 
     beat = actions.add_parser("beat", help="record one heartbeat for AGENT (a push any scheduler can call)",
@@ -28,11 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     beat.add_argument("--run-id", metavar="ID", help="the run's id: the same id recorded twice is one beat")
     beat.add_argument("--at", metavar="TIME", help="when it ran: ISO 8601 (default: now)")
 
-    crons = actions.add_parser("crons", help="the `openclaw cron add` commands for each agent's heartbeat",
-                               description="Print the exact `openclaw cron add` commands that give each agent of "
-                               "squad.toml its staggered heartbeat, and check the existing jobs against the "
-                               "configured schedules. With --apply, run the missing ones.")
-    crons.add_argument("--apply", action="store_true", help="run the commands for agents that have no heartbeat job")
+    crons = actions.add_parser("crons", help="the `openclaw cron` commands for each agent's heartbeat job",
+                               description="For each agent of squad.toml: the exact `openclaw cron add` command "
+                               "that gives it its heartbeat job (squad.toml's schedule and time zone), or, when it "
+                               "has one, whether that job matches and the `openclaw cron enable` / `cron edit` "
+                               "commands that bring it in line. With --apply, run the missing `cron add` commands "
+                               "(the fixes are only printed). Exit 0 when every agent's job is there and matches, "
+                               "1 otherwise.")
+    crons.add_argument("--apply", action="store_true",
+                       help="run the `cron add` commands for agents that have no heartbeat job")
 
     for name, what in (("pause", "stop counting AGENT's missed beats (maintenance)"),
                        ("resume", "count AGENT's beats again")):

@@ -564,6 +564,10 @@ def test_the_smaller_cli_points(tmp_path: Path) -> None:
     assert "3 unknown" in text
     code, text = run_cli("pipeline", "override", "--help", env=env)
     assert "--reason TEXT" in text and "[--reason" not in text  # shown as required
+    code, text = run_cli("heartbeat", "crons", "--help", env=env)
+    flat = " ".join(text.split())
+    assert "cron edit" in flat and "Exit 0 when every agent's job is there and matches, 1 otherwise" in flat
+    assert "staggered" not in flat  # OpenClaw's stagger is what the commands avoid (--exact), not what they give
     code, text = run_cli("tasks", "add", "x", "--assign", "VEDA, Orin", env=env)
     assert code == 0 and "assigned" in text
 

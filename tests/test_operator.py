@@ -486,6 +486,19 @@ async def test_the_pipeline_detail_reads_like_pipeline_show(tmp_path: Path) -> N
 
 
 # ------------------------------------------------------------------------------- 10: the demo
+def test_a_capped_rule_says_so_so_matched_and_the_signals_add_up(tmp_path: Path) -> None:
+    """`pipeline show` (and the detail, which renders the same rows): MATCHED counts every signal
+    the rule matched, the signals listed are those that scored; a cap in between is shown."""
+    demo = build_demo(tmp_path / "demo", NOW_MS)
+    env = {**demo.env, "SQUAD_CONSOLE_CONFIG": str(demo.config_path), "SQUAD_CONSOLE_KEYRING": "off"}
+    store = LocalStore(demo.db_path)
+    o = next(o for o in store.list_opportunities() if o.title == "Agency reporting add-on")
+    store.close()
+    code, text = run_cli("pipeline", "show", o.id, env=env)
+    assert code == 0 and "(4 signals behind it)" in text, text
+    assert "competitor activity  any         (volume)  0.5     7        2 (cap 2)" in text, text
+
+
 async def test_the_demo_left_open_stays_coherent(tmp_path: Path) -> None:
     demo = build_demo(tmp_path / "demo", NOW_MS)
     settings = load_settings(demo.config_path, env=demo.env)

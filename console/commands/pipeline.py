@@ -232,7 +232,7 @@ def _show(args, ctx: Context, pipe) -> int:
     ctx.print(f"{o.id}  {o.title}  [{o.stage}]")
     if o.description:
         ctx.print(f"  {o.description}")
-    from console.service.pipeline import distinct_signals
+    from console.service.pipeline import capped, distinct_signals
 
     signals = distinct_signals(d.signals)
     ctx.print(f"\nMarket score: {_num(o.market_score)}" + (
@@ -242,7 +242,7 @@ def _show(args, ctx: Context, pipe) -> int:
         rows = [["RULE", "COMPETITOR", "KEYWORDS", "WEIGHT", "MATCHED", "POINTS"]]
         for r in d.rules:
             rows.append([r["name"], r.get("competitor") or "any", ",".join(r.get("keywords") or []) or "(volume)",
-                         _num(r.get("weight")), str(r.get("matched", 0)), _num(r.get("points"))])
+                         _num(r.get("weight")), str(r.get("matched", 0)), _num(r.get("points")) + capped(r)])
         table(rows, ctx.out)
     if signals:
         ctx.print("\nSignals")

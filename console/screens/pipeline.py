@@ -38,7 +38,7 @@ def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
 def detail_text(d) -> Text:
     """One opportunity as `squad-console pipeline show` prints it: market score and the rules, the
     signals behind it (each once), the survey, the criteria table, the verdict."""
-    from console.service.pipeline import distinct_signals
+    from console.service.pipeline import capped, distinct_signals
 
     o = d.opportunity
     t = Text()
@@ -55,7 +55,7 @@ def detail_text(d) -> Text:
         for r in d.rules:
             rows.append([str(r.get("name") or ""), r.get("competitor") or "any",
                          ",".join(r.get("keywords") or []) or "(volume)", _num(r.get("weight")),
-                         str(r.get("matched", 0)), _num(r.get("points"))])
+                         str(r.get("matched", 0)), _num(r.get("points")) + capped(r)])
         for i, line in enumerate(_columns(rows)):
             t.append(line + "\n", style="dim" if i == 0 else "")
     elif o.analysis:

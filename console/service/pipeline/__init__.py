@@ -139,6 +139,16 @@ def market_analysis(
             "signals": hits[:MAX_HITS], "truncated": len(hits) > MAX_HITS}
 
 
+def capped(rule: dict[str, Any]) -> str:
+    """" (cap N)" when a rule's cap held its points below what its matched signals would give, so
+    MATCHED (every signal the rule matched) and the signals behind the score (only those that
+    scored) add up for a reader; else ""."""
+    cap, weight = rule.get("cap"), float(rule.get("weight") or 0.0)
+    if cap is None or abs(weight) * int(rule.get("matched") or 0) <= abs(float(rule.get("points") or 0.0)) + 1e-9:
+        return ""
+    return f" (cap {float(cap):g})"
+
+
 def distinct_signals(hits: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """A stored analysis lists a signal once per rule it scored for: here each signal once, with
     the rules it scored for and its points summed, newest first (what the screens and `pipeline

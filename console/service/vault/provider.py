@@ -104,9 +104,10 @@ def parse_ref_id(ref_id: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 def ref_id(entry: str, field: str | Sequence[str] | None = None) -> str:
-    """The exec ref id for an entry (and a field in it): the inverse of parse_ref_id. Raises
+    """The exec ref id for an entry (and a field in it: "a/b" or ["a", "b"] for a nested member;
+    a member whose name holds `/` or `#` cannot be named): the inverse of parse_ref_id. Raises
     VaultError when OpenClaw's id grammar or the vault's names cannot carry it."""
-    parts = () if field is None else ((field,) if isinstance(field, str) else tuple(field))
+    parts = () if field is None else (tuple(field.split("/")) if isinstance(field, str) else tuple(field))
     text = entry + ("#" + "/".join(parts) if parts else "")
     if not valid_exec_id(text) or parse_ref_id(text) != (entry, parts):
         raise VaultError(f"{text[:80]!r} cannot be an OpenClaw exec ref id for the vault",

@@ -249,7 +249,7 @@ HOSTILE_BODIES = [
 def run_provide(body: bytes, vault_file: Path, key: str = KEY_HEX) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "CONVEX_VAULT_KEY": key,
            "SQUAD_CONSOLE_KEYRING": "off"}  # what OpenClaw gives: passEnv only (+ what runs this tree)
-    return subprocess.run([sys.executable, "-m", "console", "vault", "provide", "--vault-file", str(vault_file)],
+    return subprocess.run([sys.executable, "-m", "console", "vault", "provide", "--vault-file", str(vault_file)], check=False,
                           input=body, capture_output=True, env=env, cwd=str(vault_file.parent), timeout=60)
 
 

@@ -1,8 +1,9 @@
 """`squad-console vault`: the encrypted credential vault (docs/VAULT.md) and the migration of the
 agents' plaintext credentials into it.
 
-Values are printed only where asked for by name: `vault get` (the value), `vault init` (the new
-key, once, when no keyring can keep it) and whatever the child of `vault exec` prints. Everything
+Values are printed only where asked for by name: `vault get` (the value), `vault provide` (the
+values OpenClaw's request names, as JSON for OpenClaw), `vault init` (the new key, once, when no
+keyring can keep it) and whatever the child of `vault exec` prints. Everything
 else shows names, versions, dates, sources and fingerprints.
 
 A thin front end: the vault, the migration and the deployment are opened by the composition
@@ -26,8 +27,8 @@ from console.errors import ConsoleError as ConsoleErrorBase
 def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("vault", help="the encrypted credential vault and the migration of plaintext credentials",
                        description="The encrypted credential vault (AES-256-GCM, key CONVEX_VAULT_KEY or the OS "
-                       "keyring) and the migration of the agents' plaintext credentials into it. "
-                       "See docs/VAULT.md.")
+                       "keyring), the migration of the agents' plaintext credentials into it, and OpenClaw's "
+                       "exec secret provider (`vault provide`, `vault provider-config`). See docs/VAULT.md.")
     actions = v.add_subparsers(dest="action", metavar="ACTION", parser_class=type(v))
 
     init = actions.add_parser("init", help="generate the vault key; keep it in the OS keyring or print how to set it",
@@ -525,7 +526,13 @@ def _run_migration(m: Any, args: argparse.Namespace, ctx: Context, store_note: s
 def _provide(args: argparse.Namespace, ctx: Context) -> int:
     """One exec-provider request. Whatever happens: JSON on stdout and exit 0, or nothing on stdout,
     one line on stderr (never a value) and a non-zero exit; never a traceback."""
-    from console.service.vault.provider import EXIT_VAULT, Answer, answer, provider_vault, read_request
+    from console.service.vault.provider import (
+        EXIT_VAULT,
+        Answer,
+        answer,
+        provider_vault,
+        read_request,
+    )
 
     try:
         from console.service.vault.files import check_data_folder

@@ -12,6 +12,8 @@ migration of the agents' plaintext credentials into it. No Textual import (the s
 - scan.py        the one workspace scanner (the migration, the overview criterion, the vault screen)
 - workflows.py   finding and rewriting the references to migrated credential files
 - migration.py   the resumable, journaled credential migration
+- provider.py    `vault provide`: OpenClaw's exec secret provider (protocol v1), its id syntax, and
+                 the `secrets.providers` entry with OpenClaw's path rules checked
 
 Opening a vault or a migration from the settings is the composition root's job
 (`console.service.wiring`: vault_path, open_vault, open_migration).

@@ -94,7 +94,7 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
             await pilot.press("enter")
             text = await page()
             assert secret not in text
-        assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove"]
+        assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove", "openclaw"]
         assert "Migration report" in text and "convex-deploy-key" in text
         footer = str(app.screen.query_one("KeyFooter").render())
         assert "Run this step" not in footer and "Close" in footer  # finished: enter closes
@@ -139,7 +139,7 @@ async def test_the_wizard_resumes_after_a_restart(squad) -> None:
         app.action_migrate()
         await settle(pilot)
         assert app.screen.migration.next_step().id == "convex"
-        assert "step 3/7" in str(app.screen.query_one("#wizard-title").render())
+        assert "step 3/8" in str(app.screen.query_one("#wizard-title").render())
     store.close()
     assert (cestra / ".convex-deploy-key").exists()  # nothing removed before its step
 

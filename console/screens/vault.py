@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
 from console.screens.base import ConsoleScreen
+from console.service.vault.migration import STEP_ORDER
 from widgets.footer import KeyFooter
 from widgets.format import stamp, safe
 from widgets.tables import SyncedTable
@@ -183,7 +184,7 @@ class MigrationWizard(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
             yield Static("Migrate credentials", id="wizard-title")
-            yield ProgressBar(total=7, show_eta=False, id="wizard-progress")
+            yield ProgressBar(total=len(STEP_ORDER), show_eta=False, id="wizard-progress")
             with VerticalScroll(id="wizard-body"):
                 yield Static("Reading the workspaces…", id="wizard-text")
             yield Input(placeholder="", id="wizard-confirm")

@@ -48,6 +48,16 @@ from console.service.store import StoreError
 from console.service.vault.crypto import fingerprint
 from console.service.vault.deployment import Deployment
 from console.service.vault.errors import MigrationError, VaultError  # MigrationError: callers import it from here too
+from console.service.vault.openclaw_secrets import (
+    OpenClawSecrets,
+    entry_name,
+    exec_ref,
+    is_ref,
+    plaintext_at,
+    plan_for,
+    read_config,
+    target_type,
+)
 from console.service.vault.files import (
     O_READ,
     atomic_write,
@@ -68,8 +78,9 @@ from console.service.vault.workflows import Mention, Rewrite, WorkflowEdit, diff
 JOURNAL_FORMAT = "squad-console-migration"
 JOURNAL_VERSION = 1
 
-STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove")
-CONFIRM = {"convex": "set the key", "workflows": "update workflows", "remove": "remove plaintext"}
+STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove", "openclaw")
+CONFIRM = {"convex": "set the key", "workflows": "update workflows", "openclaw": "point openclaw at the vault",
+           "remove": "remove plaintext"}
 TITLES = {
     "scan": "Scan the workspaces",
     "key": "The vault key",
@@ -77,6 +88,7 @@ TITLES = {
     "encrypt": "Encrypt and store",
     "verify": "Verify",
     "workflows": "Update the workflows",
+    "openclaw": "Point OpenClaw at the vault",
     "remove": "Remove the plaintext",
 }
 HONEST_WARNING = (
@@ -122,6 +134,11 @@ class Finding:
     rewritten: bool = False
     problem: str = ""
     manual: bool = False  # a credential the migration leaves to a person (a link, hard-linked, unreadable, too large)
+    json_path: str = ""  # an OpenClaw finding: where in openclaw.json (`path` is the file)
+    code: str = ""  # an OpenClaw finding: the audit's code (PLAINTEXT_FOUND, REF_UNRESOLVED, ...)
+    chosen: bool = True  # an OpenClaw finding: the operator wants it moved (Migration.choose)
+    applied: bool = False  # an OpenClaw finding: openclaw.json holds the SecretRef now
+    resolved: bool = False  # an OpenClaw finding: `secrets audit --check --allow-exec` is clean for its path
 
     @property
     def loose(self) -> bool:
@@ -185,6 +202,7 @@ class Migration:
         clock: Callable[[], float] = _now_ms,
         journal_path: Path | str | None = None,
         actor: str = "operator",
+        openclaw: OpenClawSecrets | None = None,
     ) -> None:
         self.workspaces = [(agent, Path(p).expanduser()) for agent, p in workspaces]
         self.store = store
@@ -192,6 +210,7 @@ class Migration:
         self.deployment = deployment
         self._clock = clock
         self.actor = actor
+        self.openclaw = openclaw  # OpenClaw's own plaintext (openclaw_secrets), when its CLI is there
         self.journal_path = Path(journal_path) if journal_path else journal_path_for(vault.path)
         self.lock_path = self.journal_path.with_name(self.journal_path.name + ".lock")
         self._j = self._load_journal()
@@ -294,8 +313,9 @@ class Migration:
     @staticmethod
     def _public(f: dict[str, Any]) -> dict[str, Any]:
         """What an activity may say about a finding: where, what, fingerprint, progress."""
-        return {k: f.get(k) for k in ("id", "agent", "path", "kind", "action", "entry", "fingerprint",
-                                      "storedVersion", "verified", "removed", "rewritten") if f.get(k) is not None}
+        return {k: f.get(k) for k in ("id", "agent", "path", "jsonPath", "code", "kind", "action", "entry", "fingerprint",
+                                      "storedVersion", "verified", "removed", "rewritten", "applied", "resolved")
+                if f.get(k) is not None}
 
     def _summary_line(self) -> str:
         active = [f for f in self._findings() if f["action"] != "report"]
@@ -343,6 +363,12 @@ class Migration:
     def _value_problem(self, f: dict[str, Any]) -> tuple[bytes | None, str]:
         """The credential's bytes as they are on disk now, or (None, why) (see _read; an inline
         key no longer in its file: "the key is no longer in the file")."""
+        if f["action"] == "openclaw":
+            try:
+                value = plaintext_at(read_config(Path(f["path"])), f["jsonPath"])
+            except VaultError as exc:
+                return None, exc.message
+            return (value.encode("utf-8"), "") if value is not None else (None, "gone")
         data, why = self._read(f)
         if data is None:
             return None, why
@@ -467,12 +493,211 @@ class Migration:
         except VaultError:
             return data
 
+    # -------------------------------------------------------------- OpenClaw's own plaintext
+    def _scan_openclaw(self, journal: dict[str, Any]) -> list[dict[str, Any]]:
+        """OpenClaw's findings (`openclaw secrets audit --json`) as migration findings: a
+        plaintext value in openclaw.json at a path `secrets apply` takes is moved (action
+        `openclaw`); every other finding is reported (plaintext elsewhere: `manual`). Never a value:
+        the fingerprint is of the value, keyed with the journal's salt."""
+        journal.pop("openclawProblem", None)
+        if self.openclaw is None:
+            return []
+        oc = self.openclaw
+        try:
+            report = oc.audit()
+        except VaultError as exc:
+            journal["openclawProblem"] = exc.message
+            return []
+        try:
+            config = oc.config()
+            st = os.stat(oc.config_path)
+            where = dict(size=st.st_size, mode=f"{st.st_mode & 0o7777:04o}", owner=str(st.st_uid))
+        except (VaultError, OSError):
+            config, where = {}, dict(size=0, mode="0000", owner="?")
+        out = []
+        for a in report.findings:
+            item = dict(agent="openclaw", path=a.file or str(oc.config_path), jsonPath=a.path, code=a.code,
+                        kind="openclaw", **where)
+            value = plaintext_at(config, a.path) if Path(a.file or "") == oc.config_path else None
+            if a.code == "PLAINTEXT_FOUND" and value is not None and target_type(a.path) is not None:
+                item.update(action="openclaw", fingerprint=fingerprint(value.encode("utf-8"), self._salt_of(journal)),
+                            reason=f"plaintext in openclaw.json: moved into the vault, the config then points at it")
+            else:
+                manual = a.code in ("PLAINTEXT_FOUND", "STORE_PLAINTEXT_RESIDUE", "LEGACY_RESIDUE")
+                fix = ("`openclaw secrets configure` (or by hand), then `openclaw secrets audit --check`" if manual
+                       else "`squad-console vault provider-config`, `openclaw secrets audit --allow-exec`"
+                       if a.code == "REF_UNRESOLVED" else "`openclaw secrets audit`")
+                item.update(action="report", fingerprint="", manual=manual,
+                            reason=f"{a.code}: {a.message or a.code}; fix: {fix}")
+            out.append(item)
+        return out
+
+    def _merge_openclaw(self, fresh: list[dict[str, Any]], journal: dict[str, Any]) -> list[dict[str, Any]]:
+        """Adds OpenClaw's findings to the journal, keyed by (file, dot path, code); a kept one
+        keeps its progress; a reported one is replaced by what the audit says now."""
+        findings = journal["findings"]
+        known = {(f["path"], f.get("jsonPath"), f.get("code")): f for f in findings if f["kind"] == "openclaw"}
+        fresh_keys = {(i["path"], i["jsonPath"], i["code"]) for i in fresh}
+        for k, f in list(known.items()):  # a report OpenClaw no longer makes: gone
+            if f["action"] == "report" and k not in fresh_keys:
+                findings.remove(f)
+        numbers = [int(f["id"][1:]) for f in findings if str(f.get("id", "")).startswith("f") and f["id"][1:].isdigit()]
+        next_id = max(numbers, default=0) + 1
+        added = []
+        for item in fresh:
+            old = known.get((item["path"], item["jsonPath"], item["code"]))
+            if old is not None and old["action"] == item["action"] == "openclaw":
+                if old.get("applied"):  # back in plaintext after it was moved: a new round for it
+                    for k in ("applied", "resolved", "verified", "applying", "problem"):
+                        old.pop(k, None)
+                if not old.get("storedVersion"):
+                    old["fingerprint"] = item["fingerprint"]
+                continue
+            if old is not None and old["action"] == "report" and old.get("reason") == item.get("reason"):
+                continue
+            if old is not None and old in findings:
+                findings.remove(old)
+            item["id"] = old["id"] if old is not None else f"f{next_id}"
+            next_id += 0 if old is not None else 1
+            if item["action"] == "openclaw":
+                item["entry"] = entry_name(item["jsonPath"])
+            added.append(item)
+        findings.extend(added)
+        return added
+
+    def choose(self, finding_id: str, take: bool) -> None:
+        """Whether the OpenClaw finding `finding_id` is moved into the vault (the default) or left
+        as it is (then it is listed as plaintext left). Saved in the journal."""
+        ensure_private_folder(self.journal_path.parent)
+        with file_lock(self.lock_path, 5.0):
+            self._j = self._load_journal()
+            f = next((f for f in self._findings() if f.get("id") == finding_id and f["action"] == "openclaw"), None)
+            if f is None:
+                raise MigrationError(f"there is no OpenClaw finding {finding_id!r} to choose",
+                                     hint="the scan step lists them")
+            if take:
+                f.pop("skip", None)
+            else:
+                f["skip"] = True
+            self._save()
+
+    def _openclaw_todo(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [f for f in findings if f["action"] == "openclaw" and not f.get("skip") and not f.get("resolved")]
+
+    def _step_openclaw(self, confirm: str | None) -> StepResult:
+        todo = self._openclaw_todo(self._findings())
+        if self.openclaw is None or not todo:
+            why = ("OpenClaw's CLI is not there: nothing of OpenClaw's to move" if self.openclaw is None
+                   else "nothing of OpenClaw's to move")
+            return self._finish("openclaw", "skipped", why, activity={"reason": why})
+        if confirm != CONFIRM["openclaw"]:
+            return StepResult("openclaw", "needs-confirmation",
+                              f"type \"{CONFIRM['openclaw']}\" to change OpenClaw's config")
+        oc = self.openclaw
+        details: list[str] = []
+        values: list[str] = []
+        targets: list[dict[str, Any]] = []
+        try:
+            config = oc.config()
+        except VaultError as exc:
+            return self._finish("openclaw", "failed", exc.message, activity={"reason": exc.message[:200]})
+        for f in todo:
+            current = config
+            here = plaintext_at(current, f["jsonPath"])
+            if f.get("applied") or f.get("applying"):
+                if is_ref(self._at(current, f["jsonPath"]), oc.alias, f["entry"]):
+                    f["applied"], f["applying"] = True, False
+                    continue
+            if here is None:
+                f["problem"] = "no plaintext at this path any more and no SecretRef to the vault: nothing to move"
+                details.append(f"{f['jsonPath']}: {f['problem']}")
+                continue
+            if not f.get("verified"):
+                details.append(f"{f['jsonPath']}: kept in plaintext (not verified in the vault: run encrypt and verify)")
+                continue
+            ok, why = self._verify_one(f)  # right before: the entry decrypts to the very value in the file
+            if not ok:
+                f["verified"], f["problem"] = False, why
+                details.append(f"{f['jsonPath']}: kept in plaintext ({why})")
+                continue
+            values.append(here)
+            targets.append(f)
+        failed = False
+        if targets:
+            try:
+                plan = plan_for([(f["jsonPath"], f["entry"]) for f in targets], oc.alias, oc.provider_config())
+                oc.apply(plan, dry_run=True, secrets=values)  # OpenClaw resolves every ref through the vault first
+                for f in targets:
+                    f["applying"] = True
+                self._save()  # from here a rerun finds the refs written (or writes them again)
+                oc.apply(plan, dry_run=False, secrets=values)
+            except VaultError as exc:
+                failed = True
+                for f in targets:
+                    f["problem"] = exc.message
+                details.append(f"kept in plaintext: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+            try:
+                config = oc.config()
+            except VaultError as exc:
+                config = {}
+                details.append(exc.message)
+            for f in targets:
+                if is_ref(self._at(config, f["jsonPath"]), oc.alias, f["entry"]):
+                    f["applied"], f["applying"], f["problem"] = True, False, ""
+                    details.append(f"{f['jsonPath']}: now a SecretRef to the vault entry {f['entry']} "
+                                   f"(exec provider {oc.alias})")
+                else:
+                    f["applying"] = False
+        applied = [f for f in todo if f.get("applied")]
+        if applied:
+            try:
+                audit = oc.audit(check=True, allow_exec=True, secrets=values)
+            except VaultError as exc:
+                audit = None
+                details.append(f"`openclaw secrets audit --check --allow-exec` gave no answer: {exc.message}")
+            for f in applied:
+                bad = audit.at(f["jsonPath"], "PLAINTEXT_FOUND", "REF_UNRESOLVED") if audit else [None]
+                f["resolved"] = not bad and bool(audit and audit.complete)
+                if f["resolved"]:
+                    details.append(f"{f['jsonPath']}: OpenClaw resolves it from the vault (audit --check clean here)")
+                else:
+                    f["problem"] = (bad[0].message if bad and bad[0] else "the audit did not check it") + (
+                        "; fix: `squad-console vault provider-config`, then `openclaw secrets audit --check --allow-exec`")
+                    details.append(f"{f['jsonPath']}: {f['problem']}")
+            for f, value in zip(targets, values):
+                if f.get("applied"):
+                    scrubbed, left = oc.scrub_backups(f["jsonPath"], value, exec_ref(f["entry"], oc.alias))
+                    details += [f"{p}: OpenClaw's backup of the config no longer holds it" for p in scrubbed]
+                    details += left
+                    if left:
+                        f["problem"] = "; ".join(left)
+            ok, why = oc.reload()
+            details.append("`openclaw secrets reload`: the gateway re-resolved its secrets" if ok else
+                           f"`openclaw secrets reload` did not reach a gateway ({why}): a gateway started later "
+                           "reads the refs; a running one needs `openclaw secrets reload`")
+        done = [f for f in todo if f.get("resolved")]
+        status = "done" if len(done) == len(todo) and not failed and not any(f.get("problem") for f in todo) else "failed"
+        summary = f"{len(done)} OpenClaw value(s) now read from the vault" + (
+            f", {len(todo) - len(done)} not" if len(done) != len(todo) else "")
+        return self._finish("openclaw", status, summary, details,
+                            activity={"openclaw": [self._public(f) for f in todo]})
+
+    @staticmethod
+    def _at(config: Any, path: str) -> Any:
+        node = config
+        for seg in path.split("."):
+            if not isinstance(node, dict) or seg not in node:
+                return None
+            node = node[seg]
+        return node
+
     # ------------------------------------------------------------------ public API
     def plan(self) -> Plan:
         """The whole migration as it would run now: changes nothing (no journal, no vault, no
         activity). This is the dry run."""
         journal = json.loads(json.dumps(self._j))
         self._merge(self._scan(self._salt), journal)
+        self._merge_openclaw(self._scan_openclaw(journal), journal)
         findings = journal["findings"]
         edits_raw, mentions = self._edits(findings, for_plan=True)
         secrets = [v for f in findings if f["action"] != "report" for v in [self._value_of(f)] if v]
@@ -579,6 +804,24 @@ class Migration:
         still there: what the migration has not moved yet, and what it leaves to a person."""
         by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
         left = []
+        config: dict[str, Any] | None = None
+        for f in self._findings():  # OpenClaw's: openclaw.json read again (no CLI run)
+            if f["kind"] != "openclaw" or not (f["action"] == "openclaw" or f.get("manual")):
+                continue
+            if f["action"] == "report":
+                left.append(f"{f['path']} {f['jsonPath']}: {f['reason']}")
+                continue
+            if config is None:
+                try:
+                    config = read_config(Path(f["path"]))
+                except VaultError:
+                    config = {}
+            if plaintext_at(config, f["jsonPath"]) is not None:
+                why = ("not chosen: left as it is" if f.get("skip") else f.get("problem")
+                       or ("verified, OpenClaw not pointed at the vault yet" if f.get("verified") else "not stored yet"))
+                left.append(f"{f['path']} {f['jsonPath']}: {why}")
+            elif f.get("applied") and not f.get("resolved"):
+                left.append(f"{f['path']} {f['jsonPath']}: a SecretRef OpenClaw does not resolve yet: {f.get('problem') or ''}")
         for item in self._scan(self._salt):
             if item["action"] == "report" and not item.get("manual"):
                 continue
@@ -613,6 +856,9 @@ class Migration:
         if "convex-auth-token" in kinds:
             rotate.append("Convex auth token: log in again (`npx convex login`) and store the new token with "
                           "`squad-console vault put convex-auth-token`")
+        if "openclaw" in kinds:
+            rotate.append("every API key or token moved out of openclaw.json: issue a new one at its provider, "
+                          "`squad-console vault put openclaw/<path>` it, then `openclaw secrets reload`")
         if "env-file" in kinds:
             rotate.append("every secret in the migrated .env files: issue new ones where the provider allows it")
         steps = self.steps()
@@ -638,6 +884,8 @@ class Migration:
             fingerprint=f.get("fingerprint", ""), line=f.get("line"), reason=self._shown(f.get("reason", "")),
             stored_version=f.get("storedVersion"), verified=bool(f.get("verified")), removed=bool(f.get("removed")),
             rewritten=bool(f.get("rewritten")), problem=self._shown(f.get("problem", "")), manual=bool(f.get("manual")),
+            json_path=f.get("jsonPath", ""), code=f.get("code", ""), chosen=not f.get("skip"),
+            applied=bool(f.get("applied")), resolved=bool(f.get("resolved")),
         )
 
     def _mention(self, m: Mention) -> Mention:
@@ -662,9 +910,12 @@ class Migration:
             "key": "use the vault key (CONVEX_VAULT_KEY or the OS keyring) and check it opens the vault; "
             "keep a copy of it somewhere safe: losing the key loses every secret",
             "convex": convex,
-            "encrypt": f"encrypt {len(migrate)} file(s) and {len(inline)} inline key(s) into the vault as "
+            "encrypt": f"encrypt {len(migrate)} file(s), {len(inline)} inline key(s)"
+            + (f" and {sum(1 for f in active if f['action'] == 'openclaw' and not f.get('skip'))} value(s) from "
+               "openclaw.json" if any(f["action"] == "openclaw" for f in active) else "") + " into the vault as "
             + (", ".join(entries) or "nothing") + "; the ciphertext is copied to the store",
             "verify": "read every entry back, decrypt it and compare it byte for byte with the file on disk",
+        "openclaw": "",
             "workflows": f"edit {len(edits)} shell script(s) and Markdown file(s) so they take the credentials from "
             "the vault: a command that needs one runs under `squad-console vault exec --env VAR=NAME -- CMD`, a value "
             "that is printed comes from `squad-console vault get NAME`; each keeps its owner and mode and a backup "
@@ -674,11 +925,26 @@ class Migration:
             "the verified bytes, is a regular file with one name and is inside its workspace (links, hard-linked, "
             "unreadable or changed files are kept and listed); " + HONEST_WARNING,
         }
+        oc_todo = self._openclaw_todo(findings)
+        if self.openclaw is None:
+            what["openclaw"] = "skip: OpenClaw's CLI is not there, so its own config is not looked at"
+        elif not oc_todo:
+            what["openclaw"] = "skip: `openclaw secrets audit` found no plaintext in openclaw.json to move"
+        else:
+            what["openclaw"] = (
+                f"point OpenClaw's config ({self.openclaw.config_path}) at the vault for "
+                + ", ".join(f["jsonPath"] for f in oc_todo)
+                + f": a plan for `openclaw secrets apply` adds the vault's exec provider ({self.openclaw.alias}) and a "
+                "SecretRef per value; OpenClaw resolves each through the vault in a dry run first "
+                "(`secrets apply --from PLAN --allow-exec --dry-run`), then writes the refs (the plaintext leaves "
+                "openclaw.json only then), `secrets audit --check --allow-exec` must be clean for each path, OpenClaw's "
+                "backup openclaw.json.bak is cleaned of the value, and `secrets reload` tells a running gateway")
         out = []
         for sid in STEP_ORDER:
             rec = journal["steps"].get(sid) or {}
-            out.append(Step(sid, TITLES[sid], what[sid], sid in ("workflows", "remove"), CONFIRM.get(sid),
-                            rec.get("status", "pending"), rec.get("summary", "")))
+            confirm = CONFIRM.get(sid) if sid != "openclaw" or oc_todo else None
+            out.append(Step(sid, TITLES[sid], what[sid], sid in ("workflows", "openclaw", "remove") and confirm is not None,
+                            confirm, rec.get("status", "pending"), rec.get("summary", "")))
         return out
 
     def _step_scan(self, confirm: str | None) -> StepResult:
@@ -688,13 +954,18 @@ class Migration:
                 self._j["steps"].pop(sid, None)
             self._j["migratedLogged"] = False
         added = self._merge(self._scan(self._salt), self._j)
+        added += self._merge_openclaw(self._scan_openclaw(self._j), self._j)
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]
         details = [
             f"{f['path']}  {f['kind']}  {f['size']} B  mode {f['mode']}  owner {f['owner']}  {f['fingerprint']}"
             + (f"  → {f['entry']}" if f.get("entry") else f"  ({f['reason']})")
-            for f in fs
-        ]
+            for f in fs if f["kind"] != "openclaw"
+        ] + [
+            f"{f['path']}  {f['jsonPath']}  {f['code']}  {f['fingerprint']}"
+            + (f"  → {f['entry']}" if f.get("entry") else f"  ({f['reason']})")
+            for f in fs if f["kind"] == "openclaw"
+        ] + ([f"OpenClaw's audit: {self._j['openclawProblem']}"] if self._j.get("openclawProblem") else [])
         summary = f"{len(active)} credential(s) to migrate, {len(fs) - len(active)} reported only" + (
             f" ({len(added)} new)" if added and len(added) != len(fs) else "")
         return self._finish("scan", "done", summary, details,
@@ -747,7 +1018,7 @@ class Migration:
         key = self.vault.require_key()
         details, stored, problems = [], 0, 0
         for f in self._findings():
-            if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
+            if not self._movable(f):
                 continue
             value, why = self._value_problem(f)
             if value is None:
@@ -783,6 +1054,14 @@ class Migration:
         return self._finish("encrypt", "failed" if problems else "done", summary, details,
                             activity={"stored": [self._public(f) for f in self._findings() if f.get("storedVersion")]})
 
+    @staticmethod
+    def _movable(f: dict[str, Any]) -> bool:
+        """A credential the encrypt and verify steps work on (not moved yet; an OpenClaw one the
+        operator chose and OpenClaw's config does not point at the vault yet)."""
+        if f["action"] == "openclaw":
+            return not f.get("applied") and not f.get("skip")
+        return f["action"] in ("migrate", "inline") and not f.get("removed") and not f.get("rewritten")
+
     def _verify_one(self, f: dict[str, Any]) -> tuple[bool, str]:
         value, why = self._value_problem(f)
         if value is None:
@@ -802,7 +1081,7 @@ class Migration:
     def _step_verify(self, confirm: str | None) -> StepResult:
         details, bad = [], 0
         for f in self._findings():
-            if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
+            if not self._movable(f):
                 continue
             value, why = self._value_problem(f)
             if not f.get("storedVersion"):

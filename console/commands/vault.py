@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from console.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError, Context, table, when
+from console.errors import ConsoleError as ConsoleErrorBase
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,6 +78,38 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "key ids through console/vault:kidCheck; the key never comes back.")
     ck.add_argument("what", choices=("set", "verify"))
 
+    pv = actions.add_parser(
+        "provide", help="answer one OpenClaw exec secret-provider request (stdin JSON -> stdout JSON)",
+        description="OpenClaw's `exec` secret provider, protocol v1: reads {\"protocolVersion\": 1, \"provider\": "
+        "ALIAS, \"ids\": [...]} on stdin (at most 256 KiB), writes {\"protocolVersion\": 1, \"values\": {...}, "
+        "\"errors\": {ID: {\"code\": \"NOT_FOUND\"}}} on stdout and nothing else. An id is a vault entry NAME "
+        "(its value as text) or NAME#FIELD (a member of the JSON object stored in NAME; NAME#a/b for nested "
+        "members). Exit 0 answered; 2 a malformed request; 1 the vault cannot be read (no key, wrong key, altered "
+        "file), with the reason on stderr (never a value). OpenClaw runs it; `vault provider-config` prints how. "
+        "See docs/VAULT.md.")
+    pv.add_argument("--vault-file", metavar="PATH", help="the vault file to read (default: the configured one)")
+
+    pc = actions.add_parser(
+        "provider-config", help="print the secrets.providers entry that makes OpenClaw read from this vault",
+        description="Print the `secrets.providers` JSON for OpenClaw's openclaw.json: the real (not symlinked) "
+        "path of this squad-console command, its args (`vault provide --vault-file ...`), passEnv (the "
+        "variables OpenClaw lets through: CONVEX_VAULT_KEY, SQUAD_CONSOLE_KEYRING and what the OS keyring "
+        "needs), trustedDirs, jsonOnly and timeoutMs. Checks OpenClaw's rules for the command first (absolute, "
+        "regular file, not a symlink, owned by you, not group/world-writable) and says the fix when one fails. "
+        "Run it as the user the gateway runs as. See docs/VAULT.md.")
+    pc.add_argument("--alias", default=None, metavar="ALIAS",
+                    help="the provider alias in secrets.providers (default: squadvault)")
+    pc.add_argument("--command", dest="program", metavar="PATH",
+                    help="the squad-console program OpenClaw runs (default: this command, links resolved)")
+    pc.add_argument("--pass-env", metavar="VAR", action="append", default=[],
+                    help="one more variable OpenClaw should pass to the provider (repeatable)")
+    pc.add_argument("--no-keyring", action="store_true",
+                    help="the key comes only from CONVEX_VAULT_KEY: do not pass HOME, XDG_RUNTIME_DIR and "
+                    "DBUS_SESSION_BUS_ADDRESS for the OS keyring")
+    pc.add_argument("--timeout-ms", type=int, default=5000, metavar="MS", help="timeoutMs (default 5000)")
+    pc.add_argument("--provider-only", action="store_true",
+                    help="print only the provider object, for `openclaw config set secrets.providers.ALIAS`")
+
     mg = actions.add_parser("migrate", help="move the agents' plaintext credentials into the vault (resumable)",
                             description="Scan the agents' workspaces, store every credential in the vault, verify "
                             "it byte for byte, point the workflows at `squad-console vault get`, then remove the "
@@ -125,10 +158,13 @@ def _replication(ctx: Context, replicated: bool | None, note: str, store: Any | 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     action = getattr(args, "action", None)
     handlers = {"init": _init, "put": _put, "get": _get, "list": _list, "rm": _rm, "exec": _exec,
-                "restore": _restore, "convex-key": _convex_key, "migrate": _migrate}
+                "restore": _restore, "convex-key": _convex_key, "migrate": _migrate,
+                "provider-config": _provider_config}
+    if action == "provide":  # OpenClaw's secret provider: its own checks, JSON or a clear exit, nothing else
+        return _provide(args, ctx)
     if action not in handlers:
-        raise CommandError("say what to do: init, put, get, list, rm, exec, restore, convex-key or migrate",
-                           hint="squad-console vault --help", code=EXIT_USAGE)
+        raise CommandError("say what to do: init, put, get, list, rm, exec, restore, convex-key, migrate, provide "
+                           "or provider-config", hint="squad-console vault --help", code=EXIT_USAGE)
     from console.service.vault.files import check_data_folder
     from console.service.wiring import vault_path
 
@@ -483,3 +519,54 @@ def _run_migration(m: Any, args: argparse.Namespace, ctx: Context, store_note: s
         ctx.warn(f"squad-console: step {last.id} failed: {last.summary}")
         ctx.warn("  fix: correct the cause, then run `squad-console vault migrate` again: it resumes from the journal")
     return EXIT_FAIL
+
+
+# ----------------------------------------------------------------- OpenClaw's provider
+def _provide(args: argparse.Namespace, ctx: Context) -> int:
+    """One exec-provider request. Whatever happens: JSON on stdout and exit 0, or nothing on stdout,
+    one line on stderr (never a value) and a non-zero exit; never a traceback."""
+    from console.service.vault.provider import EXIT_VAULT, Answer, answer, provider_vault, read_request
+
+    try:
+        from console.service.vault.files import check_data_folder
+        from console.service.wiring import vault_path
+
+        path = Path(args.vault_file).expanduser() if args.vault_file else vault_path(ctx.settings)
+        check_data_folder(path.parent)
+        stdin = sys.stdin.buffer if sys.stdin is not None and hasattr(sys.stdin, "buffer") else None
+        request = read_request(stdin) if stdin is not None else b""
+        result = answer(request, provider_vault(path, ctx.env))
+    except ConsoleErrorBase as exc:
+        result = Answer(b"", EXIT_VAULT, f"squad-console vault provide: {exc.describe()}")
+    except Exception as exc:  # noqa: BLE001 - the type only: a message could quote what it read
+        result = Answer(b"", EXIT_VAULT, f"squad-console vault provide: failed ({type(exc).__name__})")
+    if result.stdout:
+        _write_value(ctx, result.stdout)
+    if result.error:
+        ctx.warn(result.error)
+    return result.exit_code
+
+
+def _provider_config(args: argparse.Namespace, ctx: Context) -> int:
+    import json
+
+    from console.service.vault.provider import ALIAS_RE, PROVIDER_ALIAS, provider_config
+    from console.service.wiring import vault_path
+
+    alias = args.alias or PROVIDER_ALIAS
+    if not ALIAS_RE.fullmatch(alias):
+        raise CommandError(f"{alias[:80]!r} is not an OpenClaw provider alias",
+                           hint="a-z, 0-9, _ and -, up to 64 characters, starting with a letter", code=EXIT_USAGE)
+    source = ctx.settings.source
+    entry = provider_config(vault_path(ctx.settings), command=args.program,
+                            config_file=source if source is not None and Path(source).is_file() else None,
+                            keyring=not args.no_keyring, pass_env=args.pass_env, timeout_ms=args.timeout_ms,
+                            env=ctx.env)
+    doc = entry if args.provider_only else {"secrets": {"providers": {alias: entry}}}
+    ctx.print(json.dumps(doc, indent=2))
+    if not args.provider_only:
+        ctx.warn(f"point a credential at the vault with a SecretRef such as "
+                 f'{{"source": "exec", "provider": "{alias}", "id": "NAME"}} (NAME: a vault entry; NAME#FIELD: '
+                 "a member of a JSON entry); the gateway runs the provider at start and on `openclaw secrets reload`, "
+                 "`openclaw secrets audit` and `apply` only with --allow-exec")
+    return EXIT_OK

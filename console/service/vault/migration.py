@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from console.errors import ConsoleError
 from console.service.store import StoreError
 from console.service.vault.crypto import fingerprint
 from console.service.vault.deployment import Deployment
@@ -631,7 +632,7 @@ class Migration:
                     f["applying"] = True
                 self._save()  # from here a rerun finds the refs written (or writes them again)
                 oc.apply(plan, dry_run=False, secrets=values)
-            except VaultError as exc:
+            except ConsoleError as exc:  # a refused plan (VaultError) or a provider OpenClaw would refuse
                 failed = True
                 for f in targets:
                     f["problem"] = exc.message

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,6 +46,7 @@ from console.service.vault.errors import VaultError
 
 CODES = ("PLAINTEXT_FOUND", "REF_UNRESOLVED", "REF_SHADOWED", "STORE_PLAINTEXT_RESIDUE", "LEGACY_RESIDUE")
 ENTRY_PREFIX = "openclaw/"  # the vault entries the migration makes: openclaw/<dot path>
+DEFAULT_GATEWAY_PORT = 18789  # OpenClaw's, when openclaw.json names none
 AUDIT_TIMEOUT = 60.0  # the audit takes ~2 s; with exec providers each one may take up to its timeoutMs
 
 # The openclaw.json targets `secrets apply` accepts (docs/reference/secretref-credential-surface.md,
@@ -323,7 +325,18 @@ class OpenClawSecrets:
 
     def reload(self) -> tuple[bool, str]:
         """`openclaw secrets reload --json`: (True, "") or (False, why in words). A gateway that
-        is not running (or not reachable with this config's credentials) is no failure of ours."""
+        is not running (or not reachable with this config's credentials) is no failure of ours.
+        A local gateway's port is tried first (a refused connection: no gateway, no CLI run)."""
+        try:
+            gw = self.config().get("gateway") or {}
+        except VaultError:
+            gw = {}
+        if isinstance(gw, dict) and gw.get("mode", "local") == "local":
+            port = gw.get("port") if isinstance(gw.get("port"), int) else DEFAULT_GATEWAY_PORT
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            except OSError:
+                return False, f"no gateway listens on 127.0.0.1:{port}"
         code, out, err = self.runner([CLI, "secrets", "reload", "--json"])
         if code == 0:
             return True, ""

@@ -660,18 +660,22 @@ class Migration:
                 bad = audit.at(f["jsonPath"], "PLAINTEXT_FOUND", "REF_UNRESOLVED") if audit else [None]
                 f["resolved"] = not bad and bool(audit and audit.complete)
                 if f["resolved"]:
+                    f["problem"] = ""
                     details.append(f"{f['jsonPath']}: OpenClaw resolves it from the vault (audit --check clean here)")
                 else:
                     f["problem"] = (bad[0].message if bad and bad[0] else "the audit did not check it") + (
                         "; fix: `squad-console vault provider-config`, then `openclaw secrets audit --check --allow-exec`")
                     details.append(f"{f['jsonPath']}: {f['problem']}")
-            for f, value in zip(targets, values):
-                if f.get("applied"):
-                    scrubbed, left = oc.scrub_backups(f["jsonPath"], value, exec_ref(f["entry"], oc.alias))
-                    details += [f"{p}: OpenClaw's backup of the config no longer holds it" for p in scrubbed]
-                    details += left
-                    if left:
-                        f["problem"] = "; ".join(left)
+            for f in applied:  # OpenClaw's own backup of the config (openclaw.json.bak) still holds the value
+                try:
+                    value = self.vault.get(f["entry"], f["storedVersion"]).decode("utf-8")
+                except (VaultError, UnicodeDecodeError):
+                    continue
+                scrubbed, left = oc.scrub_backups(f["jsonPath"], value, exec_ref(f["entry"], oc.alias))
+                details += [f"{p}: OpenClaw's backup of the config no longer holds it" for p in scrubbed]
+                details += left
+                if left:
+                    f["problem"] = "; ".join(left)
             ok, why = oc.reload()
             details.append("`openclaw secrets reload`: the gateway re-resolved its secrets" if ok else
                            f"`openclaw secrets reload` did not reach a gateway ({why}): a gateway started later "

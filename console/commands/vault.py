@@ -421,15 +421,8 @@ def _migrate(args: argparse.Namespace, ctx: Context) -> int:
         m = open_migration(ctx.settings, ctx.env, store, need_key=not args.dry_run)
         if args.dry_run:
             return _show_plan(m, ctx, not m.vault.has_key)
-        if args.leave_openclaw or args.take_openclaw:
-            m.run_step("scan")  # OpenClaw's findings into the journal, to choose from
-            by_path = {f.json_path: f for f in m.findings() if f.action == "openclaw"}
-            for dotpath, take in [(p, False) for p in args.leave_openclaw] + [(p, True) for p in args.take_openclaw]:
-                if dotpath not in by_path:
-                    ctx.warn(f"squad-console: openclaw.json has no plaintext at {dotpath} to choose "
-                             f"(found: {', '.join(by_path) or 'none'})")
-                    return EXIT_USAGE
-                m.choose(by_path[dotpath].id, take)
+        for dotpath, take in [(p, False) for p in args.leave_openclaw] + [(p, True) for p in args.take_openclaw]:
+            m.choose(dotpath, take)  # recorded in the journal; the scan honours it
         return _run_migration(m, args, ctx, why)
     finally:
         if store is not None:

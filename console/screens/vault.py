@@ -136,6 +136,8 @@ class MigrationWizard(ModalScreen):
         Binding("enter", "finish", "Close", id="wizard.finish"),
         Binding("g", "generate_key", "Generate a key", id="wizard.keygen"),
         Binding("escape", "close", "Close (resume later)", id="wizard.close"),
+        *[Binding(str(n), f"toggle_openclaw({n})", "Move / leave this OpenClaw value", id=f"wizard.openclaw{n}",
+                  show=n == 1, priority=True) for n in range(1, 10)],
         Binding("pagedown", "scroll(1)", "Scroll", id="wizard.page_down", show=False),
         Binding("pageup", "scroll(-1)", "Scroll", id="wizard.page_up", show=False),
         Binding("down", "scroll_line(1)", "Scroll", id="wizard.down", show=False),
@@ -150,6 +152,7 @@ class MigrationWizard(ModalScreen):
         self.last = None
         self.busy = False
         self.new_key = None  # a key generated here, shown once, used after the "keep a copy" confirmation
+        self.leave: set[str] = set()  # OpenClaw's values (dot paths) the operator leaves as they are
 
     def finished(self) -> bool:
         return self.migration is not None and self.migration.next_step() is None
@@ -168,7 +171,33 @@ class MigrationWizard(ModalScreen):
             return self.finished() or self.migration is None
         if action == "generate_key":
             return self.offers_key()
+        if action == "toggle_openclaw":
+            return len(self.openclaw_values()) >= parameters[0] and not self.busy and self.new_key is None
         return True
+
+    def openclaw_values(self) -> list:
+        """OpenClaw's plaintext values the migration can move, numbered on the pages before its
+        step runs (1-9 toggle each: moved into the vault, or left as it is)."""
+        if self.migration is None or self.plan is None:
+            return []
+        step = self.migration.next_step()
+        if step is None or step.id not in ("scan", "encrypt", "verify", "openclaw"):
+            return []
+        return [f for f in self.plan.findings if f.action == "openclaw" and not f.resolved][:9]
+
+    def action_toggle_openclaw(self, n: int) -> None:
+        values = self.openclaw_values()
+        if not 1 <= n <= len(values):
+            return
+        path = values[n - 1].json_path
+        take = path in self.leave
+        try:
+            self.migration.choose(path, take)
+        except Exception as exc:  # noqa: BLE001 - said on the page
+            self.query_one("#wizard-hint", Static).update(safe(Text(getattr(exc, "message", str(exc)), style="bold red")))
+            return
+        (self.leave.discard if take else self.leave.add)(path)
+        self.show_current()
 
     def action_scroll(self, pages: int) -> None:
         body = self.query_one("#wizard-body", VerticalScroll)
@@ -210,6 +239,8 @@ class MigrationWizard(ModalScreen):
     @on(WizardReady)
     def _ready(self, message: WizardReady) -> None:
         self.migration, self.plan = message.migration, message.plan
+        if self.plan is not None:
+            self.leave = {f.json_path for f in self.plan.findings if f.action == "openclaw" and not f.chosen}
         if message.error:
             self._page(Text(message.error, style="red"), hint="esc to close")
             return
@@ -265,9 +296,25 @@ class MigrationWizard(ModalScreen):
         if step_id in ("scan", "encrypt", "verify"):
             t.append(f"\nFound {len(plan.findings)}:\n", style="bold")
             for f in plan.findings:
+                if f.kind == "openclaw":
+                    continue
                 t.append(f"  {f.path}\n")
                 t.append(f"    {f.kind}, {f.size} B, mode {f.mode}, owner {f.owner}, fingerprint {f.fingerprint}"
                          f" → {f.action}{' ' + f.entry if f.entry else ''}\n", style="dim")
+        oc = [f for f in plan.findings if f.kind == "openclaw"]
+        if oc and step_id in ("scan", "encrypt", "verify", "openclaw"):
+            t.append(f"\nOpenClaw's own config (`openclaw secrets audit`): {len(oc)} finding(s)\n", style="bold")
+            numbered = {f.json_path: i for i, f in enumerate(self.openclaw_values(), 1)}
+            for f in oc:
+                if f.action == "openclaw":
+                    mark = "leave" if f.json_path in self.leave else "move "
+                    n = numbered.get(f.json_path)
+                    t.append(f"  {n or ' '} [{mark}] {f.path} {f.json_path}", style="" if mark == "move " else "yellow")
+                    t.append(f"  {f.code}, fingerprint {f.fingerprint} → vault {f.entry}, then a SecretRef\n", style="dim")
+                else:
+                    t.append(f"    {f.path} {f.json_path}  {f.reason}\n", style="yellow" if f.manual else "dim")
+            if numbered:
+                t.append("  press 1-9 to move a value into the vault or leave it as it is\n", style="dim")
         if step_id == "workflows":
             for e in plan.edits:
                 t.append(f"\n{e.path}" + (f" (backup {e.backup})\n" if e.backup else "\n"), style="bold")

@@ -562,24 +562,32 @@ class Migration:
             next_id += 0 if old is not None else 1
             if item["action"] == "openclaw":
                 item["entry"] = entry_name(item["jsonPath"])
+                if item["jsonPath"] in journal.get("openclawLeave", []):
+                    item["skip"] = True
             added.append(item)
         findings.extend(added)
         return added
 
-    def choose(self, finding_id: str, take: bool) -> None:
-        """Whether the OpenClaw finding `finding_id` is moved into the vault (the default) or left
-        as it is (then it is listed as plaintext left). Saved in the journal."""
+    def choose(self, which: str, take: bool) -> None:
+        """Whether OpenClaw's plaintext value `which` (a finding id, or its dot path in
+        openclaw.json) is moved into the vault (the default) or left as it is (then it is listed as
+        plaintext left). Saved in the journal; a dot path may be chosen before the scan."""
         ensure_private_folder(self.journal_path.parent)
         with file_lock(self.lock_path, 5.0):
             self._j = self._load_journal()
-            f = next((f for f in self._findings() if f.get("id") == finding_id and f["action"] == "openclaw"), None)
-            if f is None:
-                raise MigrationError(f"there is no OpenClaw finding {finding_id!r} to choose",
-                                     hint="the scan step lists them")
-            if take:
-                f.pop("skip", None)
-            else:
-                f["skip"] = True
+            f = next((f for f in self._findings() if f["action"] == "openclaw" and which in (f.get("id"), f["jsonPath"])),
+                     None)
+            path = f["jsonPath"] if f is not None else which
+            if f is None and target_type(which) is None:
+                raise MigrationError(f"there is no OpenClaw value {which!r} to choose",
+                                     hint="the scan step lists them (a dot path such as models.providers.openai.apiKey)")
+            leave = [p for p in self._j.get("openclawLeave", []) if p != path] + ([] if take else [path])
+            self._j["openclawLeave"] = leave
+            if f is not None:
+                if take:
+                    f.pop("skip", None)
+                else:
+                    f["skip"] = True
             self._save()
 
     def _openclaw_todo(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -191,3 +191,43 @@ def test_a_refused_dry_run_changes_nothing_and_an_unresolved_ref_says_the_fix(wo
     r = m.run_step("openclaw", M.CONFIRM["openclaw"])  # fixed: the audit is clean for that path now
     assert r.status == "done", r
     no_value_anywhere(m, store, [r])
+
+
+def test_check_and_the_vault_screen_show_which_refs_resolve(tmp_path: Path, monkeypatch) -> None:
+    import io
+    from types import SimpleNamespace
+
+    from console.commands import check
+    from console.screens.vault import VaultScreen
+    from console.service import wiring
+
+    config = tmp_path / "openclaw.json"
+    ref = {"source": "exec", "provider": ALIAS}
+    config.write_text(json.dumps({"models": {"providers": {"openai": {"apiKey": {**ref, "id": "openclaw/a"}}}},
+                                  "channels": {"telegram": {"botToken": {**ref, "id": "openclaw/b"}}},
+                                  "tools": {"custom": {"secret": {**ref, "id": "nowhere"}}}}))
+    refs = O.refs_in(json.loads(config.read_text()), ALIAS)
+    audit = O.parse_audit(2, json.dumps({"status": "unresolved", "findings": [
+        {"code": "REF_UNRESOLVED", "jsonPath": "channels.telegram.botToken", "file": str(config),
+         "message": f"Failed to resolve exec:{ALIAS}:openclaw/b (NOT_FOUND)."}]}), "")
+    got = {r.path: r for r in O.ref_statuses(refs, ["openclaw/a", "openclaw/b"], audit)}
+    assert got["models.providers.openai.apiKey"].state == "resolves"
+    assert got["channels.telegram.botToken"].alert and "NOT_FOUND" in got["channels.telegram.botToken"].why
+    assert got["tools.custom.secret"].alert and got["tools.custom.secret"].fix[0] == "squad-console vault put nowhere"
+    text = str(VaultScreen._refs_text(list(got.values())))
+    assert "OpenClaw reads 3 secret(s) from the vault · 2 NOT RESOLVED" in text and "fix: squad-console vault put nowhere" in text
+
+    vault = Vault(tmp_path / "vault.json", key=generate_key())
+    vault.put("openclaw/a", b"x")
+    vault.put("openclaw/b", b"y")
+    fake = FakeOpenClaw(config)
+    fake.resolves = False
+    monkeypatch.setattr(wiring, "open_openclaw_secrets",
+                        lambda s, e=None: O.OpenClawSecrets(fake, config, alias=ALIAS, provider=lambda: PROVIDER))
+    monkeypatch.setattr(wiring, "open_vault", lambda s, e=None, **kw: vault)
+    err = io.StringIO()
+    ctx = SimpleNamespace(settings=None, env={}, warn=lambda m: err.write(m))
+    states = {r.path: r.state for r in check.vault_refs(ctx)}
+    assert states == {"models.providers.openai.apiKey": "unresolved", "channels.telegram.botToken": "unresolved",
+                      "tools.custom.secret": "unresolved"}
+    assert ["--allow-exec" in c for c in fake.calls if c[2] == "audit"] == [True]

@@ -18,6 +18,7 @@ import pytest
 from console.service.store.sqlite import LocalStore
 from console.service.vault import migration as M
 from console.service.vault.keys import generate_key
+from console.service.vault import openclaw_secrets as O
 from console.service.vault.openclaw_secrets import OpenClawSecrets, cli_runner
 from console.service.vault.provider import PROVIDER_ALIAS, provider_config
 from console.service.vault.vault import Vault
@@ -116,3 +117,14 @@ def test_the_migration_moves_a_plaintext_api_key_out_of_openclaw_json(tmp_path: 
         assert DUMMY not in r.summary + "".join(r.details)
     # a second run finds nothing more to move
     assert M.Migration([], store, Vault(vault_file, key=key), openclaw=oc).next_step() is None
+    # the vault screen and `check`: the ref resolves (the audit above) ...
+    entries = [e.name for e in Vault(vault_file, key=key).entries()]
+    ok = O.ref_statuses(oc.refs(), entries, O.parse_audit(p.returncode, p.stdout, p.stderr))
+    assert [(r.path, r.state) for r in ok] == [("models.providers.openai.apiKey", "resolves")]
+    # ... and when the vault cannot answer it (the entry removed), OpenClaw's REF_UNRESOLVED, with the fix
+    Vault(vault_file, key=key).remove("openclaw/models.providers.openai.apiKey")
+    audit = oc.audit(allow_exec=True)
+    assert audit.status == "unresolved" and audit.exit_code == 2
+    bad = O.ref_statuses(oc.refs(), ["openclaw/models.providers.openai.apiKey"], audit)  # as if still listed
+    assert bad[0].alert and "NOT_FOUND" in bad[0].why and "squad-console vault provider-config" in bad[0].fix
+    assert DUMMY not in "".join(outputs)

@@ -33,6 +33,7 @@ class VaultScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="vault-status")
+        yield Static("", id="openclaw-refs")
         yield SyncedTable(id="entries")
 
     def on_mount(self) -> None:
@@ -62,6 +63,28 @@ class VaultScreen(ConsoleScreen):
             status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
         else:
             status.update(safe(f"{len(vault.entries)} entries in {vault.path} · values are never shown"))
+        self.query_one("#openclaw-refs", Static).update(safe(self._refs_text(vault.openclaw_refs), multiline=True))
+
+    @staticmethod
+    def _refs_text(refs) -> Text:
+        """openclaw.json's SecretRefs to the vault: which resolve, and an alert with the fix for each
+        one that does not (REF_UNRESOLVED)."""
+        t = Text()
+        if not refs:
+            return t
+        bad = [r for r in refs if r.alert]
+        t.append(f"OpenClaw reads {len(refs)} secret(s) from the vault", style="bold")
+        t.append(f" · {len(bad)} NOT RESOLVED\n" if bad else "\n", style="bold red" if bad else "")
+        for r in refs:
+            mark = {"resolves": ("resolves", "green"), "stored": ("in the vault", "")}.get(r.state, ("NOT RESOLVED", "red"))
+            t.append(f"  {r.path} ← {r.id}: ")
+            t.append(mark[0], style=mark[1])
+            t.append("\n")
+            if r.alert:
+                t.append(f"    {r.why}\n", style="red")
+                for cmd in r.fix:
+                    t.append(f"    fix: {cmd}\n", style="dim")
+        return t
 
     def action_detail(self) -> None:
         key = self.query_one("#entries", SyncedTable).selected_key()

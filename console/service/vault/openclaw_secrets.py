@@ -392,3 +392,45 @@ class OpenClawSecrets:
             atomic_write(bak, new)
             scrubbed.append(str(bak))
         return scrubbed, left
+
+
+# ------------------------------------------------------------------------ the refs to the vault
+@dataclass(frozen=True, slots=True)
+class RefStatus:
+    """One SecretRef of openclaw.json to the vault's provider, and whether it resolves."""
+
+    path: str  # where in openclaw.json
+    id: str  # the ref id (ENTRY or ENTRY#FIELD)
+    entry: str  # the vault entry it reads
+    state: str  # resolves (OpenClaw's audit said so) | unresolved | stored (the entry is there; OpenClaw not asked)
+    why: str = ""
+    fix: tuple[str, ...] = ()
+
+    @property
+    def alert(self) -> bool:
+        return self.state == "unresolved"
+
+
+def ref_statuses(refs: Sequence[Ref], entries: Iterable[str], audit: AuditReport | None = None) -> list[RefStatus]:
+    """Each ref's state: `unresolved` when the vault has no such entry or OpenClaw's audit (run
+    with --allow-exec) reports REF_UNRESOLVED at its path, each with the commands that fix it."""
+    from console.service.vault.provider import parse_ref_id
+
+    names = set(entries)
+    out = []
+    for r in refs:
+        parsed = parse_ref_id(r.id)
+        entry = parsed[0] if parsed else r.id
+        bad = audit.at(r.path, "REF_UNRESOLVED") if audit is not None else []
+        if entry not in names:
+            out.append(RefStatus(r.path, r.id, entry, "unresolved", f"the vault has no entry {entry}",
+                                 (f"squad-console vault put {entry}", "openclaw secrets reload")))
+        elif bad:
+            out.append(RefStatus(r.path, r.id, entry, "unresolved", bad[0].message or "REF_UNRESOLVED",
+                                 ("squad-console vault provider-config", "openclaw secrets audit --check --allow-exec",
+                                  "openclaw secrets reload")))
+        elif audit is not None and audit.complete:
+            out.append(RefStatus(r.path, r.id, entry, "resolves"))
+        else:
+            out.append(RefStatus(r.path, r.id, entry, "stored", "the entry is in the vault (OpenClaw not asked)"))
+    return out

@@ -33,7 +33,9 @@ class VaultScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="vault-status")
-        yield Static("", id="openclaw-refs")
+        refs = Static("", id="openclaw-refs")
+        refs.display = False
+        yield refs
         yield SyncedTable(id="entries")
 
     def on_mount(self) -> None:
@@ -63,7 +65,9 @@ class VaultScreen(ConsoleScreen):
             status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
         else:
             status.update(safe(f"{len(vault.entries)} entries in {vault.path} · values are never shown"))
-        self.query_one("#openclaw-refs", Static).update(safe(self._refs_text(vault.openclaw_refs), multiline=True))
+        refs = self.query_one("#openclaw-refs", Static)
+        refs.display = bool(vault.openclaw_refs)  # only when openclaw.json takes secrets from the vault
+        refs.update(safe(self._refs_text(vault.openclaw_refs), multiline=True))
 
     @staticmethod
     def _refs_text(refs) -> Text:

@@ -113,7 +113,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     mg = actions.add_parser("migrate", help="move the agents' plaintext credentials into the vault (resumable)",
                             description="Scan the agents' workspaces, store every credential in the vault, verify "
                             "it byte for byte, point the workflows at `squad-console vault get`, then remove the "
-                            "plaintext. Resumable: a journal beside the vault records each step.")
+                            "plaintext; and (when the openclaw CLI is there) move the plaintext `openclaw secrets "
+                            "audit` finds in openclaw.json into the vault, pointing OpenClaw's config at it with "
+                            "SecretRefs to the vault's exec provider. Resumable: a journal beside the vault records "
+                            "each step.")
     mg.add_argument("--dry-run", action="store_true", help="show the whole plan and change nothing")
     mg.add_argument("--yes", action="store_true", help="confirm every step without asking (including setting the "
                     "deployment's key when the store is Convex)")

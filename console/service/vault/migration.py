@@ -10,10 +10,21 @@ Built for a wizard screen to drive it step by step (and for `squad-console vault
         m.run_step(step.id, confirm=step.confirm)   # destructive steps need the phrase typed
     m.state(); m.report()
 
-Steps: scan → key → convex → encrypt → verify → workflows → remove. (DESIGN lists "remove
-plaintext" before "update workflows"; here the workflows are switched to the vault first, so an
-agent's script never runs in a window where its key file is gone but the script still reads it.
-Both happen only after verification.)
+Steps: scan → key → convex → encrypt → verify → workflows → remove → openclaw. (DESIGN lists
+"remove plaintext" before "update workflows"; here the workflows are switched to the vault first,
+so an agent's script never runs in a window where its key file is gone but the script still reads
+it. Both happen only after verification.)
+
+OpenClaw's own plaintext (openclaw_secrets.py): the scan also runs `openclaw secrets audit --json`
+when the CLI is there; a plaintext value in openclaw.json at a path `secrets apply` takes is a
+finding with action `openclaw` (entry `openclaw/<dot path>`), stored and verified like the others
+(its value read from openclaw.json), and the `openclaw` step writes a plan of SecretRefs to the
+vault's exec provider, runs `secrets apply --allow-exec --dry-run` (OpenClaw resolves each ref
+through the vault before anything is written), then the apply (the plaintext leaves openclaw.json
+only then), `secrets audit --check --allow-exec` (each path must be clean: `resolved`), cleans
+OpenClaw's backup openclaw.json.bak of the value, and `secrets reload`. `choose()` leaves a value
+as it is. A crash after OpenClaw wrote the refs is found on the rerun (the journal says
+`applying`; the config holds the ref).
 
 The scan is the one workspace scanner (scan.py), the workflow edits live in workflows.py, and
 "the value" of a key file compared with an inline key follows secrets.secret_value.

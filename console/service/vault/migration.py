@@ -82,7 +82,7 @@ from console.service.vault.files import (
     read_fd,
     replace_in,
 )
-from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, MAX_SCAN_BYTES, read_file, scan
+from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, MAX_SCAN_BYTES, owner_name, read_file, scan
 from console.service.vault.secrets import secret_value
 from console.service.vault.vault import Vault
 from console.service.vault.workflows import Mention, Rewrite, WorkflowEdit, diff, find_edits, redact, workspace_of
@@ -523,7 +523,7 @@ class Migration:
         try:
             config = oc.config()
             st = os.stat(oc.config_path)
-            where = dict(size=st.st_size, mode=f"{st.st_mode & 0o7777:04o}", owner=str(st.st_uid))
+            where = dict(size=st.st_size, mode=f"{st.st_mode & 0o7777:04o}", owner=owner_name(st.st_uid))
         except (VaultError, OSError):
             config, where = {}, dict(size=0, mode="0000", owner="?")
         out = []
@@ -533,7 +533,7 @@ class Migration:
             value = plaintext_at(config, a.path) if Path(a.file or "") == oc.config_path else None
             if a.code == "PLAINTEXT_FOUND" and value is not None and target_type(a.path) is not None:
                 item.update(action="openclaw", fingerprint=fingerprint(value.encode("utf-8"), self._salt_of(journal)),
-                            reason=f"plaintext in openclaw.json: moved into the vault, the config then points at it")
+                            reason="plaintext in openclaw.json: moved into the vault, the config then points at it")
             else:
                 manual = a.code in ("PLAINTEXT_FOUND", "STORE_PLAINTEXT_RESIDUE", "LEGACY_RESIDUE")
                 fix = ("`openclaw secrets configure` (or by hand), then `openclaw secrets audit --check`" if manual
@@ -622,10 +622,9 @@ class Migration:
         except VaultError as exc:
             return self._finish("openclaw", "failed", exc.message, activity={"reason": exc.message[:200]})
         for f in todo:
-            current = config
-            here = plaintext_at(current, f["jsonPath"])
+            here = plaintext_at(config, f["jsonPath"])
             if f.get("applied") or f.get("applying"):
-                if is_ref(self._at(current, f["jsonPath"]), oc.alias, f["entry"]):
+                if is_ref(self._at(config, f["jsonPath"]), oc.alias, f["entry"]):
                     f["applied"], f["applying"] = True, False
                     continue
             if here is None:

@@ -97,10 +97,6 @@ class AuditFinding:
     message: str  # OpenClaw's words, redacted
     provider: str = ""
 
-    @property
-    def in_config(self) -> bool:
-        return Path(self.file).name.endswith(".json") and not self.file.endswith("models.json")
-
 
 @dataclass(frozen=True, slots=True)
 class AuditReport:

@@ -764,6 +764,14 @@ class Migration:
         file on disk (a new one, a re-created one, one no longer left to a person), or an inline
         key not stored, not verified, or in a file the workflows step would now rewrite."""
         by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
+        moved = [f for f in self._findings() if f["action"] == "openclaw" and f.get("applied") and not f.get("skip")]
+        if moved:  # a value OpenClaw's config took from the vault is back in plaintext (openclaw.json read, no CLI)
+            try:
+                config = read_config(Path(moved[0]["path"]))
+            except VaultError:
+                config = {}
+            if any(plaintext_at(config, f["jsonPath"]) is not None for f in moved):
+                return True
         pending_inline = []
         for item in self._scan(self._salt):
             if item["action"] == "migrate":

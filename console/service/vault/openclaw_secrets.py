@@ -177,7 +177,7 @@ def plan_for(targets: Sequence[tuple[str, str]], alias: str, provider: Mapping[s
         ttype = target_type(path)
         if ttype is None:
             raise VaultError(f"`openclaw secrets apply` does not take the path {path}",
-                             hint="move that value by hand (docs/reference/secretref-credential-surface.md)")
+                             hint="move that value by hand (OpenClaw's SecretRef credential surface lists the paths it takes)")
         segs = path.split(".")
         t: dict[str, Any] = {"type": ttype, "path": path, "pathSegments": segs, "ref": exec_ref(entry, alias)}
         if ttype.startswith("models.providers."):

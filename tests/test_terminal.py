@@ -172,9 +172,10 @@ def test_the_migration_wizard_in_a_real_terminal(tmp_path: Path) -> None:
         t.keys("4")
         t.wait_for("Vault", "Press m to migrate")
         t.keys("m")
-        t.wait_for("step 1/7", ".convex-deploy-key")
-        for title, phrase in (("step 2/7", None), ("step 3/7", None), ("step 4/7", None), ("step 5/7", None),
-                              ("step 6/7", None), ("step 7/7", "update workflows"), ("Migration report", "remove plaintext")):
+        t.wait_for("step 1/8", ".convex-deploy-key")
+        for title, phrase in (("step 2/8", None), ("step 3/8", None), ("step 4/8", None), ("step 5/8", None),
+                              ("step 6/8", None), ("step 7/8", "update workflows"), ("step 8/8", "remove plaintext"),
+                              ("Migration report", None)):  # step 8 (OpenClaw's config): no openclaw CLI here
             if phrase:
                 t.keys("-l", phrase)
             t.keys("Enter")

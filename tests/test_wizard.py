@@ -94,7 +94,7 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
             await pilot.press("enter")
             text = await page()
             assert secret not in text
-        assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove"]
+        assert seen == ["scan", "key", "convex", "encrypt", "verify", "workflows", "remove", "openclaw"]
         assert "Migration report" in text and "convex-deploy-key" in text
         footer = str(app.screen.query_one("KeyFooter").render())
         assert "Run this step" not in footer and "Close" in footer  # finished: enter closes
@@ -139,7 +139,7 @@ async def test_the_wizard_resumes_after_a_restart(squad) -> None:
         app.action_migrate()
         await settle(pilot)
         assert app.screen.migration.next_step().id == "convex"
-        assert "step 3/7" in str(app.screen.query_one("#wizard-title").render())
+        assert "step 3/8" in str(app.screen.query_one("#wizard-title").render())
     store.close()
     assert (cestra / ".convex-deploy-key").exists()  # nothing removed before its step
 
@@ -163,3 +163,60 @@ async def test_no_key_says_how_to_give_one(squad, monkeypatch: pytest.MonkeyPatc
         assert "CONVEX_VAULT_KEY" in text and "vault init" in text
     store.close()
     assert (cestra / ".convex-deploy-key").exists()
+
+
+async def test_the_wizard_moves_openclaws_plaintext_value_by_value(squad, tmp_path: Path, monkeypatch) -> None:
+    """OpenClaw's findings beside the workspace's files: 1-9 leave a value as it is, the openclaw
+    step (typed phrase) points openclaw.json at the vault for the others (a scripted
+    `openclaw secrets`, tests/test_openclaw_secrets.py; the real one: test_openclaw_secrets_real.py)."""
+    import json
+
+    from console.service import wiring
+    from console.service.vault import openclaw_secrets as O
+    from tests.test_openclaw_secrets import ALIAS, API_KEY, BOT_TOKEN, PROVIDER, FakeOpenClaw
+
+    demo, settings, cestra, key = squad
+    config = tmp_path / "oc" / "openclaw.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"gateway": {"mode": "local", "port": 1},
+                                  "models": {"providers": {"openai": {"apiKey": API_KEY}}},
+                                  "channels": {"telegram": {"botToken": BOT_TOKEN}}}))
+    fake = FakeOpenClaw(config)
+    monkeypatch.setattr(wiring, "open_openclaw_secrets",
+                        lambda s, e=None: O.OpenClawSecrets(fake, config, alias=ALIAS, provider=lambda: PROVIDER))
+    store = LocalStore(demo.db_path)
+    app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env={**os.environ, **demo.env},
+                   openclaw_runner=None, probe_gateway=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, MigrationWizard) and app.screen.plan is not None,
+                    "the wizard's plan")
+
+        def text() -> str:
+            return str(app.screen.query_one("#wizard-text").render())
+
+        await until(pilot, lambda: "OpenClaw's own config" in text(), "OpenClaw's findings on the scan page")
+        assert "1 [move ]" in text() and "models.providers.openai.apiKey" in text() and "2 [move ]" in text()
+        await pilot.press("2")  # leave the Telegram token as it is
+        await until(pilot, lambda: "2 [leave]" in text(), "the choice shown")
+        for _ in range(12):
+            step = app.screen.migration.next_step()
+            if step is None:
+                break
+            if step.destructive and step.confirm:
+                for ch in step.confirm:
+                    await pilot.press("space" if ch == " " else ch)
+            await pilot.press("enter")
+            await until(pilot, lambda: not app.screen.busy, f"the step {step.id} to run")
+            await settle(pilot)
+            assert API_KEY not in text() and BOT_TOKEN not in text()
+        assert "Migration report" in text()
+        assert "channels.telegram.botToken: not chosen" in text()
+    store.close()
+    cfg = json.loads(config.read_text())
+    assert cfg["models"]["providers"]["openai"]["apiKey"]["provider"] == ALIAS
+    assert cfg["channels"]["telegram"]["botToken"] == BOT_TOKEN
+    acts = LocalStore(demo.db_path).list_activities(500)
+    assert all(API_KEY not in a.message + str(a.detail) for a in acts)

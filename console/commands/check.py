@@ -74,6 +74,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         level = max(level, gateway_lvl)
     if any(c.code in ("gateway_token_mismatch", "cron_unreadable") for _, causes, _ in report for c in causes):
         level = max(level, DEGRADED)  # the CLI cannot talk to the gateway, or the jobs cannot be read
+    refs = vault_refs(ctx)
+    if refs and any(r.alert for r in refs):
+        level = max(level, DEGRADED)  # OpenClaw cannot read a secret it takes from the vault
 
     if args.json:
         doc = {
@@ -118,6 +121,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 },
                 "ms": probe.ms,
             },
+            "openclawVaultRefs": None if refs is None else [
+                {"path": r.path, "id": r.id, "entry": r.entry, "state": r.state, "why": r.why, "fix": list(r.fix)}
+                for r in refs],
             "outbox": None if (w := outbox_counts(ctx)) is None else {"waiting": w[0], "setAside": w[1]},
             "convexCalls": convex_calls(ctx),
         }
@@ -167,6 +173,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             conn = "" if c.connected is None else (", connected" if c.connected else ", not connected")
             ctx.print(f"{c.channel.ljust(width)}  {linked}{conn} (account {c.account})"
                       + (f": {c.detail}" if c.detail and c.detail not in (c.state or "") else ""))
+    if refs:
+        bad = [r for r in refs if r.alert]
+        ctx.print(f"{'vault'.ljust(width)}  {'ALERT' if bad else 'OK':<8} OpenClaw reads {len(refs)} secret(s) from the "
+                  f"vault, {len(refs) - len(bad)} resolve" + (f", {len(bad)} NOT RESOLVED (REF_UNRESOLVED)" if bad else ""))
+        for r in bad:
+            ctx.print(f"{''.ljust(width)}  {r.path} <- {r.id}: {r.why}")
+            for cmd in r.fix:
+                ctx.print(f"{''.ljust(width)}    fix: {cmd}")
     waiting = outbox_counts(ctx)
     if waiting is not None and (waiting[0] or waiting[1]):
         ctx.print(f"{'outbox'.ljust(width)}  {waiting[0]} waiting for the store, {waiting[1]} set aside "
@@ -175,6 +189,32 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.warn(f"openclaw.json not read: {oc_error}")
     ctx.print(f"{LABEL[level]}")
     return level
+
+
+def vault_refs(ctx: Context) -> list | None:
+    """openclaw.json's SecretRefs to the vault's exec provider and whether each resolves (OpenClaw's
+    own `secrets audit --allow-exec`); None when there is no openclaw CLI or openclaw.json."""
+    from console.service.vault import VaultError
+    from console.service.vault.openclaw_secrets import ref_statuses
+    from console.service.wiring import open_openclaw_secrets, open_vault
+
+    oc = open_openclaw_secrets(ctx.settings, ctx.env)
+    if oc is None:
+        return None
+    try:
+        refs = oc.refs()
+        if not refs:
+            return []
+        entries = [e.name for e in open_vault(ctx.settings, ctx.env, need_key=False).entries() if not e.deleted]
+    except VaultError as exc:
+        ctx.warn(f"OpenClaw's refs to the vault not checked: {exc.message}")
+        return None
+    try:
+        audit = oc.audit(allow_exec=True)
+    except VaultError as exc:
+        ctx.warn(f"`openclaw secrets audit` gave no report: {exc.message}")
+        audit = None
+    return ref_statuses(refs, entries, audit)
 
 
 def convex_calls(ctx: Context) -> dict | None:

@@ -114,10 +114,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     mg = actions.add_parser("migrate", help="move the agents' plaintext credentials into the vault (resumable)",
                             description="Scan the agents' workspaces, store every credential in the vault, verify "
                             "it byte for byte, point the workflows at `squad-console vault get`, then remove the "
-                            "plaintext. Resumable: a journal beside the vault records each step.")
+                            "plaintext; and (when the openclaw CLI is there) move the plaintext `openclaw secrets "
+                            "audit` finds in openclaw.json into the vault, pointing OpenClaw's config at it with "
+                            "SecretRefs to the vault's exec provider. Resumable: a journal beside the vault records "
+                            "each step.")
     mg.add_argument("--dry-run", action="store_true", help="show the whole plan and change nothing")
     mg.add_argument("--yes", action="store_true", help="confirm every step without asking (including setting the "
                     "deployment's key when the store is Convex)")
+    mg.add_argument("--leave-openclaw", action="append", default=[], metavar="DOTPATH",
+                    help="leave this plaintext value of openclaw.json as it is (e.g. models.providers.openai.apiKey; "
+                    "repeatable); every other one `openclaw secrets audit` finds is moved into the vault")
+    mg.add_argument("--take-openclaw", action="append", default=[], metavar="DOTPATH",
+                    help="move this openclaw.json value again after --leave-openclaw left it")
 
 
 # ------------------------------------------------------------------------- helpers
@@ -417,6 +425,8 @@ def _migrate(args: argparse.Namespace, ctx: Context) -> int:
         m = open_migration(ctx.settings, ctx.env, store, need_key=not args.dry_run)
         if args.dry_run:
             return _show_plan(m, ctx, not m.vault.has_key)
+        for dotpath, take in [(p, False) for p in args.leave_openclaw] + [(p, True) for p in args.take_openclaw]:
+            m.choose(dotpath, take)  # recorded in the journal; the scan honours it
         return _run_migration(m, args, ctx, why)
     finally:
         if store is not None:
@@ -430,9 +440,12 @@ def _show_plan(m: Any, ctx: Context, no_key: bool) -> int:
     rows = [["PATH", "KIND", "SIZE", "MODE", "OWNER", "FINGERPRINT", "PLAN"]]
     for f in plan.findings:
         what = {"migrate": f"→ vault {f.entry}, then removed", "inline": f"→ vault {f.entry}, line {f.line} replaced",
+                "openclaw": f"→ vault {f.entry}, then openclaw.json holds a SecretRef to it" + (
+                    "" if f.chosen else " (LEFT: not chosen)"),
                 "report": (f"LEFT IN PLAINTEXT, for a person: {f.reason}" if f.manual
                            else f"left alone: {f.reason}")}[f.action]
-        rows.append([f.path, f.kind, f"{f.size} B", f.mode + (" (others can read!)" if f.loose else ""), f.owner,
+        rows.append([f.path + (f" {f.json_path}" if f.json_path else ""), f.kind if not f.code else f"openclaw {f.code}",
+                     f"{f.size} B", f.mode + (" (others can read!)" if f.loose else ""), f.owner,
                      f.fingerprint or "-", what])
     table(rows, ctx.out)
     ctx.print("\nSteps:")

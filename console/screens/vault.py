@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
 from console.screens.base import ConsoleScreen
+from console.service.vault.migration import STEP_ORDER
 from widgets.footer import KeyFooter
 from widgets.format import stamp, safe
 from widgets.tables import SyncedTable
@@ -32,6 +33,9 @@ class VaultScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="vault-status")
+        refs = Static("", id="openclaw-refs")
+        refs.display = False
+        yield refs
         yield SyncedTable(id="entries")
 
     def on_mount(self) -> None:
@@ -61,6 +65,30 @@ class VaultScreen(ConsoleScreen):
             status.update("The vault is empty. Press m to migrate the workspaces' plaintext credentials into it.")
         else:
             status.update(safe(f"{len(vault.entries)} entries in {vault.path} · values are never shown"))
+        refs = self.query_one("#openclaw-refs", Static)
+        refs.display = bool(vault.openclaw_refs)  # only when openclaw.json takes secrets from the vault
+        refs.update(safe(self._refs_text(vault.openclaw_refs), multiline=True))
+
+    @staticmethod
+    def _refs_text(refs) -> Text:
+        """openclaw.json's SecretRefs to the vault: which resolve, and an alert with the fix for each
+        one that does not (REF_UNRESOLVED)."""
+        t = Text()
+        if not refs:
+            return t
+        bad = [r for r in refs if r.alert]
+        t.append(f"OpenClaw reads {len(refs)} secret(s) from the vault", style="bold")
+        t.append(f" · {len(bad)} NOT RESOLVED\n" if bad else "\n", style="bold red" if bad else "")
+        for r in refs:
+            mark = {"resolves": ("resolves", "green"), "stored": ("in the vault", "")}.get(r.state, ("NOT RESOLVED", "red"))
+            t.append(f"  {r.path} ← {r.id}: ")
+            t.append(mark[0], style=mark[1])
+            t.append("\n")
+            if r.alert:
+                t.append(f"    {r.why}\n", style="red")
+                for cmd in r.fix:
+                    t.append(f"    fix: {cmd}\n", style="dim")
+        return t
 
     def action_detail(self) -> None:
         key = self.query_one("#entries", SyncedTable).selected_key()
@@ -135,6 +163,8 @@ class MigrationWizard(ModalScreen):
         Binding("enter", "finish", "Close", id="wizard.finish"),
         Binding("g", "generate_key", "Generate a key", id="wizard.keygen"),
         Binding("escape", "close", "Close (resume later)", id="wizard.close"),
+        *[Binding(str(n), f"toggle_openclaw({n})", "Move / leave this OpenClaw value", id=f"wizard.openclaw{n}",
+                  show=n == 1, priority=True) for n in range(1, 10)],
         Binding("pagedown", "scroll(1)", "Scroll", id="wizard.page_down", show=False),
         Binding("pageup", "scroll(-1)", "Scroll", id="wizard.page_up", show=False),
         Binding("down", "scroll_line(1)", "Scroll", id="wizard.down", show=False),
@@ -149,6 +179,7 @@ class MigrationWizard(ModalScreen):
         self.last = None
         self.busy = False
         self.new_key = None  # a key generated here, shown once, used after the "keep a copy" confirmation
+        self.leave: set[str] = set()  # OpenClaw's values (dot paths) the operator leaves as they are
 
     def finished(self) -> bool:
         return self.migration is not None and self.migration.next_step() is None
@@ -167,7 +198,33 @@ class MigrationWizard(ModalScreen):
             return self.finished() or self.migration is None
         if action == "generate_key":
             return self.offers_key()
+        if action == "toggle_openclaw":
+            return len(self.openclaw_values()) >= parameters[0] and not self.busy and self.new_key is None
         return True
+
+    def openclaw_values(self) -> list:
+        """OpenClaw's plaintext values the migration can move, numbered on the pages before its
+        step runs (1-9 toggle each: moved into the vault, or left as it is)."""
+        if self.migration is None or self.plan is None:
+            return []
+        step = self.migration.next_step()
+        if step is None or step.id not in ("scan", "encrypt", "verify", "openclaw"):
+            return []
+        return [f for f in self.plan.findings if f.action == "openclaw" and not f.resolved][:9]
+
+    def action_toggle_openclaw(self, n: int) -> None:
+        values = self.openclaw_values()
+        if not 1 <= n <= len(values):
+            return
+        path = values[n - 1].json_path
+        take = path in self.leave
+        try:
+            self.migration.choose(path, take)
+        except Exception as exc:  # noqa: BLE001 - said on the page
+            self.query_one("#wizard-hint", Static).update(safe(Text(getattr(exc, "message", str(exc)), style="bold red")))
+            return
+        (self.leave.discard if take else self.leave.add)(path)
+        self.show_current()
 
     def action_scroll(self, pages: int) -> None:
         body = self.query_one("#wizard-body", VerticalScroll)
@@ -183,7 +240,7 @@ class MigrationWizard(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
             yield Static("Migrate credentials", id="wizard-title")
-            yield ProgressBar(total=7, show_eta=False, id="wizard-progress")
+            yield ProgressBar(total=len(STEP_ORDER), show_eta=False, id="wizard-progress")
             with VerticalScroll(id="wizard-body"):
                 yield Static("Reading the workspaces…", id="wizard-text")
             yield Input(placeholder="", id="wizard-confirm")
@@ -209,6 +266,8 @@ class MigrationWizard(ModalScreen):
     @on(WizardReady)
     def _ready(self, message: WizardReady) -> None:
         self.migration, self.plan = message.migration, message.plan
+        if self.plan is not None:
+            self.leave = {f.json_path for f in self.plan.findings if f.action == "openclaw" and not f.chosen}
         if message.error:
             self._page(Text(message.error, style="red"), hint="esc to close")
             return
@@ -264,10 +323,26 @@ class MigrationWizard(ModalScreen):
         if step_id in ("scan", "encrypt", "verify"):
             t.append(f"\nFound {len(plan.findings)}:\n", style="bold")
             for f in plan.findings:
+                if f.kind == "openclaw":
+                    continue
                 t.append(f"  {f.path}\n")
                 fp = f"fingerprint {f.fingerprint}" if f.fingerprint else "no fingerprint before the vault key"
                 t.append(f"    {f.kind}, {f.size} B, mode {f.mode}, owner {f.owner}, {fp}"
                          f" → {f.action}{' ' + f.entry if f.entry else ''}\n", style="dim")
+        oc = [f for f in plan.findings if f.kind == "openclaw"]
+        if oc and step_id in ("scan", "encrypt", "verify", "openclaw"):
+            t.append(f"\nOpenClaw's own config (`openclaw secrets audit`): {len(oc)} finding(s)\n", style="bold")
+            numbered = {f.json_path: i for i, f in enumerate(self.openclaw_values(), 1)}
+            for f in oc:
+                if f.action == "openclaw":
+                    mark = "leave" if f.json_path in self.leave else "move "
+                    n = numbered.get(f.json_path)
+                    t.append(f"  {n or ' '} [{mark}] {f.path} {f.json_path}", style="" if mark == "move " else "yellow")
+                    t.append(f"  {f.code}, fingerprint {f.fingerprint} → vault {f.entry}, then a SecretRef\n", style="dim")
+                else:
+                    t.append(f"    {f.path} {f.json_path}  {f.reason}\n", style="yellow" if f.manual else "dim")
+            if numbered:
+                t.append("  press 1-9 to move a value into the vault or leave it as it is\n", style="dim")
         if step_id == "workflows":
             for e in plan.edits:
                 t.append(f"\n{e.path}" + (f" (backup {e.backup})\n" if e.backup else "\n"), style="bold")

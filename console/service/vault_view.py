@@ -21,6 +21,7 @@ class VaultState:
     entries: tuple = ()  # vault.EntryInfo
     usage: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None  # the vault could not be read: why, and the fix
+    openclaw_refs: tuple = ()  # openclaw_secrets.RefStatus: openclaw.json's SecretRefs to the vault
 
 
 class VaultView:
@@ -43,11 +44,17 @@ class VaultView:
         self._stale = True
 
     def _stat_key(self) -> tuple | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
+        from console.service.wiring import openclaw_config_path
+
+        out = []
+        for path in (self.path, openclaw_config_path(self.settings)[1]):
+            try:
+                st = os.stat(path)
+            except OSError:
+                out.append(None)
+                continue
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode))
+        return tuple(out)
 
     def refresh(self) -> VaultState:
         key = self._stat_key()
@@ -67,5 +74,27 @@ class VaultView:
             return self.state
         names = [e.name for e in entries]
         usage = entry_usage(workspaces_from_settings(self.settings), names) if names else {}
-        self.state = VaultState(self.path, entries, usage)
+        self.state = VaultState(self.path, entries, usage, openclaw_refs=tuple(self._openclaw_refs(entries)))
         return self.state
+
+    def _openclaw_refs(self, entries: tuple) -> list:
+        """openclaw.json's SecretRefs to the vault: checked against the entries, and by OpenClaw
+        itself (`openclaw secrets audit --allow-exec`, once per change of either file) when its
+        CLI is there."""
+        from console.service.vault import VaultError
+        from console.service.vault.openclaw_secrets import ref_statuses
+        from console.service.wiring import open_openclaw_secrets
+
+        oc = open_openclaw_secrets(self.settings)
+        if oc is None:
+            return []
+        try:
+            refs = oc.refs()
+        except VaultError:
+            return []
+        live = [e.name for e in entries if not getattr(e, "deleted", False)]
+        try:
+            audit = oc.audit(allow_exec=True) if refs else None
+        except VaultError:  # OpenClaw gave no report: the entries alone say what they can
+            audit = None
+        return ref_statuses(refs, live, audit)

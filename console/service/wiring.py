@@ -121,7 +121,42 @@ def open_migration(settings: Settings, env: Mapping[str, str] | None, store: Sto
         stored = store.list_agents() if store is not None else []
     except StoreError:  # the store is away: squad.toml's workspaces only
         stored = []
-    return Migration(migration_workspaces(settings, stored), store, vault, deployment=open_deployment(settings, store))
+    return Migration(migration_workspaces(settings, stored), store, vault, deployment=open_deployment(settings, store),
+                     openclaw=open_openclaw_secrets(settings, env))
+
+
+def openclaw_config_path(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """(OpenClaw's state folder, its openclaw.json) as the console reads them: OPENCLAW_STATE_DIR /
+    OPENCLAW_CONFIG_PATH in `env` win over [openclaw] in squad.toml."""
+    env = os.environ if env is None else env
+    oc = settings.openclaw
+    state = Path(env["OPENCLAW_STATE_DIR"]).expanduser() if env.get("OPENCLAW_STATE_DIR") else oc.state_dir
+    if env.get("OPENCLAW_CONFIG_PATH"):
+        return state, Path(env["OPENCLAW_CONFIG_PATH"]).expanduser()
+    if oc.config_path is None or oc.config_path == oc.state_dir / "openclaw.json":
+        return state, state / "openclaw.json"
+    return state, oc.config_path
+
+
+def open_openclaw_secrets(settings: Settings, env: Mapping[str, str] | None = None):
+    """`openclaw secrets` for the configured openclaw.json (console.service.vault.openclaw_secrets),
+    or None when the `openclaw` CLI is not on PATH or there is no openclaw.json. The CLI runs with
+    the same state folder and config the console reads, and with this environment (the vault key
+    reaches the vault's exec provider from it, through passEnv)."""
+    from console.service.vault.openclaw_secrets import OpenClawSecrets, default_cli
+    from console.service.vault.provider import PROVIDER_ALIAS, provider_config
+
+    env = dict(os.environ if env is None else env)
+    state, config = openclaw_config_path(settings, env)
+    if not config.is_file():
+        return None
+    env.update(OPENCLAW_STATE_DIR=str(state), OPENCLAW_CONFIG_PATH=str(config))
+    runner = default_cli(env)
+    if runner is None:
+        return None
+    vault_file = vault_path(settings)
+    return OpenClawSecrets(runner, config, alias=PROVIDER_ALIAS,
+                           provider=lambda: provider_config(vault_file, env=env))
 
 
 def migration_workspaces(settings: Settings, stored: Iterable[Agent] = ()) -> list[tuple[str, Path]]:

@@ -10,10 +10,21 @@ Built for a wizard screen to drive it step by step (and for `squad-console vault
         m.run_step(step.id, confirm=step.confirm)   # destructive steps need the phrase typed
     m.state(); m.report()
 
-Steps: scan → key → convex → encrypt → verify → workflows → remove. (DESIGN lists "remove
-plaintext" before "update workflows"; here the workflows are switched to the vault first, so an
-agent's script never runs in a window where its key file is gone but the script still reads it.
-Both happen only after verification.)
+Steps: scan → key → convex → encrypt → verify → workflows → remove → openclaw. (DESIGN lists
+"remove plaintext" before "update workflows"; here the workflows are switched to the vault first,
+so an agent's script never runs in a window where its key file is gone but the script still reads
+it. Both happen only after verification.)
+
+OpenClaw's own plaintext (openclaw_secrets.py): the scan also runs `openclaw secrets audit --json`
+when the CLI is there; a plaintext value in openclaw.json at a path `secrets apply` takes is a
+finding with action `openclaw` (entry `openclaw/<dot path>`), stored and verified like the others
+(its value read from openclaw.json), and the `openclaw` step writes a plan of SecretRefs to the
+vault's exec provider, runs `secrets apply --allow-exec --dry-run` (OpenClaw resolves each ref
+through the vault before anything is written), then the apply (the plaintext leaves openclaw.json
+only then), `secrets audit --check --allow-exec` (each path must be clean: `resolved`), cleans
+OpenClaw's backup openclaw.json.bak of the value, and `secrets reload`. `choose()` leaves a value
+as it is. A crash after OpenClaw wrote the refs is found on the rerun (the journal says
+`applying`; the config holds the ref).
 
 The scan is the one workspace scanner (scan.py), the workflow edits live in workflows.py, and
 "the value" of a key file compared with an inline key follows secrets.secret_value.
@@ -53,11 +64,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from console.errors import ConsoleError
 from console.service.store import StoreError
 from console.service.vault.crypto import fingerprint, fingerprint_key, value_fingerprint
 from console.service.vault.deployment import Deployment
 from console.service.vault.errors import MigrationError, VaultError  # MigrationError: callers import it from here too
 from console.service.vault.keys import KEY_HINT
+from console.service.vault.openclaw_secrets import (
+    OpenClawSecrets,
+    entry_name,
+    exec_ref,
+    is_ref,
+    plaintext_at,
+    plan_for,
+    read_config,
+    target_type,
+)
 from console.service.vault.files import (
     O_READ,
     atomic_write,
@@ -70,7 +92,7 @@ from console.service.vault.files import (
     read_fd,
     replace_in,
 )
-from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, MAX_SCAN_BYTES, read_file, scan
+from console.service.vault.scan import BACKUP_SUFFIX, CONVEX_KEY_RE, MAX_SCAN_BYTES, owner_name, read_file, scan
 from console.service.vault.secrets import secret_value
 from console.service.vault.vault import Vault
 from console.service.vault.workflows import (
@@ -87,8 +109,9 @@ from console.service.vault.workflows import (
 JOURNAL_FORMAT = "squad-console-migration"
 JOURNAL_VERSION = 2  # 2: "fp" ({"kid"} or {"salt"}); 1 (a "salt" of its own) is read and upgraded
 
-STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove")
-CONFIRM = {"convex": "set the key", "workflows": "update workflows", "remove": "remove plaintext"}
+STEP_ORDER = ("scan", "key", "convex", "encrypt", "verify", "workflows", "remove", "openclaw")
+CONFIRM = {"convex": "set the key", "workflows": "update workflows", "openclaw": "point openclaw at the vault",
+           "remove": "remove plaintext"}
 TITLES = {
     "scan": "Scan the workspaces",
     "key": "The vault key",
@@ -96,6 +119,7 @@ TITLES = {
     "encrypt": "Encrypt and store",
     "verify": "Verify",
     "workflows": "Update the workflows",
+    "openclaw": "Point OpenClaw at the vault",
     "remove": "Remove the plaintext",
 }
 HONEST_WARNING = (
@@ -141,6 +165,11 @@ class Finding:
     rewritten: bool = False
     problem: str = ""
     manual: bool = False  # a credential the migration leaves to a person (a link, hard-linked, unreadable, too large)
+    json_path: str = ""  # an OpenClaw finding: where in openclaw.json (`path` is the file)
+    code: str = ""  # an OpenClaw finding: the audit's code (PLAINTEXT_FOUND, REF_UNRESOLVED, ...)
+    chosen: bool = True  # an OpenClaw finding: the operator wants it moved (Migration.choose)
+    applied: bool = False  # an OpenClaw finding: openclaw.json holds the SecretRef now
+    resolved: bool = False  # an OpenClaw finding: `secrets audit --check --allow-exec` is clean for its path
 
     @property
     def loose(self) -> bool:
@@ -204,6 +233,7 @@ class Migration:
         clock: Callable[[], float] = _now_ms,
         journal_path: Path | str | None = None,
         actor: str = "operator",
+        openclaw: OpenClawSecrets | None = None,
     ) -> None:
         self.workspaces = [(agent, Path(p).expanduser()) for agent, p in workspaces]
         self.store = store
@@ -211,6 +241,7 @@ class Migration:
         self.deployment = deployment
         self._clock = clock
         self.actor = actor
+        self.openclaw = openclaw  # OpenClaw's own plaintext (openclaw_secrets), when its CLI is there
         self.journal_path = Path(journal_path) if journal_path else journal_path_for(vault.path)
         self.lock_path = self.journal_path.with_name(self.journal_path.name + ".lock")
         self._j = self._load_journal()
@@ -314,6 +345,12 @@ class Migration:
         """The value whose fingerprint under `salt` is the finding's: from disk, else from the vault."""
         candidates: list[bytes] = []
         data, _why = self._read(f)
+        if f["kind"] == "openclaw":  # the value sits at its dot path inside openclaw.json
+            try:
+                value = plaintext_at(read_config(Path(f["path"])), f["jsonPath"]) if data is not None else None
+            except VaultError:
+                value = None
+            data = value.encode("utf-8") if value is not None else None
         if data is not None:
             if f["action"] == "inline":
                 candidates += [m.group(0).encode() for m in CONVEX_KEY_RE.finditer(data.decode("utf-8", "replace"))]
@@ -393,8 +430,9 @@ class Migration:
         """What an activity may say about a finding: where, what, fingerprint (the vault's; none
         before a key), progress."""
         shown = ("fingerprint",) if self._shown_fp() is not None else ()
-        return {k: f.get(k) for k in ("id", "agent", "path", "kind", "action", "entry", *shown,
-                                      "storedVersion", "verified", "removed", "rewritten") if f.get(k) is not None}
+        return {k: f.get(k) for k in ("id", "agent", "path", "jsonPath", "code", "kind", "action", "entry", *shown,
+                                      "storedVersion", "verified", "removed", "rewritten", "applied", "resolved")
+                if f.get(k) is not None}
 
     def _summary_line(self) -> str:
         active = [f for f in self._findings() if f["action"] != "report"]
@@ -442,6 +480,12 @@ class Migration:
     def _value_problem(self, f: dict[str, Any]) -> tuple[bytes | None, str]:
         """The credential's bytes as they are on disk now, or (None, why) (see _read; an inline
         key no longer in its file: "the key is no longer in the file")."""
+        if f["action"] == "openclaw":
+            try:
+                value = plaintext_at(read_config(Path(f["path"])), f["jsonPath"])
+            except VaultError as exc:
+                return None, exc.message
+            return (value.encode("utf-8"), "") if value is not None else (None, "gone")
         data, why = self._read(f)
         if data is None:
             return None, why
@@ -563,6 +607,215 @@ class Migration:
         except VaultError:
             return data
 
+    # -------------------------------------------------------------- OpenClaw's own plaintext
+    def _scan_openclaw(self, journal: dict[str, Any]) -> list[dict[str, Any]]:
+        """OpenClaw's findings (`openclaw secrets audit --json`) as migration findings: a
+        plaintext value in openclaw.json at a path `secrets apply` takes is moved (action
+        `openclaw`); every other finding is reported (plaintext elsewhere: `manual`). Never a value:
+        the fingerprint is of the value, keyed with the journal's salt."""
+        journal.pop("openclawProblem", None)
+        if self.openclaw is None:
+            return []
+        oc = self.openclaw
+        try:
+            report = oc.audit()
+        except VaultError as exc:
+            journal["openclawProblem"] = exc.message
+            return []
+        try:
+            config = oc.config()
+            st = os.stat(oc.config_path)
+            where = dict(size=st.st_size, mode=f"{st.st_mode & 0o7777:04o}", owner=owner_name(st.st_uid))
+        except (VaultError, OSError):
+            config, where = {}, dict(size=0, mode="0000", owner="?")
+        out = []
+        for a in report.findings:
+            item = dict(agent="openclaw", path=a.file or str(oc.config_path), jsonPath=a.path, code=a.code,
+                        kind="openclaw", **where)
+            value = plaintext_at(config, a.path) if Path(a.file or "") == oc.config_path else None
+            if a.code == "PLAINTEXT_FOUND" and value is not None and target_type(a.path) is not None:
+                item.update(action="openclaw", fingerprint=fingerprint(value.encode("utf-8"), self._match_key(journal)),
+                            reason="plaintext in openclaw.json: moved into the vault, the config then points at it")
+            else:
+                manual = a.code in ("PLAINTEXT_FOUND", "STORE_PLAINTEXT_RESIDUE", "LEGACY_RESIDUE")
+                fix = ("`openclaw secrets configure` (or by hand), then `openclaw secrets audit --check`" if manual
+                       else "`squad-console vault provider-config`, `openclaw secrets audit --allow-exec`"
+                       if a.code == "REF_UNRESOLVED" else "`openclaw secrets audit`")
+                item.update(action="report", fingerprint="", manual=manual,
+                            reason=f"{a.code}: {a.message or a.code}; fix: {fix}")
+            out.append(item)
+        return out
+
+    def _merge_openclaw(self, fresh: list[dict[str, Any]], journal: dict[str, Any]) -> list[dict[str, Any]]:
+        """Adds OpenClaw's findings to the journal, keyed by (file, dot path, code); a kept one
+        keeps its progress; a reported one is replaced by what the audit says now."""
+        findings = journal["findings"]
+        known = {(f["path"], f.get("jsonPath"), f.get("code")): f for f in findings if f["kind"] == "openclaw"}
+        fresh_keys = {(i["path"], i["jsonPath"], i["code"]) for i in fresh}
+        for k, f in list(known.items()):  # a report OpenClaw no longer makes: gone
+            if f["action"] == "report" and k not in fresh_keys:
+                findings.remove(f)
+        numbers = [int(f["id"][1:]) for f in findings if str(f.get("id", "")).startswith("f") and f["id"][1:].isdigit()]
+        next_id = max(numbers, default=0) + 1
+        added = []
+        for item in fresh:
+            old = known.get((item["path"], item["jsonPath"], item["code"]))
+            if old is not None and old["action"] == item["action"] == "openclaw":
+                if old.get("applied"):  # back in plaintext after it was moved: a new round for it
+                    for k in ("applied", "resolved", "verified", "applying", "problem"):
+                        old.pop(k, None)
+                if not old.get("storedVersion"):
+                    old["fingerprint"] = item["fingerprint"]
+                continue
+            if old is not None and old["action"] == "report" and old.get("reason") == item.get("reason"):
+                continue
+            if old is not None and old in findings:
+                findings.remove(old)
+            item["id"] = old["id"] if old is not None else f"f{next_id}"
+            next_id += 0 if old is not None else 1
+            if item["action"] == "openclaw":
+                item["entry"] = entry_name(item["jsonPath"])
+                if item["jsonPath"] in journal.get("openclawLeave", []):
+                    item["skip"] = True
+            added.append(item)
+        findings.extend(added)
+        return added
+
+    def choose(self, which: str, take: bool) -> None:
+        """Whether OpenClaw's plaintext value `which` (a finding id, or its dot path in
+        openclaw.json) is moved into the vault (the default) or left as it is (then it is listed as
+        plaintext left). Saved in the journal; a dot path may be chosen before the scan."""
+        ensure_private_folder(self.journal_path.parent)
+        with file_lock(self.lock_path, 5.0):
+            self._j = self._load_journal()
+            f = next((f for f in self._findings() if f["action"] == "openclaw" and which in (f.get("id"), f["jsonPath"])),
+                     None)
+            path = f["jsonPath"] if f is not None else which
+            if f is None and target_type(which) is None:
+                raise MigrationError(f"there is no OpenClaw value {which!r} to choose",
+                                     hint="the scan step lists them (a dot path such as models.providers.openai.apiKey)")
+            leave = [p for p in self._j.get("openclawLeave", []) if p != path] + ([] if take else [path])
+            self._j["openclawLeave"] = leave
+            if f is not None:
+                if take:
+                    f.pop("skip", None)
+                else:
+                    f["skip"] = True
+            self._save()
+
+    def _openclaw_todo(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [f for f in findings if f["action"] == "openclaw" and not f.get("skip") and not f.get("resolved")]
+
+    def _step_openclaw(self, confirm: str | None) -> StepResult:
+        todo = self._openclaw_todo(self._findings())
+        if self.openclaw is None or not todo:
+            why = ("OpenClaw's CLI is not there: nothing of OpenClaw's to move" if self.openclaw is None
+                   else "nothing of OpenClaw's to move")
+            return self._finish("openclaw", "skipped", why, activity={"reason": why})
+        if confirm != CONFIRM["openclaw"]:
+            return StepResult("openclaw", "needs-confirmation",
+                              f"type \"{CONFIRM['openclaw']}\" to change OpenClaw's config")
+        oc = self.openclaw
+        details: list[str] = []
+        values: list[str] = []
+        targets: list[dict[str, Any]] = []
+        try:
+            config = oc.config()
+        except VaultError as exc:
+            return self._finish("openclaw", "failed", exc.message, activity={"reason": exc.message[:200]})
+        for f in todo:
+            here = plaintext_at(config, f["jsonPath"])
+            if f.get("applied") or f.get("applying"):
+                if is_ref(self._at(config, f["jsonPath"]), oc.alias, f["entry"]):
+                    f["applied"], f["applying"] = True, False
+                    continue
+            if here is None:
+                f["problem"] = "no plaintext at this path any more and no SecretRef to the vault: nothing to move"
+                details.append(f"{f['jsonPath']}: {f['problem']}")
+                continue
+            if not f.get("verified"):
+                details.append(f"{f['jsonPath']}: kept in plaintext (not verified in the vault: run encrypt and verify)")
+                continue
+            ok, why = self._verify_one(f)  # right before: the entry decrypts to the very value in the file
+            if not ok:
+                f["verified"], f["problem"] = False, why
+                details.append(f"{f['jsonPath']}: kept in plaintext ({why})")
+                continue
+            values.append(here)
+            targets.append(f)
+        failed = False
+        if targets:
+            try:
+                plan = plan_for([(f["jsonPath"], f["entry"]) for f in targets], oc.alias, oc.provider_config())
+                oc.apply(plan, dry_run=True, secrets=values)  # OpenClaw resolves every ref through the vault first
+                for f in targets:
+                    f["applying"] = True
+                self._save()  # from here a rerun finds the refs written (or writes them again)
+                oc.apply(plan, dry_run=False, secrets=values)
+            except ConsoleError as exc:  # a refused plan (VaultError) or a provider OpenClaw would refuse
+                failed = True
+                for f in targets:
+                    f["problem"] = exc.message
+                details.append(f"kept in plaintext: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+            try:
+                config = oc.config()
+            except VaultError as exc:
+                config = {}
+                details.append(exc.message)
+            for f in targets:
+                if is_ref(self._at(config, f["jsonPath"]), oc.alias, f["entry"]):
+                    f["applied"], f["applying"], f["problem"] = True, False, ""
+                    details.append(f"{f['jsonPath']}: now a SecretRef to the vault entry {f['entry']} "
+                                   f"(exec provider {oc.alias})")
+                else:
+                    f["applying"] = False
+        applied = [f for f in todo if f.get("applied")]
+        if applied:
+            try:
+                audit = oc.audit(check=True, allow_exec=True, secrets=values)
+            except VaultError as exc:
+                audit = None
+                details.append(f"`openclaw secrets audit --check --allow-exec` gave no answer: {exc.message}")
+            for f in applied:
+                bad = audit.at(f["jsonPath"], "PLAINTEXT_FOUND", "REF_UNRESOLVED") if audit else [None]
+                f["resolved"] = not bad and bool(audit and audit.complete)
+                if f["resolved"]:
+                    f["problem"] = ""
+                    details.append(f"{f['jsonPath']}: OpenClaw resolves it from the vault (audit --check clean here)")
+                else:
+                    f["problem"] = (bad[0].message if bad and bad[0] else "the audit did not check it") + (
+                        "; fix: `squad-console vault provider-config`, then `openclaw secrets audit --check --allow-exec`")
+                    details.append(f"{f['jsonPath']}: {f['problem']}")
+            for f in applied:  # OpenClaw's own backup of the config (openclaw.json.bak) still holds the value
+                try:
+                    value = self.vault.get(f["entry"], f["storedVersion"]).decode("utf-8")
+                except (VaultError, UnicodeDecodeError):
+                    continue
+                scrubbed, left = oc.scrub_backups(f["jsonPath"], value, exec_ref(f["entry"], oc.alias))
+                details += [f"{p}: OpenClaw's backup of the config no longer holds it" for p in scrubbed]
+                details += left
+                if left:
+                    f["problem"] = "; ".join(left)
+            ok, why = oc.reload()
+            details.append("`openclaw secrets reload`: the gateway re-resolved its secrets" if ok else
+                           f"`openclaw secrets reload` did not reach a gateway ({why}): a gateway started later "
+                           "reads the refs; a running one needs `openclaw secrets reload`")
+        done = [f for f in todo if f.get("resolved")]
+        status = "done" if len(done) == len(todo) and not failed and not any(f.get("problem") for f in todo) else "failed"
+        summary = f"{len(done)} OpenClaw value(s) now read from the vault" + (
+            f", {len(todo) - len(done)} not" if len(done) != len(todo) else "")
+        return self._finish("openclaw", status, summary, details,
+                            activity={"openclaw": [self._public(f) for f in todo]})
+
+    @staticmethod
+    def _at(config: Any, path: str) -> Any:
+        node = config
+        for seg in path.split("."):
+            if not isinstance(node, dict) or seg not in node:
+                return None
+            node = node[seg]
+        return node
+
     # ------------------------------------------------------------------ public API
     def plan(self) -> Plan:
         """The whole migration as it would run now: changes nothing (no journal, no vault, no
@@ -570,6 +823,7 @@ class Migration:
         self._current()
         journal = json.loads(json.dumps(self._j))
         self._merge(self._scan(self._salt), journal)
+        self._merge_openclaw(self._scan_openclaw(journal), journal)
         findings = journal["findings"]
         edits_raw, mentions = self._edits(findings, for_plan=True)
         secrets = [v for f in findings if f["action"] != "report" for v in [self._value_of(f)] if v]
@@ -614,6 +868,14 @@ class Migration:
         file on disk (a new one, a re-created one, one no longer left to a person), or an inline
         key not stored, not verified, or in a file the workflows step would now rewrite."""
         by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
+        moved = [f for f in self._findings() if f["action"] == "openclaw" and f.get("applied") and not f.get("skip")]
+        if moved:  # a value OpenClaw's config took from the vault is back in plaintext (openclaw.json read, no CLI)
+            try:
+                config = read_config(Path(moved[0]["path"]))
+            except VaultError:
+                config = {}
+            if any(plaintext_at(config, f["jsonPath"]) is not None for f in moved):
+                return True
         pending_inline = []
         for item in self._scan(self._salt):
             if item["action"] == "migrate":
@@ -680,6 +942,24 @@ class Migration:
         still there: what the migration has not moved yet, and what it leaves to a person."""
         by_key = {(f["path"], f["fingerprint"] if f["action"] == "inline" else None): f for f in self._findings()}
         left = []
+        config: dict[str, Any] | None = None
+        for f in self._findings():  # OpenClaw's: openclaw.json read again (no CLI run)
+            if f["kind"] != "openclaw" or not (f["action"] == "openclaw" or f.get("manual")):
+                continue
+            if f["action"] == "report":
+                left.append(f"{f['path']} {f['jsonPath']}: {f['reason']}")
+                continue
+            if config is None:
+                try:
+                    config = read_config(Path(f["path"]))
+                except VaultError:
+                    config = {}
+            if plaintext_at(config, f["jsonPath"]) is not None:
+                why = ("not chosen: left as it is" if f.get("skip") else f.get("problem")
+                       or ("verified, OpenClaw not pointed at the vault yet" if f.get("verified") else "not stored yet"))
+                left.append(f"{f['path']} {f['jsonPath']}: {why}")
+            elif f.get("applied") and not f.get("resolved"):
+                left.append(f"{f['path']} {f['jsonPath']}: a SecretRef OpenClaw does not resolve yet: {f.get('problem') or ''}")
         for item in self._scan(self._salt):
             if item["action"] == "report" and not item.get("manual"):
                 continue
@@ -715,6 +995,9 @@ class Migration:
         if "convex-auth-token" in kinds:
             rotate.append("Convex auth token: log in again (`npx convex login`) and store the new token with "
                           "`squad-console vault put convex-auth-token`")
+        if "openclaw" in kinds:
+            rotate.append("every API key or token moved out of openclaw.json: issue a new one at its provider, "
+                          "`squad-console vault put openclaw/<path>` it, then `openclaw secrets reload`")
         if "env-file" in kinds:
             rotate.append("every secret in the migrated .env files: issue new ones where the provider allows it")
         steps = self.steps()
@@ -740,6 +1023,8 @@ class Migration:
             fingerprint=f.get("fingerprint", "") if self._shown_fp() is not None else "", line=f.get("line"), reason=self._shown(f.get("reason", "")),
             stored_version=f.get("storedVersion"), verified=bool(f.get("verified")), removed=bool(f.get("removed")),
             rewritten=bool(f.get("rewritten")), problem=self._shown(f.get("problem", "")), manual=bool(f.get("manual")),
+            json_path=f.get("jsonPath", ""), code=f.get("code", ""), chosen=not f.get("skip"),
+            applied=bool(f.get("applied")), resolved=bool(f.get("resolved")),
         )
 
     def _mention(self, m: Mention) -> Mention:
@@ -764,9 +1049,12 @@ class Migration:
             "key": "use the vault key (CONVEX_VAULT_KEY or the OS keyring) and check it opens the vault; "
             "keep a copy of it somewhere safe: losing the key loses every secret",
             "convex": convex,
-            "encrypt": f"encrypt {len(migrate)} file(s) and {len(inline)} inline key(s) into the vault as "
+            "encrypt": f"encrypt {len(migrate)} file(s), {len(inline)} inline key(s)"
+            + (f" and {sum(1 for f in active if f['action'] == 'openclaw' and not f.get('skip'))} value(s) from "
+               "openclaw.json" if any(f["action"] == "openclaw" for f in active) else "") + " into the vault as "
             + (", ".join(entries) or "nothing") + "; the ciphertext is copied to the store",
             "verify": "read every entry back, decrypt it and compare it byte for byte with the file on disk",
+        "openclaw": "",
             "workflows": f"edit {len(edits)} shell script(s) and Markdown file(s) so they take the credentials from "
             "the vault: a command that needs one runs under `squad-console vault exec --env VAR=NAME -- CMD`, a value "
             "that is printed comes from `squad-console vault get NAME`; each keeps its owner and mode and a backup "
@@ -776,11 +1064,26 @@ class Migration:
             "the verified bytes, is a regular file with one name and is inside its workspace (links, hard-linked, "
             "unreadable or changed files are kept and listed); " + HONEST_WARNING,
         }
+        oc_todo = self._openclaw_todo(findings)
+        if self.openclaw is None:
+            what["openclaw"] = "skip: OpenClaw's CLI is not there, so its own config is not looked at"
+        elif not oc_todo:
+            what["openclaw"] = "skip: `openclaw secrets audit` found no plaintext in openclaw.json to move"
+        else:
+            what["openclaw"] = (
+                f"point OpenClaw's config ({self.openclaw.config_path}) at the vault for "
+                + ", ".join(f["jsonPath"] for f in oc_todo)
+                + f": a plan for `openclaw secrets apply` adds the vault's exec provider ({self.openclaw.alias}) and a "
+                "SecretRef per value; OpenClaw resolves each through the vault in a dry run first "
+                "(`secrets apply --from PLAN --allow-exec --dry-run`), then writes the refs (the plaintext leaves "
+                "openclaw.json only then), `secrets audit --check --allow-exec` must be clean for each path, OpenClaw's "
+                "backup openclaw.json.bak is cleaned of the value, and `secrets reload` tells a running gateway")
         out = []
         for sid in STEP_ORDER:
             rec = journal["steps"].get(sid) or {}
-            out.append(Step(sid, TITLES[sid], what[sid], sid in ("workflows", "remove"), CONFIRM.get(sid),
-                            rec.get("status", "pending"), rec.get("summary", "")))
+            confirm = CONFIRM.get(sid) if sid != "openclaw" or oc_todo else None
+            out.append(Step(sid, TITLES[sid], what[sid], sid in ("workflows", "openclaw", "remove") and confirm is not None,
+                            confirm, rec.get("status", "pending"), rec.get("summary", "")))
         return out
 
     def _step_scan(self, confirm: str | None) -> StepResult:
@@ -790,6 +1093,7 @@ class Migration:
                 self._j["steps"].pop(sid, None)
             self._j["migratedLogged"] = False
         added = self._merge(self._scan(self._salt), self._j)
+        added += self._merge_openclaw(self._scan_openclaw(self._j), self._j)
         fs = self._findings()
         active = [f for f in fs if f["action"] != "report"]
         shown = self._shown_fp() is not None
@@ -797,8 +1101,13 @@ class Migration:
             f"{f['path']}  {f['kind']}  {f['size']} B  mode {f['mode']}  owner {f['owner']}  "
             + ((f["fingerprint"] or "-") if shown else "no fingerprint before the vault key")
             + (f"  → {f['entry']}" if f.get("entry") else f"  ({f['reason']})")
-            for f in fs
-        ]
+            for f in fs if f["kind"] != "openclaw"
+        ] + [
+            f"{f['path']}  {f['jsonPath']}  {f['code']}  "
+            + ((f["fingerprint"] or "-") if shown else "no fingerprint before the vault key")
+            + (f"  → {f['entry']}" if f.get("entry") else f"  ({f['reason']})")
+            for f in fs if f["kind"] == "openclaw"
+        ] + ([f"OpenClaw's audit: {self._j['openclawProblem']}"] if self._j.get("openclawProblem") else [])
         summary = f"{len(active)} credential(s) to migrate, {len(fs) - len(active)} reported only" + (
             f" ({len(added)} new)" if added and len(added) != len(fs) else "")
         return self._finish("scan", "done", summary, details,
@@ -851,7 +1160,7 @@ class Migration:
         key = self.vault.require_key()
         details, stored, problems = [], 0, 0
         for f in self._findings():
-            if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
+            if not self._movable(f):
                 continue
             value, why = self._value_problem(f)
             if value is None:
@@ -887,6 +1196,14 @@ class Migration:
         return self._finish("encrypt", "failed" if problems else "done", summary, details,
                             activity={"stored": [self._public(f) for f in self._findings() if f.get("storedVersion")]})
 
+    @staticmethod
+    def _movable(f: dict[str, Any]) -> bool:
+        """A credential the encrypt and verify steps work on (not moved yet; an OpenClaw one the
+        operator chose and OpenClaw's config does not point at the vault yet)."""
+        if f["action"] == "openclaw":
+            return not f.get("applied") and not f.get("skip")
+        return f["action"] in ("migrate", "inline") and not f.get("removed") and not f.get("rewritten")
+
     def _verify_one(self, f: dict[str, Any]) -> tuple[bool, str]:
         value, why = self._value_problem(f)
         if value is None:
@@ -906,7 +1223,7 @@ class Migration:
     def _step_verify(self, confirm: str | None) -> StepResult:
         details, bad = [], 0
         for f in self._findings():
-            if f["action"] not in ("migrate", "inline") or f.get("removed") or f.get("rewritten"):
+            if not self._movable(f):
                 continue
             value, why = self._value_problem(f)
             if not f.get("storedVersion"):

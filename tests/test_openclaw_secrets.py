@@ -1,0 +1,233 @@
+"""OpenClaw's own plaintext in the migration, against a scripted `openclaw secrets` (the real CLI's
+report and plan shapes, checked in tests/test_openclaw_secrets_real.py): the audit's findings,
+the plan, the order (dry run, apply, audit --check), a crash after OpenClaw wrote the refs, a
+refused dry run (nothing changes), an unresolved ref (the fix), a finding left by choice, and
+OpenClaw's backup of the config cleaned of the value. No value in any result, journal or activity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from console.service.store.sqlite import LocalStore
+from console.service.vault import migration as M
+from console.service.vault import openclaw_secrets as O
+from console.service.vault.keys import generate_key
+from console.service.vault.vault import Vault
+
+API_KEY = "sk-test-" + "a1b2" * 8
+BOT_TOKEN = "123456:" + "Zx9" * 10
+ALIAS = "squadvault"
+PROVIDER = {"source": "exec", "command": "/opt/squad/bin/squad-console", "args": ["vault", "provide"],
+            "passEnv": ["CONVEX_VAULT_KEY"], "jsonOnly": True}
+AUDITED = ("models.providers.openai.apiKey", "channels.telegram.botToken", "tools.custom.secret")
+
+
+class Crash(Exception):
+    pass
+
+
+class FakeOpenClaw:
+    """`openclaw secrets audit/apply/reload` on one openclaw.json, with the real CLI's JSON shapes."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.calls: list[list[str]] = []
+        self.resolves = True  # the exec provider answers
+        self.refuse_dry_run = False
+        self.crash_after_write = False
+
+    def _cfg(self) -> dict:
+        return json.loads(self.config.read_text())
+
+    def __call__(self, argv):
+        argv = list(argv)
+        self.calls.append(argv)
+        if argv[1:3] == ["secrets", "audit"]:
+            cfg, findings = self._cfg(), []
+            for path in AUDITED:
+                v = O.value_at(cfg, path)
+                if isinstance(v, str):
+                    findings.append({"code": "PLAINTEXT_FOUND", "severity": "warn", "file": str(self.config),
+                                     "jsonPath": path, "message": f"{path} is stored as plaintext."})
+                elif isinstance(v, dict) and "--allow-exec" in argv and not self.resolves:
+                    findings.append({"code": "REF_UNRESOLVED", "severity": "error", "file": str(self.config),
+                                     "jsonPath": path, "message": f"Failed to resolve exec:{ALIAS}:{v['id']} (NOT_FOUND)."})
+            status = "unresolved" if any(f["code"] == "REF_UNRESOLVED" for f in findings) else (
+                "findings" if findings else "clean")
+            code = 2 if status == "unresolved" else (1 if findings and "--check" in argv else 0)
+            return code, json.dumps({"version": 1, "status": status, "findings": findings, "filesScanned": [str(self.config)],
+                                     "resolution": {"refsChecked": 1, "skippedExecRefs": 0, "resolvabilityComplete": True},
+                                     "summary": {"plaintextCount": len(findings)}}), ""
+        if argv[1:3] == ["secrets", "apply"]:
+            plan = json.loads(Path(argv[argv.index("--from") + 1]).read_text())
+            assert "--allow-exec" in argv
+            if "--dry-run" in argv:
+                if self.refuse_dry_run:
+                    return 1, json.dumps({"ok": False, "error": {"message": f'Exec provider "{ALIAS}" exited with code 1.'}}), ""
+                return 0, json.dumps({"mode": "dry-run", "changed": True}), ""
+            old = self.config.read_text()
+            cfg = self._cfg()
+            cfg.setdefault("secrets", {}).setdefault("providers", {}).update(plan["providerUpserts"])
+            for t in plan["targets"]:
+                node = cfg
+                for seg in t["pathSegments"][:-1]:
+                    node = node[seg]
+                node[t["pathSegments"][-1]] = t["ref"]
+            (self.config.parent / (self.config.name + ".bak")).write_text(old)  # what the real CLI leaves
+            self.config.write_text(json.dumps(cfg, indent=2))
+            if self.crash_after_write:
+                self.crash_after_write = False
+                raise Crash("killed right after OpenClaw wrote the config")
+            return 0, json.dumps({"mode": "write", "changed": True}), ""
+        if argv[1:3] == ["secrets", "reload"]:
+            return 1, json.dumps({"ok": False, "error": {"message": "gateway secrets.reload requires credentials"}}), ""
+        raise AssertionError(argv)
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    config = tmp_path / "state" / "openclaw.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"gateway": {"mode": "local", "port": 1},
+                                  "models": {"providers": {"openai": {"apiKey": API_KEY}}},
+                                  "channels": {"telegram": {"botToken": BOT_TOKEN}},
+                                  "tools": {"custom": {"secret": "not-a-target-value"}}}))
+    fake = FakeOpenClaw(config)
+    key = generate_key()
+    store = LocalStore(tmp_path / "data" / "console.db")
+
+    def migration() -> M.Migration:
+        oc = O.OpenClawSecrets(fake, config, alias=ALIAS, provider=lambda: PROVIDER)
+        return M.Migration([], store, Vault(tmp_path / "data" / "vault.json", key=key), openclaw=oc)
+
+    return fake, config, migration, store, key
+
+
+def no_value_anywhere(m: M.Migration, store, results) -> None:
+    texts = [m.journal_path.read_text(), json.dumps([(a.message, a.detail) for a in store.list_activities(1000)])]
+    texts += [r.summary + "\n".join(r.details) for r in results]
+    for t in texts:
+        assert API_KEY not in t and BOT_TOKEN not in t
+
+
+def test_audit_report_and_targets() -> None:
+    r = O.parse_audit(2, "[warn] a log line\n" + json.dumps({
+        "status": "unresolved", "resolution": {"refsChecked": 1, "resolvabilityComplete": True},
+        "findings": [{"code": "REF_UNRESOLVED", "jsonPath": "gateway.auth.token", "file": "/x/openclaw.json",
+                      "message": "Failed (Bearer abcdefghijklmnop0123)"}]}), "")
+    assert r.status == "unresolved" and r.exit_code == 2 and r.at("gateway.auth.token", "REF_UNRESOLVED")
+    assert "abcdefghijklmnop0123" not in r.findings[0].message
+    with pytest.raises(O.OpenClawSecretsError):
+        O.parse_audit(1, "", "boom")
+    assert O.target_type("models.providers.openai.apiKey") == "models.providers.*.apiKey"
+    assert O.target_type("channels.telegram.accounts.ops.botToken") == "channels.telegram.accounts.*.botToken"
+    assert O.target_type("gateway.auth.token") == "gateway.auth.token"
+    assert O.target_type("tools.custom.secret") is None
+    plan = O.plan_for([("models.providers.openai.apiKey", "openclaw/models.providers.openai.apiKey")], ALIAS, PROVIDER)
+    assert plan["providerUpserts"] == {ALIAS: PROVIDER}
+    assert plan["targets"] == [{"type": "models.providers.*.apiKey", "path": "models.providers.openai.apiKey",
+                                "pathSegments": ["models", "providers", "openai", "apiKey"], "providerId": "openai",
+                                "ref": {"source": "exec", "provider": ALIAS, "id": "openclaw/models.providers.openai.apiKey"}}]
+    assert [(r.path, r.id) for r in O.refs_in({"a": {"k": {"source": "exec", "provider": ALIAS, "id": "e"}},
+                                                "secrets": {"providers": {ALIAS: PROVIDER}}}, ALIAS)] == [("a.k", "e")]
+
+
+def test_the_openclaw_step_moves_the_chosen_values_and_survives_a_crash(world) -> None:
+    fake, config, migration, store, key = world
+    m = migration()
+    results = [m.run_step("scan")]
+    oc = {f.json_path: f for f in m.findings() if f.kind == "openclaw"}
+    assert oc["models.providers.openai.apiKey"].action == "openclaw"
+    assert oc["tools.custom.secret"].action == "report" and oc["tools.custom.secret"].manual  # not an apply target
+    m.choose(oc["channels.telegram.botToken"].id, False)  # left by choice
+    for sid in ("key", "convex", "encrypt", "verify", "workflows", "remove"):
+        results.append(m.run_step(sid, M.CONFIRM.get(sid)))
+    assert [e.name for e in m.vault.entries()] == ["openclaw/models.providers.openai.apiKey"]
+    assert m.run_step("openclaw").status == "needs-confirmation"
+    fake.crash_after_write = True
+    with pytest.raises(Crash):
+        m.run_step("openclaw", M.CONFIRM["openclaw"])
+    m = migration()  # the console restarted: the journal says "applying"; the config holds the ref
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])
+    results.append(r)
+    assert r.status == "done", r
+    cfg = json.loads(config.read_text())
+    assert cfg["models"]["providers"]["openai"]["apiKey"] == {"source": "exec", "provider": ALIAS,
+                                                              "id": "openclaw/models.providers.openai.apiKey"}
+    assert cfg["channels"]["telegram"]["botToken"] == BOT_TOKEN  # not chosen: untouched
+    bak = config.parent / "openclaw.json.bak"
+    assert API_KEY not in bak.read_text()  # OpenClaw's backup cleaned of the moved value
+    assert any("did not reach a gateway" in d for d in r.details)
+    apply_calls = [c for c in fake.calls if c[1:3] == ["secrets", "apply"]]
+    assert ["--dry-run" in c for c in apply_calls] == [True, False]  # the dry run, then the write (the rerun found it done)
+    report = m.report()
+    assert not report.done and any("telegram.botToken: not chosen" in x for x in report.left)
+    assert any("tools.custom.secret" in x for x in report.left)
+    no_value_anywhere(m, store, results)
+
+
+def test_a_refused_dry_run_changes_nothing_and_an_unresolved_ref_says_the_fix(world) -> None:
+    fake, config, migration, store, key = world
+    m = migration()
+    m.run_step("scan")
+    for f in m.findings():
+        if f.json_path == "channels.telegram.botToken":
+            m.choose(f.id, False)
+    for sid in ("key", "convex", "encrypt", "verify", "workflows", "remove"):
+        m.run_step(sid, M.CONFIRM.get(sid))
+    before = config.read_text()
+    fake.refuse_dry_run = True
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])
+    assert r.status == "failed" and config.read_text() == before  # the plaintext stays until OpenClaw resolves
+    assert any("refused the plan" in d and "exited with code 1" in d for d in r.details)
+    fake.refuse_dry_run, fake.resolves = False, False
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])
+    assert r.status == "failed"
+    assert any("NOT_FOUND" in d and "squad-console vault provider-config" in d for d in r.details), r.details
+    fake.resolves = True
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])  # fixed: the audit is clean for that path now
+    assert r.status == "done", r
+    no_value_anywhere(m, store, [r])
+
+
+def test_check_and_the_vault_screen_show_which_refs_resolve(tmp_path: Path, monkeypatch) -> None:
+    import io
+    from types import SimpleNamespace
+
+    from console.commands import check
+    from console.screens.vault import VaultScreen
+    from console.service import wiring
+
+    config = tmp_path / "openclaw.json"
+    ref = {"source": "exec", "provider": ALIAS}
+    config.write_text(json.dumps({"models": {"providers": {"openai": {"apiKey": {**ref, "id": "openclaw/a"}}}},
+                                  "channels": {"telegram": {"botToken": {**ref, "id": "openclaw/b"}}},
+                                  "tools": {"custom": {"secret": {**ref, "id": "nowhere"}}}}))
+    refs = O.refs_in(json.loads(config.read_text()), ALIAS)
+    audit = O.parse_audit(2, json.dumps({"status": "unresolved", "findings": [
+        {"code": "REF_UNRESOLVED", "jsonPath": "channels.telegram.botToken", "file": str(config),
+         "message": f"Failed to resolve exec:{ALIAS}:openclaw/b (NOT_FOUND)."}]}), "")
+    got = {r.path: r for r in O.ref_statuses(refs, ["openclaw/a", "openclaw/b"], audit)}
+    assert got["models.providers.openai.apiKey"].state == "resolves"
+    assert got["channels.telegram.botToken"].alert and "NOT_FOUND" in got["channels.telegram.botToken"].why
+    assert got["tools.custom.secret"].alert and got["tools.custom.secret"].fix[0] == "squad-console vault put nowhere"
+    text = str(VaultScreen._refs_text(list(got.values())))
+    assert "OpenClaw reads 3 secret(s) from the vault · 2 NOT RESOLVED" in text and "fix: squad-console vault put nowhere" in text
+
+    vault = Vault(tmp_path / "vault.json", key=generate_key())
+    vault.put("openclaw/a", b"x")
+    vault.put("openclaw/b", b"y")
+    fake = FakeOpenClaw(config)
+    fake.resolves = False
+    monkeypatch.setattr(wiring, "open_openclaw_secrets",
+                        lambda s, e=None: O.OpenClawSecrets(fake, config, alias=ALIAS, provider=lambda: PROVIDER))
+    monkeypatch.setattr(wiring, "open_vault", lambda s, e=None, **kw: vault)
+    err = io.StringIO()
+    ctx = SimpleNamespace(settings=None, env={}, warn=lambda m: err.write(m))
+    states = {r.path: r.state for r in check.vault_refs(ctx)}
+    assert states == {"models.providers.openai.apiKey": "unresolved", "channels.telegram.botToken": "unresolved",
+                      "tools.custom.secret": "unresolved"}
+    assert ["--allow-exec" in c for c in fake.calls if c[2] == "audit"] == [True]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from console.commands import Context, ago, with_store
 
 OK, DEGRADED, DOWN, UNKNOWN = 0, 1, 2, 3
+ACTIVITIES = 500  # the audit log read for the gateway's outages and the jobs' snapshot (one store call)
 LABEL = {OK: "OK", DEGRADED: "DEGRADED", DOWN: "DOWN", UNKNOWN: "UNKNOWN"}
 
 
@@ -49,14 +50,28 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from console.service.health.squad import squad_health
     from console.service.openclaw.probe import probe_openclaw
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    from console.service.health.outages import AgentHistory, outage_spans, skipped_slots
+    from console.service.openclaw import job_snapshot
+
     now = time.time() * 1000
-    # one look at OpenClaw: /healthz, then one `cron list` and the channels at the same time
-    probe = probe_openclaw(ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway)
+    # one look at OpenClaw (/healthz, then the jobs and the channels at the same time) while the
+    # store is read: the squad's health, and the audit log (the gateway's outages, the jobs' snapshot)
+    with ThreadPoolExecutor(1) as pool:
+        probing = pool.submit(probe_openclaw, ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway)
+        try:
+            healths, activities = with_store(ctx, lambda store: (squad_health(store, ctx.settings.agents, now),
+                                                                  store.list_activities(limit=ACTIVITIES)))
+        finally:
+            probe = probing.result()
     oc_error = probe.config_error
     gateway = probe.gateway
-    causes_by_agent = probe.causes(ctx.settings.agents)
-
-    healths = with_store(ctx, lambda store: squad_health(store, ctx.settings.agents, now))
+    spans = outage_spans(activities, now, down_now=None if gateway is None else not gateway.reachable)
+    history = {h.agent_id: AgentHistory(tuple(spans), tuple(skipped_slots(h.schedule, h.runs, spans, now)))
+               for h in healths} if spans else {}
+    causes_by_agent = probe.causes(ctx.settings.agents, history=history,
+                                   snapshot=job_snapshot.from_activities(activities))
     level = OK
     report = []
     for h in healths:

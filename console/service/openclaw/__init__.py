@@ -12,8 +12,7 @@ What lives where (import from the module; this package re-exports nothing):
 - `config`: openclaw.json → OpenClawConfig / OpenClawAgent (load_openclaw_config), DEFAULT_PORT.
 - `cron`: CronJob, CronRun, CronState, ... (parse_job, parse_run, load_cron), heartbeat_jobs,
   run_to_heartbeat.
-- `gateway`: gateway_url (the one URL the console probes), probe_gateway / GatewayHealth,
-  gateway_status_cli / GatewayCliStatus.
+- `gateway`: gateway_url (the one URL the console probes), probe_gateway / GatewayHealth.
 - `channels`: channel_status / ChannelStatus (WhatsApp accounts linked, connected).
 - `cron_commands`: the `openclaw cron add` argv for a heartbeat job (cron_add_command,
   heartbeat_message, fires_at_top_of_hour, format_command) and compare_job.

@@ -23,6 +23,8 @@ from console.service.openclaw.cron import CronState, load_cron
 from console.service.openclaw.diagnose import Cause, diagnose
 from console.service.openclaw.errors import OpenClawError
 from console.service.openclaw.gateway import GatewayHealth, gateway_url, probe_gateway
+from console.service.openclaw.job_snapshot import JobLoss, Snapshot, compare, take
+from console.service.health.outages import AgentHistory
 from console.service.openclaw.runner import RunnerArg, resolve_runner
 
 
@@ -36,14 +38,27 @@ class OpenClawProbe:
     channels: ChannelReport | None = None
     ms: dict[str, float] = field(default_factory=dict)  # what each read cost
 
-    def causes(self, agents: Sequence[AgentSettings]) -> dict[str, list[Cause]]:
-        """Each agent's causes (the squad's agents only)."""
+    def causes(
+        self,
+        agents: Sequence[AgentSettings],
+        *,
+        history: Mapping[str, AgentHistory] | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> dict[str, list[Cause]]:
+        """Each agent's causes (the squad's agents only). `history`: per agent, the gateway's
+        outages and the slots skipped in them; `snapshot`: the squad's jobs as last collected
+        (job_snapshot), to say which vanished or lost their agent."""
         if self.config is None and self.cron is None and self.cron_error is None:
             return {}
+        losses: dict[str, list[JobLoss]] = {}
+        if self.cron is not None and snapshot:
+            current = take(self.cron.jobs, [(a.id, a.job) for a in agents])
+            for loss in compare(snapshot, self.cron.jobs, [a.id for a in agents], current):
+                losses.setdefault(loss.agent_id, []).append(loss)
         return {
             a.id: diagnose(a.id, config=self.config, cron=self.cron, gateway=self.gateway, channels=self.channels,
                            schedule_cron=a.heartbeat, tz=a.tz, errors=[self.cron_error] if self.cron_error else [],
-                           job_name=a.job)
+                           job_name=a.job, history=(history or {}).get(a.id), lost=losses.get(a.id, []))
             for a in agents
         }
 

@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo
 from console.commands import Context, ago, with_store
 
 OK, DEGRADED, DOWN, UNKNOWN = 0, 1, 2, 3
+# faults that do not show in a status (yet): said even beside an agent that is up, and make it DEGRADED
+ALWAYS_SHOWN = ("heartbeat_job_lost", "skipped_while_gateway_down", "ok_while_gateway_down",
+                "failure_alert_to_failing_channel", "heartbeat_every_zero")
 ACTIVITIES = 500  # the audit log read for the gateway's outages and the jobs' snapshot (one store call)
 LABEL = {OK: "OK", DEGRADED: "DEGRADED", DOWN: "DOWN", UNKNOWN: "UNKNOWN"}
 
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # one look at OpenClaw (/healthz, then the jobs and the channels at the same time) while the
     # store is read: the squad's health, and the audit log (the gateway's outages, the jobs' snapshot)
     with ThreadPoolExecutor(1) as pool:
-        probing = pool.submit(probe_openclaw, ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway)
+        probing = pool.submit(probe_openclaw, ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway,
+                              channels_report=collector_channels(ctx, now))
         try:
             healths, activities = with_store(ctx, lambda store: (squad_health(store, ctx.settings.agents, now),
                                                                   store.list_activities(limit=ACTIVITIES)))
@@ -87,8 +91,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         elif gateway.readyz not in (None, 200):
             gateway_lvl = DEGRADED
         level = max(level, gateway_lvl)
-    if any(c.code in ("gateway_token_mismatch", "cron_unreadable") for _, causes, _ in report for c in causes):
-        level = max(level, DEGRADED)  # the CLI cannot talk to the gateway, or the jobs cannot be read
+    if any(c.code in ("gateway_token_mismatch", "cron_unreadable", *ALWAYS_SHOWN) for _, causes, _ in report for c in causes):
+        # the CLI cannot talk to the gateway, the jobs cannot be read, or a fault no status shows yet
+        level = max(level, DEGRADED)
 
     if args.json:
         doc = {
@@ -126,6 +131,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                                                          "notes": probe.cron.notes, "cliError": probe.cron.cli_error},
                 "cronError": probe.cron_error,
                 "channels": None if probe.channels is None else {
+                    "from": probe.channels_source or "openclaw channels status",
                     "error": probe.channels.error,
                     "accounts": [{"channel": c.channel, "account": c.account, "linked": c.linked,
                                   "connected": c.connected, "state": c.state, "detail": c.detail}
@@ -154,7 +160,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if s.status != "up":
             shown = causes[:3]
         else:  # a healthy agent shows only advice (a job that will drift, a schedule that differs)
-            shown = [c for c in causes if c.severity == "warning" and not c.code.startswith("gateway_")][:2]
+            shown = [c for c in causes if (c.severity == "warning" or c.code in ALWAYS_SHOWN)
+                     and not c.code.startswith("gateway_")][:3]
         for c in shown:
             ctx.print(f"{''.ljust(width)}  cause: {c.title}")
             if c.detail:
@@ -200,6 +207,31 @@ def convex_calls(ctx: Context) -> dict | None:
     from console.service.wiring import call_counter
 
     return call_counter(ctx.settings.store).summary().to_json()
+
+
+def collector_channels(ctx: Context, now: float):
+    """The channels as `squad-console service` last saw them (its outbox), when that is at most
+    2.5 minutes old; else None (check then asks `openclaw channels status` itself)."""
+    from console.service.openclaw.channels import CHANNEL_REPORT_FRESH_MS, CHANNEL_REPORT_KEY, report_from_json
+
+    path = ctx.settings.store.outbox_path()
+    if not path.exists():
+        return None
+    from console.service.store.outbox import Outbox
+
+    try:
+        box = Outbox(path)
+    except Exception:  # an outbox another process holds or a broken file: ask the CLI instead
+        return None
+    try:
+        doc = box.get(CHANNEL_REPORT_KEY)
+    finally:
+        box.close()
+    if not isinstance(doc, dict) or not isinstance(doc.get("at"), (int, float)):
+        return None
+    if not 0 <= now - doc["at"] <= CHANNEL_REPORT_FRESH_MS:
+        return None
+    return report_from_json(doc.get("report"))
 
 
 def outbox_counts(ctx: Context) -> tuple[int, int] | None:

@@ -40,7 +40,7 @@ from typing import Any
 import schedule as schedule_lib
 
 from console.config import Settings
-from console.service.openclaw.channels import channel_report
+from console.service.openclaw.channels import CHANNEL_REPORT_KEY, channel_report, report_to_json
 from console.service.openclaw.config import OpenClawConfig, load_openclaw_config
 from console.service.openclaw.cron import heartbeat_jobs, load_cron, run_to_heartbeat
 from console.service.openclaw.errors import OpenClawError
@@ -244,6 +244,8 @@ class Daemon:
         report = channel_report(cfg.state_dir if cfg else self.settings.openclaw.state_dir, cfg,
                                 **({"runner": self.runner} if self.runner else {}), probe=False,
                                 gateway_reachable=health.reachable)
+        # for `check`: the channels as of now, so it need not start the CLI itself (1-4 s of Node)
+        self.outbox.set(CHANNEL_REPORT_KEY, {"at": self.clock() * 1000, "report": report_to_json(report)})
         for status in report.statuses:
             now = ("logged out" if status.logged_out else "linked" if status.linked else
                    "not linked" if status.linked is False else "unknown")

@@ -378,9 +378,10 @@ def diagnose(
                    "too (openclaw#119005)")
                 + ". " + ("The squad's cron job still runs, but OpenClaw's own heartbeat does not. " if enabled else
                           f"{agent_id} has no heartbeat job of the squad either, so nothing wakes it. ")
-                + "Remove the setting (or give a real interval), then check:",
-                [format_command([CLI, "config", "unset", f"{key}.heartbeat.every"]), "openclaw cron list --all",
-                 "openclaw doctor"],
+                + "Remove the setting (the whole block when it holds nothing else: an empty per-agent block "
+                "still switches the other agents' heartbeat off, openclaw#46101), then check:",
+                [format_command([CLI, "config", "unset", f"{key}.heartbeat" if set(a.heartbeat or {}) <= {"every"}
+                                 else f"{key}.heartbeat.every"]), "openclaw cron list --all", "openclaw doctor"],
                 severity="degraded" if enabled else "blocking",
             ))
 

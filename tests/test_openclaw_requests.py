@@ -389,3 +389,10 @@ def test_main_from_an_older_import_is_not_the_squad() -> None:
     assert not is_reported("main", ["cestra"], _agent("main"))
     assert is_reported("main", ["main"], _agent("main"))  # squad.toml names it
     assert is_reported("main", [], _agent("main", "OpenClaw's main agent (chosen at import)"))  # the operator chose it
+
+
+def test_skipped_slots_are_said_for_a_day() -> None:
+    sched = Schedule("*/15 * * * *", created_at=T0 - 10 * 24 * 60 * MIN)
+    spans = [(T0 - 3 * 24 * 60 * MIN, T0 - 3 * 24 * 60 * MIN + 60 * MIN)]
+    assert len(skipped_slots(sched, [], spans, T0 - 3 * 24 * 60 * MIN + 2 * 60 * MIN)) == 4
+    assert skipped_slots(sched, [], spans, T0) == []  # three days later: the uptime figures keep them

@@ -54,12 +54,18 @@ def in_span(at: float, spans: Sequence[Span]) -> bool:
     return any(s <= at and (e is None or at < e) for s, e in spans)
 
 
-def skipped_slots(schedule: Schedule, runs: Iterable[Run], spans: Sequence[Span], now: float) -> list[float]:
-    """The slots inside an outage that have neither a run nor an error once their deadline passed:
-    the ticks the gateway skipped while it was stopped (it does not replay them; openclaw#104412)."""
+SKIPPED_WINDOW_MS = 86_400_000.0  # skipped slots are said for a day (then the uptime figures keep them)
+
+
+def skipped_slots(schedule: Schedule, runs: Iterable[Run], spans: Sequence[Span], now: float,
+                  window: float = SKIPPED_WINDOW_MS) -> list[float]:
+    """The slots of the last `window` ms inside an outage that have neither a run nor an error
+    once their deadline passed: the ticks the gateway skipped while it was stopped (it does not
+    replay them; openclaw#104412)."""
     runs = list(runs)
     out: list[float] = []
     for start, end in spans:
+        start = max(start, now - window)
         stop = min(now, end) if end is not None else now
         if stop <= start:
             continue

@@ -165,7 +165,7 @@ def diagnose(
             + ") fell while the OpenClaw gateway was " + ("down (it still is)" if still else "stopped")
             + ": no run and no error. A stopped gateway fires no cron job and does not replay the ticks it "
             "missed (openclaw#104412), so these are skipped, not failed runs. "
-            + ("Start the gateway, then " if still else "") + "run one beat now to catch up:",
+            + ("Start the gateway, then run one beat now to catch up:" if still else "Run one beat now to catch up:"),
             (["openclaw gateway start", "openclaw gateway status"] if still else [])
             + [format_command([CLI, "cron", "run", i]) for i in ids]
             + ["openclaw config get cron.skipMissedJobs"],

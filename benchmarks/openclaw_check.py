@@ -98,7 +98,10 @@ def main() -> int:
 
             # beside the collector: one probe of `squad-console service` leaves its channel report in the outbox
             def service_probe() -> None:
+                import logging
                 import os
+
+                logging.getLogger("squad-console.service").addHandler(logging.NullHandler())
 
                 ours = load_settings(None, env={"OPENCLAW_STATE_DIR": str(gw.state_dir), "SQUAD_CONSOLE_DB": env["SQUAD_CONSOLE_DB"],
                                                 "OPENCLAW_GATEWAY_PORT": str(gw.port)})

@@ -18,4 +18,7 @@ What lives where (import from the module; this package re-exports nothing):
   heartbeat_message, fires_at_top_of_hour, format_command) and compare_job.
 - `diagnose`: diagnose / Cause, why an agent's heartbeats fail, with the commands that fix it.
 - `registry`: openclaw_agent_specs, the agent registry's one import path from openclaw.json.
+- `job_snapshot`: the squad's heartbeat jobs as last collected (kept in the store's audit log),
+  compared at every collection: a job gone or blanked by an upgrade (JobLoss).
+- `probe`: probe_openclaw / OpenClawProbe, the one look at OpenClaw `check`, the TUI share.
 """

@@ -14,12 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from console.service.health.outages import AgentHistory, outage_spans, skipped_slots, short_ok
+from console.service.health.outages import (
+    AgentHistory,
+    outage_spans,
+    short_ok,
+    skipped_slots,
+)
 from console.service.health.slots import Run, Schedule, slots_between
 from console.service.health.squad import is_reported, reported_ids
 from console.service.models import Activity, Agent
 from console.service.openclaw import job_snapshot
-from console.service.openclaw.channels import ChannelReport, _channels_from_cli, report_from_json, report_to_json
+from console.service.openclaw.channels import (
+    ChannelReport,
+    _channels_from_cli,
+    report_from_json,
+    report_to_json,
+)
 from console.service.openclaw.config import load_openclaw_config
 from console.service.openclaw.cron import CronState, parse_job
 from console.service.openclaw.diagnose import diagnose, failure_route

@@ -181,3 +181,93 @@ def test_a_bad_config_is_unknown(squad: dict, tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "console", "--config", str(bad), "check"],
                        env={**os.environ, **squad["env"]}, capture_output=True, text=True)
     assert p.returncode == 3 and "store.kind" in p.stderr
+
+
+def test_ticks_skipped_while_the_gateway_was_stopped_are_named(squad: dict) -> None:
+    """The collector logged the gateway down then up (its audit log); the slots in between have no
+    run: check names them as skipped while the gateway was stopped, with the fix, and is DEGRADED
+    although every agent is up again."""
+    store, now = squad["store"], squad["now"]
+    start, end = now - 3 * HOUR, now - 2 * HOUR
+    with store._write() as conn:
+        conn.execute("DELETE FROM heartbeats WHERE at >= ? AND at < ?", (start, end))
+    store.log_activity("gateway_down", "gateway http://127.0.0.1:18790 is unreachable", actor="service",
+                       detail={"lastUpAt": start})
+    with store._write() as conn:  # the activities as the collector logged them, at their times
+        conn.execute("UPDATE activities SET created_at = ? WHERE type = 'gateway_down'", (start + 60_000,))
+    store.log_activity("gateway_up", "gateway http://127.0.0.1:18790 is reachable again", actor="service")
+    with store._write() as conn:
+        conn.execute("UPDATE activities SET created_at = ? WHERE type = 'gateway_up'", (end,))
+    p = check(squad["env"], "--json")
+    doc = json.loads(p.stdout)
+    assert p.returncode == 1 and doc["status"] == "degraded", p.stdout
+    veda = next(a for a in doc["agents"] if a["id"] == "veda")
+    assert veda["status"] == "up"
+    [cause] = [c for c in veda["causes"] if c["code"] == "skipped_while_gateway_down"]
+    expected = len([s for s in slots_between(Schedule(SEED["veda"]), start, end)])
+    assert f"{expected} slots of veda" in cause["detail"] and "openclaw#104412" in cause["detail"]
+    assert cause["fix"][0] == "openclaw cron run 4d2a9f17-6e83-4b5c-a1f0-7c3e8b2d5a02"
+    text = check(squad["env"]).stdout
+    assert "cause: Heartbeats skipped while the gateway was stopped" in text
+    assert "fix: openclaw cron run 4d2a9f17-6e83-4b5c-a1f0-7c3e8b2d5a02" in text
+
+
+def test_main_stored_by_an_older_import_is_not_reported(squad: dict) -> None:
+    store = squad["store"]
+    store.upsert_agent(AgentSpec("main", "main"))  # what `agents import` stored before `main` was left out
+    doc = json.loads(check(squad["env"], "--json").stdout)
+    assert [a["id"] for a in doc["agents"]] == list(SEED) and doc["exit"] == 0
+    store.upsert_agent(AgentSpec("main", "main", "OpenClaw's main agent (chosen at import)"))  # chosen
+    assert "main" in [a["id"] for a in json.loads(check(squad["env"], "--json").stdout)["agents"]]
+
+
+def test_a_lost_heartbeat_job_is_named(squad: dict) -> None:
+    """The collector's snapshot (in the store) has VEDA's job; an upgrade blanked its agentId."""
+    store, state = squad["store"], squad["state"]
+    veda_job = "4d2a9f17-6e83-4b5c-a1f0-7c3e8b2d5a02"
+    store.log_activity("heartbeat_jobs", "the squad's heartbeat jobs", actor="service",
+                       detail={"jobs": {"veda": {"id": veda_job, "name": "veda-heartbeat", "agentId": "veda"}}})
+    jobs_file = state / "cron" / "jobs.json"
+    doc = json.loads(jobs_file.read_text())
+    for j in doc["jobs"]:
+        if j["id"] == veda_job:
+            j.pop("agentId", None)
+    jobs_file.write_text(json.dumps(doc))
+    out = json.loads(check(squad["env"], "--json").stdout)
+    veda = next(a for a in out["agents"] if a["id"] == "veda")
+    assert veda["causes"][0]["code"] == "heartbeat_job_lost" and out["exit"] >= 1
+    assert veda["causes"][0]["fix"][0] == f"openclaw cron edit {veda_job} --agent veda"
+
+
+def test_the_collectors_fresh_channel_report_saves_the_cli_call(squad: dict, tmp_path: Path) -> None:
+    """Beside `squad-console service`, check takes its channel report (at most 2.5 min old) and
+    starts no `openclaw channels status` (1-4 s of Node start-up)."""
+    from console.config import load_settings
+    from console.service.openclaw.channels import CHANNEL_REPORT_KEY, ChannelReport, ChannelStatus, report_to_json
+    from console.service.store.outbox import Outbox
+
+    settings = load_settings(None, env={**os.environ, **squad["env"]})
+    fake_bin = tmp_path / "bin"  # an `openclaw` that records being called
+    fake_bin.mkdir()
+    called = tmp_path / "called"
+    (fake_bin / "openclaw").write_text(f"#!/bin/sh\necho \"$@\" >> {called}\nexit 1\n")
+    (fake_bin / "openclaw").chmod(0o755)
+    env = {**squad["env"], "PATH": f"{fake_bin}:{os.environ['PATH']}"}
+    report = ChannelReport([ChannelStatus("whatsapp", "default", False, False, "Not linked (no WhatsApp Web session).",
+                                          state="not-linked")], "cli")
+    box = Outbox(settings.store.outbox_path())
+    try:
+        box.set(CHANNEL_REPORT_KEY, {"at": time.time() * 1000, "report": report_to_json(report)})
+    finally:
+        box.close()
+    doc = json.loads(check(env, "--json").stdout)
+    assert doc["openclaw"]["channels"]["from"] == "collector"
+    assert doc["openclaw"]["channels"]["accounts"][0]["state"] == "not-linked"
+    assert not called.exists() or "channels" not in called.read_text()
+    box = Outbox(settings.store.outbox_path())
+    try:  # stale: check asks the CLI itself
+        box.set(CHANNEL_REPORT_KEY, {"at": time.time() * 1000 - 10 * 60_000, "report": report_to_json(report)})
+    finally:
+        box.close()
+    doc = json.loads(check(env, "--json").stdout)
+    assert doc["openclaw"]["channels"]["from"] == "openclaw channels status" and "channels" in called.read_text()

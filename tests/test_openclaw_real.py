@@ -290,6 +290,28 @@ def test_fix_commands_exist_in_the_real_cli(real_openclaw) -> None:
                                 channels=wa_logged_out, schedule_cron=None, errors=["x"])):
             for c in causes:
                 commands.update(f for f in c.fix if f.startswith("openclaw "))
+    # the operators' requests: skipped ticks (the gateway still down), a lost job, a failure alert to a
+    # failing channel, an "ok" under 50 ms, heartbeat.every "0m"
+    from console.service.health.outages import AgentHistory
+    from console.service.openclaw.channels import ChannelReport
+    from console.service.openclaw.config import OpenClawAgent, OpenClawConfig
+    from console.service.openclaw.job_snapshot import JobLoss
+
+    veda = cron.job(gw.jobs["veda"])
+    assert veda is not None
+    import dataclasses as dc
+
+    alerting = dc.replace(veda, failure_alert={"channel": "whatsapp", "to": "+15550100000"},
+                          state=dc.replace(veda.state, last_status="ok", last_duration_ms=9, last_run_at_ms=1000.0))
+    zero = OpenClawConfig(gw.state_dir / "openclaw.json", gw.state_dir,
+                          [OpenClawAgent("orin", "orin", gw.state_dir, heartbeat={"every": "0m"}, key="agents.entries.orin")])
+    for lost in ([JobLoss("veda", veda.id, veda.name, "vanished")], [JobLoss("veda", veda.id, veda.name, "agent_lost")]):
+        new = diagnose("veda", config=zero, cron=dc.replace(cron, jobs=[alerting], runs={}), gateway=probe_gateway("http://127.0.0.1:1", None, timeout=1),
+                       channels=ChannelReport([ChannelStatus("whatsapp", "default", False)], "cli"), schedule_cron=None,
+                       history=AgentHistory(((0.0, None),), (500.0,)), lost=lost)
+        assert {"skipped_while_gateway_down", "heartbeat_job_lost", "failure_alert_to_failing_channel",
+                "ok_while_gateway_down", "heartbeat_every_zero"} <= {c.code for c in new}, [c.code for c in new]
+        commands.update(f for c in new for f in c.fix if f.startswith("openclaw "))
     commands.add(" ".join(shlex.quote(a) for a in cron_add_command("quill", None, "0 * * * *", "UTC", channel="whatsapp", to="+15550100000")))
     commands.update(["openclaw cron enable x", "openclaw plugins install npm:@openclaw/whatsapp", "openclaw plugins enable whatsapp",
                      "openclaw gateway stop", "openclaw cron edit x --exact", "openclaw channels logout --channel whatsapp --account work"])
@@ -449,3 +471,55 @@ def test_check_names_a_token_mismatch(real_openclaw, tmp_path: Path) -> None:
     codes = {a["id"]: [c["code"] for c in a["causes"]] for a in doc["agents"]}
     assert all(c and c[0] == "gateway_token_mismatch" for c in codes.values()), codes
     assert "not-this-gateways-token" not in p.stdout + p.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# what no dashboard tells (the operators' requests)
+
+
+def test_a_failure_alert_routed_to_the_unlinked_whatsapp_is_named(real_openclaw) -> None:
+    """A job whose failure alerts go to WhatsApp (set with the real `cron edit --failure-alert-*`),
+    WhatsApp installed and never linked: the alerts would be lost with the heartbeat."""
+    gw = real_openclaw
+    job = gw.cli_json("cron", "add", "--name", "veda-alert-probe", "--cron", "0 0 1 1 *", "--tz", "UTC", "--session",
+                      "isolated", "--agent", "veda", "--command", "true", "--no-deliver", "--json")
+    try:
+        gw.cli("cron", "edit", job["id"], "--failure-alert-channel", "whatsapp", "--failure-alert-to", "+15550100000")
+        cron = load_cron(gw.state_dir, runner=runner(gw), runs_for=set())
+        [mine] = [j for j in cron.jobs if j.id == job["id"]]
+        assert mine.failure_alert == {"channel": "whatsapp", "to": "+15550100000"} or (
+            isinstance(mine.failure_alert, dict) and mine.failure_alert.get("channel") == "whatsapp")
+        report = channel_report(gw.state_dir, None, runner(gw), probe=False)
+        causes = diagnose("veda", config=None, cron=cron, gateway=probe_gateway(gw.url, None), channels=report,
+                          schedule_cron=None, job_name="veda-alert-probe")
+        [c] = [c for c in causes if c.code == "failure_alert_to_failing_channel"]
+        assert "whatsapp is not linked (account default)" in c.detail
+    finally:
+        gw.cli("cron", "rm", job["id"], check=False)
+
+
+def test_every_0m_is_named_and_its_fix_works(real_openclaw) -> None:
+    """`heartbeat.every: "0m"` on ORIN: the real gateway disables the native heartbeat
+    (openclaw#119005); the console names it and its fix (`config unset`) restores OpenClaw's."""
+    from tests.waiting import wait_until
+
+    gw = real_openclaw
+
+    def native() -> dict[str, bool]:
+        jobs = gw.cli_json("cron", "list", "--all", "--json")["jobs"]
+        return {j["name"]: j["enabled"] for j in jobs if (j.get("payload") or {}).get("kind") == "heartbeat"}
+
+    before = native()
+    gw.cli("config", "patch", "--stdin", stdin=json.dumps({"agents": {"entries": {"orin": {"heartbeat": {"every": "0m"}}}}}))
+    try:
+        silenced = wait_until(lambda: (n := native()) != before and n, "the native heartbeat to change", timeout=60)
+        assert not any(silenced.values()), silenced  # no native heartbeat runs any more
+        config = load_openclaw_config(gw.state_dir / "openclaw.json", gw.state_dir, {})
+        causes = diagnose("veda", config=config, cron=load_cron(gw.state_dir, runner=None, runs_for=set()),
+                          gateway=probe_gateway(gw.url, None), channels=[], schedule_cron=None)
+        [c] = [c for c in causes if c.code == "heartbeat_every_zero"]
+        assert c.fix[0] == "openclaw config unset agents.entries.orin.heartbeat"
+        gw.cli(*shlex.split(c.fix[0])[1:])  # the fix, as proposed
+        wait_until(lambda: native() == before, "OpenClaw's native heartbeat back", timeout=60)
+    finally:
+        gw.cli("config", "unset", "agents.entries.orin.heartbeat", check=False)

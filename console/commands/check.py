@@ -17,6 +17,10 @@ from zoneinfo import ZoneInfo
 from console.commands import Context, ago, with_store
 
 OK, DEGRADED, DOWN, UNKNOWN = 0, 1, 2, 3
+# faults that do not show in a status (yet): said even beside an agent that is up, and make it DEGRADED
+ALWAYS_SHOWN = ("heartbeat_job_lost", "skipped_while_gateway_down", "ok_while_gateway_down",
+                "failure_alert_to_failing_channel", "heartbeat_every_zero")
+ACTIVITIES = 500  # the audit log read for the gateway's outages and the jobs' snapshot (one store call)
 LABEL = {OK: "OK", DEGRADED: "DEGRADED", DOWN: "DOWN", UNKNOWN: "UNKNOWN"}
 
 
@@ -49,14 +53,29 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from console.service.health.squad import squad_health
     from console.service.openclaw.probe import probe_openclaw
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    from console.service.health.outages import AgentHistory, outage_spans, skipped_slots
+    from console.service.openclaw import job_snapshot
+
     now = time.time() * 1000
-    # one look at OpenClaw: /healthz, then one `cron list` and the channels at the same time
-    probe = probe_openclaw(ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway)
+    # one look at OpenClaw (/healthz, then the jobs and the channels at the same time) while the
+    # store is read: the squad's health, and the audit log (the gateway's outages, the jobs' snapshot)
+    with ThreadPoolExecutor(1) as pool:
+        probing = pool.submit(probe_openclaw, ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway,
+                              channels_report=collector_channels(ctx, now))
+        try:
+            healths, activities = with_store(ctx, lambda store: (squad_health(store, ctx.settings.agents, now),
+                                                                  store.list_activities(limit=ACTIVITIES)))
+        finally:
+            probe = probing.result()
     oc_error = probe.config_error
     gateway = probe.gateway
-    causes_by_agent = probe.causes(ctx.settings.agents)
-
-    healths = with_store(ctx, lambda store: squad_health(store, ctx.settings.agents, now))
+    spans = outage_spans(activities, now, down_now=None if gateway is None else not gateway.reachable)
+    history = {h.agent_id: AgentHistory(tuple(spans), tuple(skipped_slots(h.schedule, h.runs, spans, now)))
+               for h in healths} if spans else {}
+    causes_by_agent = probe.causes(ctx.settings.agents, history=history,
+                                   snapshot=job_snapshot.from_activities(activities))
     level = OK
     report = []
     for h in healths:
@@ -72,8 +91,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         elif gateway.readyz not in (None, 200):
             gateway_lvl = DEGRADED
         level = max(level, gateway_lvl)
-    if any(c.code in ("gateway_token_mismatch", "cron_unreadable") for _, causes, _ in report for c in causes):
-        level = max(level, DEGRADED)  # the CLI cannot talk to the gateway, or the jobs cannot be read
+    if any(c.code in ("gateway_token_mismatch", "cron_unreadable", *ALWAYS_SHOWN) for _, causes, _ in report for c in causes):
+        # the CLI cannot talk to the gateway, the jobs cannot be read, or a fault no status shows yet
+        level = max(level, DEGRADED)
     refs = vault_refs(ctx)
     if refs and any(r.alert for r in refs):
         level = max(level, DEGRADED)  # OpenClaw cannot read a secret it takes from the vault
@@ -114,6 +134,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                                                          "notes": probe.cron.notes, "cliError": probe.cron.cli_error},
                 "cronError": probe.cron_error,
                 "channels": None if probe.channels is None else {
+                    "from": probe.channels_source or "openclaw channels status",
                     "error": probe.channels.error,
                     "accounts": [{"channel": c.channel, "account": c.account, "linked": c.linked,
                                   "connected": c.connected, "state": c.state, "detail": c.detail}
@@ -145,7 +166,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if s.status != "up":
             shown = causes[:3]
         else:  # a healthy agent shows only advice (a job that will drift, a schedule that differs)
-            shown = [c for c in causes if c.severity == "warning" and not c.code.startswith("gateway_")][:2]
+            shown = [c for c in causes if (c.severity == "warning" or c.code in ALWAYS_SHOWN)
+                     and not c.code.startswith("gateway_")][:3]
         for c in shown:
             ctx.print(f"{''.ljust(width)}  cause: {c.title}")
             if c.detail:
@@ -225,6 +247,31 @@ def convex_calls(ctx: Context) -> dict | None:
     from console.service.wiring import call_counter
 
     return call_counter(ctx.settings.store).summary().to_json()
+
+
+def collector_channels(ctx: Context, now: float):
+    """The channels as `squad-console service` last saw them (its outbox), when that is at most
+    2.5 minutes old; else None (check then asks `openclaw channels status` itself)."""
+    from console.service.openclaw.channels import CHANNEL_REPORT_FRESH_MS, CHANNEL_REPORT_KEY, report_from_json
+
+    path = ctx.settings.store.outbox_path()
+    if not path.exists():
+        return None
+    from console.service.store.outbox import Outbox
+
+    try:
+        box = Outbox(path)
+    except Exception:  # an outbox another process holds or a broken file: ask the CLI instead
+        return None
+    try:
+        doc = box.get(CHANNEL_REPORT_KEY)
+    finally:
+        box.close()
+    if not isinstance(doc, dict) or not isinstance(doc.get("at"), (int, float)):
+        return None
+    if not 0 <= now - doc["at"] <= CHANNEL_REPORT_FRESH_MS:
+        return None
+    return report_from_json(doc.get("report"))
 
 
 def outbox_counts(ctx: Context) -> tuple[int, int] | None:

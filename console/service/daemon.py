@@ -25,6 +25,7 @@ with a last flush of the outbox.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
@@ -39,13 +40,15 @@ from typing import Any
 import schedule as schedule_lib
 
 from console.config import Settings
-from console.service.openclaw.channels import channel_report
+from console.service.openclaw.channels import CHANNEL_REPORT_KEY, channel_report, report_to_json
 from console.service.openclaw.config import OpenClawConfig, load_openclaw_config
 from console.service.openclaw.cron import heartbeat_jobs, load_cron, run_to_heartbeat
 from console.service.openclaw.errors import OpenClawError
 from console.service.openclaw.gateway import gateway_url, probe_gateway
 from console.service.store.outbox import Outbox, record_beat
 from console.service.health.book import HealthBook, seed_book
+from console.service.health.outages import short_ok
+from console.service.health.squad import reported_ids
 from console.service.models import Heartbeat, HeartbeatIn
 from console.service.poller import Poller
 from console.service.store import Store, StoreError, StoreUnavailable
@@ -146,6 +149,7 @@ class Daemon:
             return {j.id for a in agents for j in heartbeat_jobs(jobs, a.id, job=a.job)}
 
         cursors: dict[str, float] = dict(self.outbox.get("openclaw_cursors", {}) or {})
+        spans = [(float(a), None if b is None else float(b)) for a, b in self.outbox.get("gateway_down_spans", []) or []]
         # the local state database when there is one (one read), else the CLI (one `cron list`, then the
         # heartbeat jobs' runs page by page, at the same time)
         cron = load_cron(state_dir, runs_for=heartbeat_ids, since=cursors, prefer_state_db=self.prefer_state_db,
@@ -163,6 +167,11 @@ class Daemon:
                         c["manual"] += 1
                         continue
                     beat = run_to_heartbeat(job, run)
+                    if short_ok(run.at, beat.outcome == "ok", run.duration_ms, spans):
+                        beat = dataclasses.replace(beat, outcome="error", error=(
+                            f"\"ok\" in {run.duration_ms:.0f} ms while the gateway was down: not a heartbeat "
+                            "(openclaw#63106)"))
+                        c["not_counted"] = c.get("not_counted", 0) + 1
                     run_id = beat.effective_run_id()
                     if self.outbox.was_sent(run_id):
                         continue
@@ -172,9 +181,42 @@ class Daemon:
                         store = None  # the store is away: queue the rest without waiting on it each time
                     c[outcome] += 1
         self.outbox.set("openclaw_cursors", cursors)  # the next collection reads only newer runs
+        self._check_jobs(cron.jobs, agents)
         for agent_id, c in counts.items():
             if any(c.values()):
                 log(logging.INFO, "beats_collected", agent=agent_id, source=cron.source, **c)
+
+    def _check_jobs(self, jobs: list, agents: list) -> None:
+        """Compare the squad's heartbeat jobs with the snapshot of the last collection (kept in the
+        store's audit log, job_snapshot): a job that vanished or lost its agentId is logged and
+        audited once; the snapshot is logged again when it changes, and once a day."""
+        from console.service.openclaw import job_snapshot as js
+
+        current = js.take(jobs, [(a.id, a.job) for a in agents])
+        before = self.outbox.get("heartbeat_jobs_snapshot")
+        if before is None:  # a new collector: the snapshot another one left in the store
+            try:
+                before = js.from_activities(self.store.list_activities(limit=500)) or {}
+            except StoreError:
+                before = {}
+        losses = js.compare(before, jobs, [a.id for a in agents], current)
+        alerted = set(self.outbox.get("heartbeat_jobs_alerted", []) or [])
+        keys = []
+        for loss in losses:
+            k = f"{loss.agent_id}:{loss.job_id}:{loss.kind}"
+            keys.append(k)
+            if k not in alerted:
+                log(logging.WARNING, "heartbeat_job_lost", agent=loss.agent_id, job=loss.job_id, kind=loss.kind)
+                self._audit(js.LOST_TYPE, loss.words() + " (`squad-console check` says how to fix it)",
+                            agent_id=loss.agent_id, detail={"jobId": loss.job_id, "kind": loss.kind})
+        self.outbox.set("heartbeat_jobs_alerted", keys)
+        after = js.merge(before, current, losses)
+        day = int(self.clock() // 86_400)
+        if (after or before) and (after != before or self.outbox.get("heartbeat_jobs_day") != day):
+            self._audit(js.SNAPSHOT_TYPE, js.describe(after), detail={"jobs": after},
+                        key=f"service:{js.SNAPSHOT_TYPE}:{js.digest(after)}:{day}")
+            self.outbox.set("heartbeat_jobs_day", day)
+        self.outbox.set("heartbeat_jobs_snapshot", after)
 
     def probe(self) -> None:
         cfg = self._openclaw_config()
@@ -182,18 +224,28 @@ class Daemon:
         health = probe_gateway(url, cfg.token if cfg else None)
         state = "up" if health.reachable and health.healthz == 200 else "down"
         previous = self.outbox.get("gateway_state")
+        now = self.clock() * 1000
+        last_up = self.outbox.get("gateway_last_up")
         if state != previous:
             self.outbox.set("gateway_state", state)
+            self._outage(state, now, last_up)
             if previous is not None:
                 message = f"gateway {url} is {'reachable again' if state == 'up' else 'unreachable'}"
                 if health.error:
                     message += f": {health.error}"
-                self._audit(f"gateway_{state}", message)
+                # a down says when the gateway last answered: the outage began after it (check and the
+                # screens name the slots skipped in it, health.outages)
+                self._audit(f"gateway_{state}", message,
+                            detail={"lastUpAt": last_up} if state == "down" and last_up is not None else None)
             log(logging.INFO if state == "up" else logging.WARNING, f"gateway_{state}", url=url, error=health.error)
+        if state == "up":
+            self.outbox.set("gateway_last_up", now)
         # the channels (WhatsApp), as the docstring says: without the CLI's 60-s wait when the gateway is down
         report = channel_report(cfg.state_dir if cfg else self.settings.openclaw.state_dir, cfg,
                                 **({"runner": self.runner} if self.runner else {}), probe=False,
                                 gateway_reachable=health.reachable)
+        # for `check`: the channels as of now, so it need not start the CLI itself (1-4 s of Node)
+        self.outbox.set(CHANNEL_REPORT_KEY, {"at": self.clock() * 1000, "report": report_to_json(report)})
         for status in report.statuses:
             now = ("logged out" if status.logged_out else "linked" if status.linked else
                    "not linked" if status.linked is False else "unknown")
@@ -263,7 +315,7 @@ class Daemon:
         configured = {a.id: a for a in self.settings.agents}
         stored = {a.agent_id: a for a in self.poller.state.agents.values()}
         out = []
-        for agent_id in [*configured, *sorted(set(stored) - set(configured))]:
+        for agent_id in reported_ids(list(configured), stored.values()):
             cfg, agent = configured.get(agent_id), stored.get(agent_id)
             if agent is None:
                 continue
@@ -308,12 +360,23 @@ class Daemon:
         elif result.delivered or result.dead:
             log(logging.INFO, "outbox_flushed", **fields)
 
-    def _audit(self, type: str, message: str) -> None:
-        key = f"service:{uuid.uuid4().hex}"  # one key for the attempt and any later delivery
+    def _audit(self, type: str, message: str, *, detail: dict | None = None, key: str | None = None,
+               agent_id: str | None = None) -> None:
+        key = key or f"service:{uuid.uuid4().hex}"  # one key for the attempt and any later delivery
         try:
-            self.store.log_activity(type, message, actor="service", key=key)
+            self.store.log_activity(type, message, actor="service", key=key, detail=detail, agent_id=agent_id)
         except StoreUnavailable:
-            self.outbox.put_activity(type, message, actor="service", key=key)
+            self.outbox.put_activity(type, message, actor="service", key=key, detail=detail)
+
+    def _outage(self, state: str, now: float, last_up: float | None) -> None:
+        """The gateway's outages as the collector saw them (kept 8 days in the outbox): a run
+        that ended "ok" in under 50 ms inside one is no heartbeat (openclaw#63106)."""
+        spans = [s for s in self.outbox.get("gateway_down_spans", []) or [] if s[1] is None or s[1] > now - 8 * 86_400_000]
+        if state == "down" and not (spans and spans[-1][1] is None):
+            spans.append([last_up if last_up is not None else now, None])
+        elif state == "up" and spans and spans[-1][1] is None:
+            spans[-1][1] = now
+        self.outbox.set("gateway_down_spans", spans[-100:])
 
     def _openclaw_config(self) -> OpenClawConfig | None:
         try:

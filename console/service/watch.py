@@ -141,9 +141,9 @@ class Watch:
         return self.clock() * 1000
 
     def agent_ids(self) -> list[str]:
-        ids = [a.id for a in self.settings.agents]
-        stored = {a.agent_id for a in self.poller.state.agents.values()}
-        return ids + sorted(stored - set(ids))
+        from console.service.health.squad import reported_ids
+
+        return reported_ids([a.id for a in self.settings.agents], self.poller.state.agents.values())
 
     def step(self) -> StepResult:
         with self._lock:
@@ -186,7 +186,26 @@ class Watch:
                                gateway=self.probe_gateway, gateway_timeout=2.0)
         self._agent_to_agent = probe.config.agent_to_agent if probe.config else None
         self._gateway = probe.gateway
-        self._causes = probe.causes(self.settings.agents)
+        self._causes = probe.causes(self.settings.agents, **self._openclaw_history(probe.gateway, now))
+
+    def _openclaw_history(self, gateway, now: float) -> dict:
+        """The gateway's outages and the slots skipped in them (from the audit log the poller
+        holds and the book's runs), and the squad's jobs as last collected: no store call."""
+        from console.service.health.outages import AgentHistory, outage_spans, skipped_slots
+        from console.service.openclaw import job_snapshot
+
+        with self._lock:
+            activities = list(self.poller.state.activities)
+            spans = outage_spans(activities, now, down_now=None if gateway is None else not gateway.reachable)
+            history = {}
+            if spans and self.book is not None:
+                configured = {a.id: a for a in self.settings.agents}
+                stored = {a.agent_id: a for a in self.poller.state.agents.values()}
+                for agent_id in configured:
+                    schedule = self.book.schedule(agent_id, configured[agent_id], stored.get(agent_id))
+                    history[agent_id] = AgentHistory(tuple(spans), tuple(skipped_slots(
+                        schedule, self.book.runs(agent_id), spans, now)))
+        return {"history": history, "snapshot": job_snapshot.from_activities(activities)}
 
     # ---------------------------------------------------------------------- view
     def _build_view(self, now: float) -> tuple[View, list[Transition]]:

@@ -139,6 +139,11 @@ class HealthBook:
         for h in self._hist.values():
             h.prune(now - KEEP_MS)
 
+    def runs(self, agent_id: str) -> list[Run]:
+        """The agent's runs the book holds (eight days), oldest first."""
+        hist = self._hist.get(agent_id)
+        return hist.runs() if hist else []
+
     def beat_count(self) -> int:
         return sum(len(h.at) for h in self._hist.values())
 

@@ -32,6 +32,7 @@ class AgentHealth:
     cost_24h: float
     last_flip: str = "new"  # the last stored status (flips), to compare with `status`
     causes: list = field(default_factory=list)  # openclaw.Cause, filled by callers that probe OpenClaw
+    runs: tuple = ()  # the runs it was evaluated from (squad_health only; the book keeps its own)
 
     @property
     def healthy(self) -> bool:
@@ -101,11 +102,34 @@ def evaluate_agent(
         tokens_24h=sum(b.tokens or 0 for b in last_day),
         cost_24h=sum(b.cost_usd or 0 for b in last_day),
         last_flip=last_flip,
+        runs=tuple(runs),
     )
 
 
+OPENCLAW_MAIN = "main"  # OpenClaw's own default agent: created by the first `agents add`, not the squad's
+
+
+def is_reported(agent_id: str, configured_ids: Iterable[str], stored: Agent | None) -> bool:
+    """Whether an agent is the squad's: named in squad.toml, or registered in the store, except
+    OpenClaw's own `main` agent registered without a role (an older `agents import` took it by
+    default): that one only when squad.toml names it or the operator chose it (an import with
+    `--agent main` or `--all`, or a sync from squad.toml, gives it a role)."""
+    if agent_id in set(configured_ids):
+        return True
+    if stored is None:
+        return False
+    return agent_id != OPENCLAW_MAIN or bool((stored.role or "").strip())
+
+
+def reported_ids(configured_ids: Sequence[str], stored: Iterable[Agent]) -> list[str]:
+    """squad.toml's agents, then the store's other agents that are the squad's (`is_reported`), sorted."""
+    extra = {a.agent_id: a for a in stored if a.agent_id not in set(configured_ids)}
+    return list(configured_ids) + sorted(k for k, a in extra.items() if is_reported(k, configured_ids, a))
+
+
 def squad_health(store: Store, configured: Sequence[AgentSettings], now: float) -> list[AgentHealth]:
-    """Every agent of squad.toml, then every other agent in the store: its health now."""
+    """Every agent of squad.toml, then every other agent of the squad in the store (`is_reported`):
+    its health now."""
     stored = {a.agent_id: a for a in store.list_agents()}
     since = now - WEEK_MS - DAY_MS
     flips_by_agent: dict[str, list[Flip]] = {}
@@ -113,7 +137,9 @@ def squad_health(store: Store, configured: Sequence[AgentSettings], now: float) 
         flips_by_agent.setdefault(f.agent_id, []).append(f)
     out: list[AgentHealth] = []
     seen: set[str] = set()
-    for agent_id, cfg in [(a.id, a) for a in configured] + [(k, None) for k in stored if k not in {a.id for a in configured}]:
+    ids = [a.id for a in configured]
+    others = [k for k in reported_ids(ids, stored.values()) if k not in set(ids)]
+    for agent_id, cfg in [(a.id, a) for a in configured] + [(k, None) for k in others]:
         if agent_id in seen:
             continue
         seen.add(agent_id)

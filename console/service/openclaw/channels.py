@@ -44,6 +44,29 @@ class ChannelReport:
     missing_plugins: list[str] = field(default_factory=list)  # expected channels OpenClaw does not know
 
 
+CHANNEL_REPORT_KEY = "channel_report"  # where the collector keeps its last report (its outbox's key/value table)
+CHANNEL_REPORT_FRESH_MS = 150_000  # how old a collector's report `check` still takes (it probes every 60 s)
+
+
+def report_to_json(report: ChannelReport) -> dict[str, Any]:
+    """The report as JSON (the collector keeps its last one for `check`: report_from_json)."""
+    return {"statuses": [dict(vars(s)) for s in report.statuses], "source": report.source, "error": report.error,
+            "errorKind": report.error_kind, "missingPlugins": list(report.missing_plugins)}
+
+
+def report_from_json(doc: Any) -> ChannelReport | None:
+    """A report from report_to_json, or None when `doc` is not one."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("statuses"), list):
+        return None
+    fields = set(ChannelStatus.__dataclass_fields__)
+    try:
+        statuses = [ChannelStatus(**{k: v for k, v in s.items() if k in fields}) for s in doc["statuses"] if isinstance(s, dict)]
+    except TypeError:
+        return None
+    return ChannelReport(statuses, str(doc.get("source") or "cli"), doc.get("error"), doc.get("errorKind"),
+                         [str(x) for x in doc.get("missingPlugins") or []])
+
+
 def channel_status(
     state_dir: Path, config: OpenClawConfig | None = None, runner: RunnerArg = "auto"
 ) -> list[ChannelStatus]:

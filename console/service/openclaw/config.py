@@ -31,6 +31,7 @@ class OpenClawAgent:
     default: bool = False
     model: str | None = None
     heartbeat: dict[str, Any] | None = None
+    key: str = ""  # where it is in openclaw.json, for `openclaw config`: "agents.entries.veda", "agents.list[2]"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class OpenClawConfig:
     agent_to_agent: bool = False
     agent_to_agent_allow: list[str] = field(default_factory=list)
     channels: dict[str, list[str]] = field(default_factory=dict)  # channel -> account ids
+    cron_failure_alert: dict[str, Any] | None = None  # cron.failureAlert: the global alert policy and route
 
     def agent(self, agent_id: str) -> OpenClawAgent | None:
         return next((a for a in self.agents if a.id == agent_id), None)
@@ -187,6 +189,7 @@ class _ConfigParser:
                     default=is_default,
                     model=_model_name(entry.get("model")),
                     heartbeat=heartbeat,
+                    key=key,
                 )
             )
 
@@ -220,6 +223,7 @@ class _ConfigParser:
             agent_to_agent=a2a.get("enabled") is True,
             agent_to_agent_allow=list(allow),
             channels=self.channels(raw.get("channels")),
+            cron_failure_alert=fa if isinstance(fa := self.obj(raw.get("cron"), "cron").get("failureAlert"), dict) else None,
         )
 
     def port(self, gateway: dict[str, Any]) -> int:

@@ -75,6 +75,7 @@ class CronDelivery:
     channel: str | None = None
     to: str | None = None
     account_id: str | None = None
+    failure_destination: dict[str, Any] | None = None  # delivery.failureDestination: where failure alerts go
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class CronJob:
     display_name: str | None = None
     declaration_key: str | None = None
     description: str | None = None
+    failure_alert: dict[str, Any] | bool | None = None  # the job's failureAlert: an object, false, or unset
 
     @property
     def payload_kind(self) -> str | None:
@@ -236,6 +238,7 @@ def parse_job(d: Mapping[str, Any]) -> CronJob | None:
             channel=pick(deliv, "channel"),
             to=as_text(pick(deliv, "to")),
             account_id=pick(deliv, "accountId", "account_id", "account"),
+            failure_destination=dict(deliv["failureDestination"]) if isinstance(deliv.get("failureDestination"), dict) else None,
         )
         if isinstance(deliv, dict)
         else None
@@ -272,6 +275,8 @@ def parse_job(d: Mapping[str, Any]) -> CronJob | None:
         display_name=as_text(pick(d, "displayName")),
         declaration_key=as_text(pick(d, "declarationKey")),
         description=as_text(pick(d, "description")),
+        failure_alert=(dict(d["failureAlert"]) if isinstance(d.get("failureAlert"), dict)
+                       else d["failureAlert"] if isinstance(d.get("failureAlert"), bool) else None),
     )
 
 

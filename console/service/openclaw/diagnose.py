@@ -23,8 +23,10 @@ from console.service.openclaw.channels import ChannelReport, ChannelStatus
 from console.service.openclaw.config import OpenClawConfig
 from console.service.openclaw.cron import CronJob, CronRun, CronState, cli_error_kind, heartbeat_jobs, native_heartbeat_jobs
 from console.service.openclaw.cron_commands import compare_job, cron_add_command, format_command
-from console.service.openclaw.gateway import GatewayCliStatus, GatewayHealth
+from console.service.openclaw.gateway import GatewayHealth
+from console.service.openclaw.job_snapshot import JobLoss
 from console.service.openclaw.runner import CLI, redact
+from console.service.health.outages import AgentHistory, short_ok
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,10 @@ class Cause:
 
 _RANK = {
     "gateway_unreachable": 0,
+    "skipped_while_gateway_down": 0.5,
     "gateway_token_mismatch": 1,
     "cron_unreadable": 2,
+    "heartbeat_job_lost": 2.5,
     "no_heartbeat_job": 3,
     "job_auto_disabled": 4,
     "job_disabled": 5,
@@ -50,6 +54,9 @@ _RANK = {
     "whatsapp_replaced": 10,
     "delivery_failed": 11,
     "run_failed": 12,
+    "ok_while_gateway_down": 12.5,
+    "failure_alert_to_failing_channel": 12.7,
+    "heartbeat_every_zero": 12.8,
     "heartbeat_block_footgun": 13,
     "double_heartbeat": 14,
     "staggered_top_of_hour": 15,
@@ -82,14 +89,17 @@ def diagnose(
     channels: Sequence[ChannelStatus] | ChannelReport | None,
     schedule_cron: str | None,
     tz: str = "UTC",
-    gateway_cli: GatewayCliStatus | None = None,
     errors: Iterable[str] = (),
     job_name: str | None = None,
+    history: AgentHistory | None = None,
+    lost: Sequence[JobLoss] = (),
 ) -> list[Cause]:
     """Why `agent_id`'s heartbeats fail or may fail, most blocking first, each with the commands
     that fix it. Any input may be None when it could not be read; `errors` are other texts that
     say why something could not be read (e.g. an OpenClawError from load_cron): a cron that
-    could not be read is said as such, never as "no heartbeat job"."""
+    could not be read is said as such, never as "no heartbeat job". `history`: the gateway's
+    outages and the slots skipped in them (health.outages); `lost`: the agent's heartbeat jobs
+    that vanished or lost their agentId since the last snapshot (job_snapshot)."""
     secrets = [config.token] if config else []
     causes: dict[str, Cause] = {}
     agent = config.agent(agent_id) if config else None
@@ -108,8 +118,7 @@ def diagnose(
         text = latest.error if latest and latest.status == "error" else (job.state.last_error if not latest else None)
         if text:
             run_errors.append(text)
-    cli_errors = [t for t in [cron.cli_error if cron else None, gateway_cli.error if gateway_cli else None,
-                              report.error if report else None, *errors, *run_errors] if t]
+    cli_errors = [t for t in [cron.cli_error if cron else None, report.error if report else None, *errors, *run_errors] if t]
     if gateway is not None and not gateway.reachable:
         add(Cause(
             "gateway_unreachable",
@@ -142,8 +151,42 @@ def diagnose(
              "openclaw gateway restart", "openclaw doctor"],
         ))
 
-    # --- the job
+    # --- ticks the gateway skipped while it was stopped (openclaw#104412)
     default_cron = schedule_cron or "*/15 * * * *"
+    if history is not None and history.skipped:
+        n = len(history.skipped)
+        first, last = history.skipped[0], history.skipped[-1]
+        still = any(e is None for _, e in history.spans) or (gateway is not None and not gateway.reachable)
+        ids = [j.id for j in jobs if j.enabled][:1]
+        add(Cause(
+            "skipped_while_gateway_down",
+            "Heartbeats skipped while the gateway was stopped",
+            f"{n} slot{'s' if n != 1 else ''} of {agent_id} ({_when(first)}" + (f" to {_when(last)}" if n > 1 else "")
+            + ") fell while the OpenClaw gateway was " + ("down (it still is)" if still else "stopped")
+            + ": no run and no error. A stopped gateway fires no cron job and does not replay the ticks it "
+            "missed (openclaw#104412), so these are skipped, not failed runs. "
+            + ("Start the gateway, then run one beat now to catch up:" if still else "Run one beat now to catch up:"),
+            (["openclaw gateway start", "openclaw gateway status"] if still else [])
+            + [format_command([CLI, "cron", "run", i]) for i in ids]
+            + ["openclaw config get cron.skipMissedJobs"],
+        ))
+    if lost:
+        loss = lost[0]
+        if loss.kind == "vanished":
+            fix = [format_command(cron_add_command(agent_id, job_name, default_cron, tz))]
+            how = "Add it again (the same schedule, explicit delivery):"
+        else:
+            fix = [format_command([CLI, "cron", "edit", loss.job_id, "--agent", agent_id])]
+            how = "Give it back its agent:"
+        add(Cause(
+            "heartbeat_job_lost",
+            "Heartbeat job lost" if loss.kind == "vanished" else "Heartbeat job lost its agent",
+            "; ".join(x.words() for x in lost) + ". It was there at the last collection (the console keeps a "
+            "snapshot of the squad's jobs); upgrades have dropped or blanked jobs (openclaw#90510, #93031). " + how,
+            fix + ["openclaw cron list --all --json"],
+        ))
+
+    # --- the job
     if cron is None and errors:
         add(Cause(
             "cron_unreadable",
@@ -277,6 +320,71 @@ def diagnose(
                     [format_command([CLI, "channels", "login", "--channel", "whatsapp", *flag]), "openclaw channels status --probe"],
                 ))
 
+    # --- "ok" runs shorter than 50 ms while the gateway was down (openclaw#63106)
+    spans = list(history.spans) if history else []
+    for job in jobs:
+        latest = _latest(cron, job)
+        at = latest.at if latest else job.state.last_run_at_ms
+        status = latest.status if latest else job.state.last_status
+        took = latest.duration_ms if latest else job.state.last_duration_ms
+        if at is not None and short_ok(at, status == "ok", took, spans):
+            add(Cause(
+                "ok_while_gateway_down",
+                "\"ok\" runs while the gateway was down",
+                f"{job.label} reported \"ok\" in {took:.0f} ms at {_when(at)}, while the gateway was down: no turn runs "
+                "in that time (openclaw#63106). The console does not count such runs as heartbeats. Check the "
+                "gateway, then run one beat to see a real result:",
+                ["openclaw gateway status", format_command([CLI, "cron", "run", job.id, "--wait"]),
+                 format_command([CLI, "cron", "runs", "--id", job.id, "--limit", "5"])],
+                severity="degraded",
+            ))
+            break
+
+    # --- a failure alert routed to the very channel that is failing
+    for job in jobs:
+        route = failure_route(job, config)
+        if route is None:
+            continue
+        channel, to, account, where = route
+        failing = _failing(channel, account, statuses, report, cron, job)
+        if failing:
+            add(Cause(
+                "failure_alert_to_failing_channel",
+                f"Failure alerts go to {channel}, which is failing",
+                f"{job.label}'s failure alerts ({where}) go to {channel}" + (f" ({to})" if to else "")
+                + f", and {channel} is {failing}: when the heartbeat fails, the alert is lost with it (OpenClaw "
+                "never retries a failed route for an alert). Route the alerts to a channel that works, or repair "
+                f"{channel}:",
+                [format_command([CLI, "cron", "edit", job.id, "--failure-alert-channel", "<channel>",
+                                 "--failure-alert-to", "<destination>"]),
+                 *( [format_command([CLI, "channels", "login", "--channel", channel])] if channel == "whatsapp" else []),
+                 "openclaw channels status --probe"],
+                severity="degraded",
+            ))
+            break
+
+    # --- a per-agent `heartbeat.every: "0m"` silences every agent's native heartbeat (openclaw#119005)
+    if config is not None:
+        zero = [a for a in config.agents if a.heartbeat and _is_zero(a.heartbeat.get("every"))]
+        if zero:
+            a = zero[0]
+            key = a.key or f"agents.entries.{a.id}"
+            mine = a.id == agent_id
+            add(Cause(
+                "heartbeat_every_zero",
+                "Native heartbeat silenced by every: \"0m\"",
+                f"In {config.path} agent {a.id} has heartbeat.every {a.heartbeat.get('every')!r}"  # type: ignore[union-attr]
+                + ("" if mine else f"; with OpenClaw 2026.9 that silences every agent's native heartbeat, {agent_id}'s "
+                   "too (openclaw#119005)")
+                + ". " + ("The squad's cron job still runs, but OpenClaw's own heartbeat does not. " if enabled else
+                          f"{agent_id} has no heartbeat job of the squad either, so nothing wakes it. ")
+                + "Remove the setting (the whole block when it holds nothing else: an empty per-agent block "
+                "still switches the other agents' heartbeat off, openclaw#46101), then check:",
+                [format_command([CLI, "config", "unset", f"{key}.heartbeat" if set(a.heartbeat or {}) <= {"every"}
+                                 else f"{key}.heartbeat.every"]), "openclaw cron list --all", "openclaw doctor"],
+                severity="degraded" if enabled else "blocking",
+            ))
+
     # --- config
     if config is not None and agent is not None:
         own = [a.id for a in config.agents if a.heartbeat is not None]
@@ -332,6 +440,71 @@ def diagnose(
                     severity="warning",
                 ))
     return sorted(causes.values(), key=lambda c: _RANK.get(c.code, 99))
+
+
+def _when(ms: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_ZERO = re.compile(r"^\s*0+(\.0*)?\s*(ms|s|m|h|d)?\s*$", re.I)
+
+
+def _is_zero(every: object) -> bool:
+    if isinstance(every, bool):
+        return False
+    if isinstance(every, (int, float)):
+        return every == 0
+    return isinstance(every, str) and bool(_ZERO.match(every))
+
+
+def failure_route(job: CronJob, config: OpenClawConfig | None) -> tuple[str, str | None, str | None, str] | None:
+    """Where `job`'s failure alerts go when a route was set for them, by OpenClaw's precedence
+    (docs/cli/cron.md "Failure delivery"): (channel, to, accountId, which setting says so), or None
+    (alerts off, a webhook, the channel `last`, or no alert route: then alerts fall back to the
+    job's own delivery target, whose failure the channel causes already say)."""
+    fa = job.failure_alert
+    if fa is False:
+        return None
+    glob = config.cron_failure_alert if config else None
+    if glob and glob.get("enabled") is False and not isinstance(fa, dict):
+        return None
+    candidates: list[tuple[dict, str]] = []
+    if isinstance(fa, dict):
+        candidates.append((fa, "the job's failureAlert"))
+    dest = {k: v for k, v in (glob or {}).items() if k in ("mode", "channel", "to", "accountId")}
+    fd = job.delivery.failure_destination if job.delivery else None
+    if fd or dest:
+        candidates.append(({**dest, **(fd or {})}, "delivery.failureDestination" if fd else "cron.failureAlert"))
+    for route, where in candidates:
+        channel = route.get("channel")
+        if route.get("mode") == "webhook":
+            return None
+        if isinstance(channel, str) and channel:
+            if channel.lower() == "last":
+                return None
+            return channel.lower(), route.get("to") if isinstance(route.get("to"), str) else None, \
+                route.get("accountId") if isinstance(route.get("accountId"), str) else None, where
+    return None
+
+
+def _failing(channel: str, account: str | None, statuses: Sequence[ChannelStatus], report: ChannelReport | None,
+             cron: CronState | None, job: CronJob) -> str | None:
+    """In words, how `channel` is failing now, or None (working, or unknown)."""
+    if report is not None and channel in report.missing_plugins:
+        return "not installed (its plugin is missing)"
+    mine = [s for s in statuses if s.channel.lower() == channel and (account is None or s.account == account)]
+    for s in mine:
+        if s.logged_out:
+            return f"logged out (account {s.account})"
+        if s.linked is False:
+            return f"not linked (account {s.account})"
+    latest = _latest(cron, job)
+    if (job.delivery and (job.delivery.channel or "").lower() == channel and latest is not None
+            and latest.delivery_failed):
+        return "failing its deliveries" + (f" ({latest.delivery_error[:120]})" if latest.delivery_error else "")
+    return None
 
 
 def _whatsapp_logged_out(add, evidence: str, account: str | None) -> None:

@@ -2,22 +2,21 @@
 
 `gateway_url` is the one place that decides the URL the console probes; `probe_gateway` asks
 its /healthz and /readyz over HTTP (the token only in the Authorization header, never in a
-result); `gateway_status_cli` asks `openclaw gateway status --json` (else `openclaw health --json`).
+result). What the CLI says of the gateway (unreachable, token refused) comes from the calls the
+console makes anyway (`cron list`, `channels status`): no extra `gateway status` call, which would
+cost another second of Node start-up.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from console.service.openclaw.config import DEFAULT_PORT, OpenClawConfig
-from console.service.openclaw.loose_json import find_error, parse_json_output
-from console.service.openclaw.runner import CLI, RunnerArg, cli_failure, redact, resolve_runner
+from console.service.openclaw.runner import redact
 
 
 def gateway_url(configured: str | None, config: OpenClawConfig | None) -> str:
@@ -107,60 +106,3 @@ def probe_gateway(
     elif ready not in (200, None):
         error = f"/readyz answered HTTP {ready}: the gateway is up but not ready (channels not connected)"
     return GatewayHealth(True, health.status_code, ready, round(latency, 1), error)
-
-
-@dataclass(frozen=True)
-class GatewayCliStatus:
-    ok: bool | None
-    command: str
-    error: str | None = None
-    detail: str | None = None
-
-
-def gateway_status_cli(runner: RunnerArg = "auto", secrets: Iterable[str | None] = ()) -> GatewayCliStatus | None:
-    """`openclaw gateway status --json`, else `openclaw health --json`; None without the CLI."""
-    run = resolve_runner(runner)
-    if run is None:
-        return None
-    secrets = list(secrets)
-    last: GatewayCliStatus | None = None
-    for argv in ([CLI, "gateway", "status", "--json"], [CLI, "health", "--json"]):
-        code, out, err = run(argv)
-        command = " ".join(argv)
-        try:
-            data = parse_json_output(out)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            ok = _status_ok(data)
-            if ok is None:
-                ok = code == 0
-            error = find_error(data)
-            if error is None and code != 0:
-                error = cli_failure(argv, code, "", err)
-            return GatewayCliStatus(ok, command, redact(error, secrets) if error else None,
-                                    redact(_status_detail(data), secrets) or None)
-        if code != 0:
-            last = GatewayCliStatus(False, command, redact(cli_failure(argv, code, out, err), secrets))
-    return last
-
-
-def _status_ok(data: Mapping[str, Any]) -> bool | None:
-    for key in ("ok", "reachable", "running", "healthy"):
-        if isinstance(data.get(key), bool):
-            return data[key]
-    for nested in ("rpc", "probe", "gateway", "service"):
-        sub = data.get(nested)
-        if isinstance(sub, dict):
-            found = _status_ok(sub)
-            if found is not None:
-                return found
-    return None
-
-
-def _status_detail(data: Mapping[str, Any]) -> str:
-    bits = []
-    for key in ("status", "state", "url", "port", "version", "pid"):
-        if isinstance(data.get(key), (str, int)) and not isinstance(data.get(key), bool):
-            bits.append(f"{key} {data[key]}")
-    return ", ".join(bits)

@@ -2,7 +2,8 @@
 screen's `i`): openclaw.json's agents with their workspaces, and each one's heartbeat schedule
 from its cron job when it has one, else from squad.toml. Only the squad is imported: the agents
 of squad.toml, or those chosen (`only`, or `include_all`); OpenClaw's own `main` agent is not
-one by default. The jobs come from one read (the state database, else one `cron list`).
+one by default (chosen, it is stored with a role saying so: a `main` stored without one, by an
+older import, is not reported as the squad's). The jobs come from one read (the state database, else one `cron list`).
 No Textual here."""
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def openclaw_agent_specs(
         specs.append(AgentSpec(
             agent.id,
             agent.name or (cfg.name if cfg else agent.id),
-            cfg.role if cfg else "",
+            cfg.role if cfg else ("OpenClaw's main agent (chosen at import)" if agent.id == "main" else ""),
             workspace=str(agent.workspace) if agent.workspace else None,
             heartbeat=job.schedule.expr if job and job.schedule.expr else (cfg.heartbeat if cfg else None),
             tz=job.schedule.tz if job and job.schedule.tz else (cfg.tz if cfg else None),

@@ -20,9 +20,6 @@ from console.service.store.calls import CallCounter
 from console.service.store.convex import HOT_MIN, ConvexStore
 from tests.conftest import ADMIN_KEY, ROOT, ConvexTestServer
 
-# one xdist group: the module-scoped fixture is built once, and its tests run in order on one worker
-pytestmark = pytest.mark.xdist_group("convex_cost")
-
 T0 = 1_767_225_600_000.0
 
 

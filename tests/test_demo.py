@@ -24,9 +24,6 @@ from console.service.store.sqlite import LocalStore
 from console.service.models import TASK_STATUSES, HeartbeatIn
 from console.service.health.squad import squad_health
 
-# one xdist group: the module-scoped fixture is built once, and its tests run in order on one worker
-pytestmark = pytest.mark.xdist_group("demo")
-
 NOW = 1_795_200_123_456.0  # a fixed present, not on a slot
 HOUR = 3_600_000.0
 DAY = 24 * HOUR

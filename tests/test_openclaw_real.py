@@ -29,8 +29,7 @@ from console.service.openclaw.errors import OpenClawError
 from console.service.openclaw.gateway import probe_gateway
 from console.service.openclaw.state_db import read_cron_state, state_db_path
 
-# one xdist group: every test here shares the session's one real gateway, started once on one worker
-pytestmark = [pytest.mark.openclaw, pytest.mark.timeout(600), pytest.mark.xdist_group("openclaw")]
+pytestmark = [pytest.mark.openclaw, pytest.mark.timeout(600)]
 
 SEED = {"cestra": "*/15 * * * *", "veda": "2-59/15 * * * *", "orin": "4-59/15 * * * *"}
 ROOT = Path(__file__).resolve().parent.parent

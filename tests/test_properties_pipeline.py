@@ -36,9 +36,6 @@ from console.service.pipeline import (
     template_from_dict,
 )
 
-# one xdist group: the module-scoped fixture is built once, and its tests run in order on one worker
-pytestmark = pytest.mark.xdist_group("properties_pipeline")
-
 NOW = 1_760_000_000_000.0
 TEMPLATE = load_template(PipelineSettings().survey_template)
 QIDS = [q.id for q in TEMPLATE.questions]

@@ -23,9 +23,6 @@ from console.service.store.convex import ConvexStore
 from console.service.store.sqlite import LocalStore
 from tests.conftest import ADMIN_KEY, ConvexTestServer
 
-# one xdist group: the module-scoped fixture is built once, and its tests run in order on one worker
-pytestmark = pytest.mark.xdist_group("store_parity")
-
 # The Protocol's methods that change nothing; every other method is a mutation.
 READS = {
     "describe", "close", "list_agents", "list_tasks", "list_activities", "list_heartbeats", "list_flips",

@@ -26,8 +26,7 @@ ASSETS = sorted(p.name for p in (ROOT / "assets").iterdir() if p.is_file())
 _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "node_modules", "build", "dist", "*.egg-info", "__pycache__",
                                      ".pytest_cache", ".hypothesis", "*.pyc")
 
-# building, installing (index or cache) and the demo together; one xdist group: the wheel is built once
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("wheel")]
+pytestmark = pytest.mark.timeout(300)  # building, installing (index or cache) and the demo together
 
 
 @dataclass

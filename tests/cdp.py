@@ -7,7 +7,9 @@ import asyncio
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -16,6 +18,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from tests.waiting import wait_until
 
 # Without the background-networking flags chromium keeps trying hosts this machine cannot reach.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -128,6 +132,24 @@ class Browser:
                 self._reader.cancel()
                 await self.http.close()
         finally:
-            self.proc.kill()
+            # the whole process group (renderer, zygote, crash handler write to the profile too),
+            # gone before its profile is removed: a loaded machine is still writing there otherwise
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=20)
+            wait_until(lambda: not _group_alive(self.proc.pid), "chromium's processes to end")
             self.profile.cleanup()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (a zombie waiting for its reaper does not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

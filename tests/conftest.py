@@ -22,6 +22,35 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-deployment|c3F1YWQtY29uc29sZS10ZXN0LWtleQ=="  # only ever valid for the test server
 
 
+# The suite runs on two xdist workers (`-n 2 --dist loadgroup`, pyproject). A fixture wider than
+# a test is built once per worker that needs it, so the tests sharing one stay on one worker:
+# every test of the session's real gateway in the group "real_openclaw" (one gateway, whichever
+# file the test is in), and every test using a module-scoped fixture in its module's group (the
+# fixture built once, its tests in file order). A fixed path outside tmp_path needs its own
+# `xdist_group` mark (tests/test_snapshots.py). The convex-test server is cheap: one per worker.
+SHARED_SESSION_FIXTURES = ("real_openclaw",)
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The group a test joins by the fixtures it uses, or None (any worker)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    for name in SHARED_SESSION_FIXTURES:
+        if name in info.name2fixturedefs:
+            return name
+    if any(d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the test ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and (group := xdist_group_of(item)):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the real user folders or picks up a stray squad.toml."""

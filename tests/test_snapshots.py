@@ -3,6 +3,7 @@ Review the HTML report before `--snapshot-update`."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from pathlib import Path
 
@@ -16,19 +17,25 @@ from tests.waiting import settle
 
 NOW_MS = 1_764_000_000_000.0  # a fixed instant: every age, slot and uptime on screen is stable
 ROOT = Path("/tmp/squad-console-snapshot-demo")  # a fixed path: the header shows the store's path
+# One xdist group (one worker runs them all, one after the other); the lock keeps two test runs
+# on the same machine (two checkouts, two pytest sessions) from building the demo there at once.
+LOCK = Path("/tmp/squad-console-snapshot-demo.lock")
+pytestmark = pytest.mark.xdist_group("snapshots")
 
 
 @pytest.fixture
 def demo_app():
-    shutil.rmtree(ROOT, ignore_errors=True)
-    demo = build_demo(ROOT, NOW_MS)
-    settings = load_settings(demo.config_path, env=demo.env)
-    store = LocalStore(demo.db_path)
-    app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env=demo.env, openclaw_runner=None,
-                   probe_gateway=False)
-    yield app
-    store.close()
-    shutil.rmtree(ROOT, ignore_errors=True)
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if the test fails
+        shutil.rmtree(ROOT, ignore_errors=True)
+        demo = build_demo(ROOT, NOW_MS)
+        settings = load_settings(demo.config_path, env=demo.env)
+        store = LocalStore(demo.db_path)
+        app = SquadApp(settings, store, clock=lambda: NOW_MS / 1000, env=demo.env, openclaw_runner=None,
+                       probe_gateway=False)
+        yield app
+        store.close()
+        shutil.rmtree(ROOT, ignore_errors=True)
 
 
 async def _settle(pilot) -> None:

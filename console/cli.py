@@ -110,6 +110,35 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             os.environ.update(saved_env)
 
 
+DEMO_PREFIX = "squad-console-demo-"
+
+
+def sweep_demo_folders(tmp: Path) -> list[Path]:
+    """Removes the folders of earlier demos whose process is gone without cleaning up (a closed
+    terminal or a killed tmux sends no chance to): only our own folders, each naming its demo's
+    pid, and only when that process no longer exists. Returns what was removed."""
+    import shutil
+
+    removed = []
+    for folder in tmp.glob(DEMO_PREFIX + "*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / "pid").read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue  # not ours to judge: no pid written (an older console's, or still being made)
+        try:
+            os.kill(pid, 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # a live process of someone else
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def _start_demo():
     """Build the demo squad in a temporary folder and point this process at it."""
     import tempfile
@@ -118,7 +147,9 @@ def _start_demo():
     from console.service.demo import build_demo
 
     saved_env = dict(os.environ)
-    tmp = tempfile.TemporaryDirectory(prefix="squad-console-demo-")
+    sweep_demo_folders(Path(tempfile.gettempdir()))
+    tmp = tempfile.TemporaryDirectory(prefix=DEMO_PREFIX)
+    (Path(tmp.name) / "pid").write_text(str(os.getpid()), encoding="ascii")  # for the next demo's sweep
     built = build_demo(Path(tmp.name) / "demo", time.time() * 1000)
     # what would point the demo elsewhere (the operator's own Convex or OpenClaw) is set aside
     for var in ("OPENCLAW_CONFIG_PATH", "OPENCLAW_GATEWAY_PORT", "OPENCLAW_GATEWAY_TOKEN", "CONVEX_URL",

@@ -306,3 +306,26 @@ def test_no_textual_import() -> None:
     code = "import sys, console.service.demo\nprint(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert p.stdout.strip() == "False"
+
+
+def test_a_demo_killed_without_cleaning_up_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A demo ended by a closed terminal (SIGHUP) or a killed tmux cannot remove its folder; the
+    next demo removes it, and only it: a live demo's folder, a folder without a pid and other
+    files stay."""
+    import os
+    import subprocess
+    import sys
+
+    from console.cli import DEMO_PREFIX, sweep_demo_folders
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    dead, live, unknown = (tmp_path / f"{DEMO_PREFIX}{n}" for n in ("dead", "live", "unknown"))
+    for folder, pid in ((dead, gone), (live, str(os.getpid())), (unknown, None)):
+        (folder / "demo").mkdir(parents=True)
+        if pid:
+            (folder / "pid").write_text(pid, encoding="ascii")
+    other = tmp_path / "squad-console-other"
+    other.mkdir()
+    assert sweep_demo_folders(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and unknown.exists() and other.exists()

@@ -59,10 +59,18 @@ def visible_same_length(text: str, *, multiline: bool = False) -> str:
     return text.translate(_MULTI_LINE_1 if multiline else _ONE_LINE_1)
 
 
+def _any_of(table: dict[int, str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(table)) + "]")
+
+
+_CARE_ONE_LINE = _any_of(_ONE_LINE_1)
+_CARE_MULTI_LINE = _any_of(_MULTI_LINE_1)
+
+
 def needs_care(text: str, *, multiline: bool = False) -> bool:
-    """Whether `visible` would change `text` (the common case, plain text, costs one scan)."""
-    table = _MULTI_LINE_1 if multiline else _ONE_LINE_1
-    return any(ord(c) in table for c in text)
+    """Whether `visible` would change `text` (the common case, plain text, costs one scan, in C:
+    the TUI asks it for every changed cell of a poll)."""
+    return (_CARE_MULTI_LINE if multiline else _CARE_ONE_LINE).search(text) is not None
 
 
 def visible(text: Any, *, multiline: bool = False) -> str:

@@ -13,7 +13,6 @@ A leaf module (no project imports): the CLI's output, the TUI's widgets and the 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -97,6 +96,8 @@ def json_line(obj: Any) -> str:
     """JSON with non-ASCII text kept readable but no raw control character: `json.dumps` already
     escapes C0; C1 controls, DEL and bidirectional overrides are escaped here too (still valid JSON,
     the same value when parsed)."""
+    import json  # here: the TUI imports this module at start-up and never writes JSON
+
     return json.dumps(obj, ensure_ascii=False).translate(_C1_AND_BIDI)
 
 

@@ -96,10 +96,16 @@ def seed(db: Path, agents: list[str], days: float, now_ms: float) -> int:
 
 
 def child(which: str, db: Path, config: Path, mode: str = "frame") -> subprocess.Popen:
+    """Both apps start as installed programs do: from compiled bytecode. A wheel's modules are
+    compiled when pip installs it, Textual's were; with PYTHONDONTWRITEBYTECODE set (as in CI
+    sandboxes) the checkout's own modules would be compiled from source at every start, a cost
+    the bare app never pays. So the children keep their bytecode in the run's temporary folder
+    (PYTHONPYCACHEPREFIX, both apps alike: the warm-up runs fill it)."""
     code = CHILD.format(root=str(ROOT))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(TEXTUAL_ANIMATIONS="none", PYTHONPYCACHEPREFIX=str(db.parent.parent / "pycache"))
     return subprocess.Popen([sys.executable, "-c", code, which, str(db), str(config), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TEXTUAL_ANIMATIONS": "none"})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def first_frame(which: str, db: Path, config: Path) -> float:

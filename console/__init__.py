@@ -8,22 +8,26 @@ checkout, in an editable install and in the wheel (which carries them as package
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
-from importlib import resources
 from pathlib import Path
 
 __version__ = "0.1.0"
 
-_EXTRACTED = contextlib.ExitStack()  # files extracted from a zipped install live until exit
-atexit.register(_EXTRACTED.close)
-
 
 @functools.cache
 def asset(name: str) -> Path:
-    """A real file path of the shipped asset `name` (e.g. "app.tcss"), read through
-    importlib.resources: a wheel installs unpacked, so this is the file inside the installed
-    package; from a zip it is a temporary copy kept until the process exits."""
+    """A real file path of the shipped asset `name` (e.g. "app.tcss"). A checkout and a wheel
+    (which installs unpacked) have it beside this file, in `assets/`; from a zip it is read through
+    importlib.resources, as a temporary copy kept until the process exits (importlib.resources is
+    imported only then: it is not start-up's cost)."""
+    here = Path(__file__).resolve().parent / "assets" / name
+    if here.is_file():
+        return here.resolve()
+    import atexit
+    import contextlib
+    from importlib import resources
+
+    extracted = contextlib.ExitStack()  # files extracted from a zipped install live until exit
+    atexit.register(extracted.close)
     ref = resources.files("console.assets").joinpath(name)
-    return _EXTRACTED.enter_context(resources.as_file(ref)).resolve()
+    return extracted.enter_context(resources.as_file(ref)).resolve()

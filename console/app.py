@@ -16,6 +16,7 @@ from collections.abc import Callable
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.stylesheet import Stylesheet
 from textual.notifications import SeverityLevel
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -56,9 +57,32 @@ def _console_commands():
     return ConsoleCommands
 
 
+class _Stylesheet(Stylesheet):
+    """Textual's stylesheet, without parsing every rule twice at start-up: App.refresh_css sets
+    the theme's variables and re-parses all the CSS, and at start the variables are the ones it
+    was just parsed with. Then the rules it has (cached per source, for these variables) stand;
+    new variables (another theme) re-parse as Textual does. (textual is pinned: 8.2.8's
+    set_variables clears the parse cache and reparse parses into a fresh stylesheet.)"""
+
+    _unchanged = False
+
+    def set_variables(self, variables: dict[str, str]) -> None:
+        self._unchanged = variables == self._variables
+        if not self._unchanged:
+            super().set_variables(variables)
+
+    def reparse(self) -> None:
+        if self._unchanged:
+            self._unchanged = False
+            self.parse()  # every source from the parse cache, made with these very variables
+            return
+        super().reparse()
+
+
 class SquadApp(App):
     TITLE = "squad-console"
     MODES = modes()
+    DEFAULT_MODE = "overview"  # started in it: no default screen built, styled and switched away from
     CSS_PATH = [asset("app.tcss")]
     COMMANDS = {_console_commands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
@@ -85,6 +109,7 @@ class SquadApp(App):
         demo_story: Callable[[Store, float], object] | None = None,
     ) -> None:
         super().__init__()
+        self.stylesheet = _Stylesheet(variables=self.get_css_variables())  # no source read yet
         self._demo_story = demo_story  # the demo's squad beating on while the console is open
         self.settings = settings
         # a store, or a function that opens one: then it is opened by the first poll, off the UI
@@ -130,7 +155,6 @@ class SquadApp(App):
     def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
-        self.switch_mode("overview")
         self.call_after_refresh(self._first_frame)
         self.set_interval(1.0, self._tick)
 

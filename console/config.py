@@ -435,10 +435,11 @@ class _Parser:
             heartbeat = self.string(item.get("heartbeat", "*/15 * * * *"), "agents", "heartbeat", i)
             # kept as written (OpenClaw gets the operator's own expression); the health maths
             # normalises it before croniter evaluates slots (console/service/health/cron.py)
-            if not _valid_cron(heartbeat):
-                raise self.fail(f"{heartbeat!r} is not a 5-field cron expression", "agents", "heartbeat", i)
-            if not _cron_fires(heartbeat):
-                raise self.fail(f"{heartbeat!r} never fires (no such date in the next 4 years)", "agents", "heartbeat", i)
+            if not _plain_cron(heartbeat):  # else croniter judges it (its import is start-up's largest)
+                if not _valid_cron(heartbeat):
+                    raise self.fail(f"{heartbeat!r} is not a 5-field cron expression", "agents", "heartbeat", i)
+                if not _cron_fires(heartbeat):
+                    raise self.fail(f"{heartbeat!r} never fires (no such date in the next 4 years)", "agents", "heartbeat", i)
             tz = self.string(item.get("tz", "UTC"), "agents", "tz", i)
             try:
                 ZoneInfo(tz)
@@ -595,6 +596,37 @@ class _Parser:
 
         flatten("", t)
         return out
+
+
+_CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+_CRON_ITEM = re.compile(r"(\*|(\d{1,2})(?:-(\d{1,2}))?)(?:/(\d{1,2}))?")
+
+
+def _plain_cron(expr: str) -> bool:
+    """True when `expr` is plainly a valid 5-field expression that fires: numbers, `*`, ranges
+    `a-b` (a ≤ b), steps on `*` or a range, lists, every value in its field's bounds, and a day of
+    the month every month has (≤ 28) or `*`. False means "not plainly": croniter decides (names,
+    `L`, `#`, `?`, 7 for Sunday, … and errors), so this only spares its import for the usual case."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return False
+    for n, (field_, (low, high)) in enumerate(zip(fields, _CRON_BOUNDS)):
+        first_days = []
+        for item in field_.split(","):
+            m = _CRON_ITEM.fullmatch(item)
+            if m is None:
+                return False
+            star, a, b, step = m.group(1) == "*", m.group(2), m.group(3), m.group(4)
+            if step is not None and (not (1 <= int(step) <= high) or (not star and b is None)):
+                return False
+            if not star:
+                start, end = int(a), int(b) if b is not None else int(a)
+                if not (low <= start <= end <= high):
+                    return False
+            first_days.append(low if star else int(a))
+        if n == 2 and min(first_days) > 28:
+            return False
+    return True
 
 
 def _cron_fires(expr: str) -> bool:

@@ -13,7 +13,6 @@ A leaf module (no project imports): the CLI's output, the TUI's widgets and the 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -59,10 +58,18 @@ def visible_same_length(text: str, *, multiline: bool = False) -> str:
     return text.translate(_MULTI_LINE_1 if multiline else _ONE_LINE_1)
 
 
+def _any_of(table: dict[int, str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(table)) + "]")
+
+
+_CARE_ONE_LINE = _any_of(_ONE_LINE_1)
+_CARE_MULTI_LINE = _any_of(_MULTI_LINE_1)
+
+
 def needs_care(text: str, *, multiline: bool = False) -> bool:
-    """Whether `visible` would change `text` (the common case, plain text, costs one scan)."""
-    table = _MULTI_LINE_1 if multiline else _ONE_LINE_1
-    return any(ord(c) in table for c in text)
+    """Whether `visible` would change `text` (the common case, plain text, costs one scan, in C:
+    the TUI asks it for every changed cell of a poll)."""
+    return (_CARE_MULTI_LINE if multiline else _CARE_ONE_LINE).search(text) is not None
 
 
 def visible(text: Any, *, multiline: bool = False) -> str:
@@ -89,6 +96,8 @@ def json_line(obj: Any) -> str:
     """JSON with non-ASCII text kept readable but no raw control character: `json.dumps` already
     escapes C0; C1 controls, DEL and bidirectional overrides are escaped here too (still valid JSON,
     the same value when parsed)."""
+    import json  # here: the TUI imports this module at start-up and never writes JSON
+
     return json.dumps(obj, ensure_ascii=False).translate(_C1_AND_BIDI)
 
 

@@ -406,3 +406,42 @@ async def test_the_audit_filter_by_actor(app_factory) -> None:
         log = app.screen.query_one("#log", SyncedTable)
         await until(pilot, lambda: [str(log.get_cell(k, "actor")) for k in log._rows_cache] == ["dominic"],
                     "the actor filter to leave dominic's entry only")
+
+
+async def test_a_cell_is_drawn_as_datatable_draws_it() -> None:
+    """SyncedTable keeps a cell's drawing while the cell is unchanged and lays out a one-line
+    Text once per value and width: the segments must be DataTable's own, cell for cell, with
+    the cursor, the hover, focus and any width (cut with an ellipsis, wide characters)."""
+    from rich.text import Text
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    class One(App):
+        def compose(self):
+            yield SyncedTable(id="t")
+
+    cells = [Text("agent-0001"), Text("UP", style="bold green"), "12:30", "a long cause that will not fit",
+             Text.assemble(("●", "green"), ("○", "red"), ("◐", "yellow")), "数据中心 wide", "", "[/x] ok",
+             Text("styled span", style="italic", spans=[])]
+    async with One().run_test(size=(80, 12)) as pilot:
+        table = pilot.app.query_one(SyncedTable)
+        for i in range(len(cells)):
+            table.add_column(f"c{i}", key=f"c{i}")
+        table.sync({f"r{n}": [cells[(n + i) % len(cells)] for i in range(len(cells))] for n in range(6)})
+        await pilot.pause()
+        table.focus()
+        await pilot.pause()
+        for focused in (True, False):
+            style = table.rich_style
+            for row in range(6):
+                for column in range(len(cells)):
+                    for width in (1, 3, 6, 12, 30):
+                        for cursor, hover in ((False, False), (True, False), (False, True)):
+                            mine = table._render_cell(row, column, style, width, cursor, hover)
+                            table._drawn.clear()
+                            again = table._render_cell(row, column, style, width, cursor, hover)
+                            table._cell_render_cache.clear()  # DataTable's: keyed without the width
+                            theirs = DataTable._render_cell(table, row, column, style, width, cursor, hover)
+                            assert mine == again == theirs, (row, column, width, cursor, hover, focused)
+            pilot.app.set_focus(None)
+            await pilot.pause()

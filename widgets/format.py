@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
@@ -60,7 +59,14 @@ def ago(ms: float | None, now_ms: float) -> str:
 def clock(ms: float | None, tz: str = "UTC") -> str:
     if not ms:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%H:%M")
+    return datetime.fromtimestamp(ms / 1000, _zone(tz)).strftime("%H:%M")
+
+
+@lru_cache(maxsize=64)
+def _zone(tz: str):
+    from zoneinfo import ZoneInfo  # here: zoneinfo is not the first frame's cost (no time shown yet)
+
+    return ZoneInfo(tz)
 
 
 def money(x: float) -> str:
@@ -75,7 +81,7 @@ def stamp(ms: float | None, tz: str = "UTC") -> str:
     """Month-day and time: for lists that span days (the audit log)."""
     if not ms:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, _zone(tz)).strftime("%m-%d %H:%M")
 
 
 def safe(value: object, *, multiline: bool = False) -> Text:

@@ -6,7 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.cells import cell_len
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
@@ -28,6 +32,9 @@ class SyncedTable(DataTable):
 
     def __init__(self, *args, flex: str | None = None, minimum: Mapping[str, int] | None = None,
                  fill: bool = True, **kwargs) -> None:
+        # see _render_cell (before DataTable's __init__: setting the cursor type empties them)
+        self._drawn: LRUCache[tuple, tuple[Any, Any]] = LRUCache(4096)
+        self._laid: LRUCache[tuple, tuple[Any, Any]] = LRUCache(4096)
         super().__init__(*args, cursor_type="row", **kwargs)
         self._rows_cache: dict[str, tuple] = {}
         self.flex = flex
@@ -35,6 +42,11 @@ class SyncedTable(DataTable):
         self.minimum = dict(minimum or {})
         self._natural: list[int] = []
         self._laid_out: tuple | None = None
+
+    def add_column(self, label, *args, **kwargs):
+        """A column's label is words, never markup (and a str label would be parsed as markup:
+        rich's emoji table is imported for that alone, at start-up)."""
+        return super().add_column(Text(label) if isinstance(label, str) else label, *args, **kwargs)
 
     # ------------------------------------------------------------------ layout
     def on_resize(self, event) -> None:
@@ -59,6 +71,20 @@ class SyncedTable(DataTable):
             w = _width(cell)
             if w > self._natural[i]:
                 self._natural[i], grew = w, True
+        return grew
+
+    def _measure_changed(self, changed: list[tuple[int, Any]]) -> bool:
+        """`_measure` for a row's changed cells only (the others were measured when they came)."""
+        if len(self._natural) != len(self.columns):
+            self._measure_all()
+            return True
+        grew = False
+        natural = self._natural
+        for i, cell in changed:
+            if i < len(natural):
+                w = _width(cell)
+                if w > natural[i]:
+                    natural[i], grew = w, True
         return grew
 
     def fit_columns(self) -> None:
@@ -118,9 +144,10 @@ class SyncedTable(DataTable):
                 cache[key] = cells
                 relayout |= self._measure(cells)
             elif old != cells:
-                written += self._set_cells(key, [(col, shown(b)) for col, a, b in zip(columns, old, cells) if a != b])
+                changed = [(i, b) for i, (a, b) in enumerate(zip(old, cells)) if a != b]
+                written += self._set_cells(key, [(columns[i], shown(b)) for i, b in changed if i < len(columns)])
                 cache[key] = cells
-                relayout |= self._measure(cells)
+                relayout |= self._measure_changed(changed)
         if list(cache) != list(rows):
             written += self._reorder(rows)
         if relayout:
@@ -163,6 +190,61 @@ class SyncedTable(DataTable):
         self._update_count += len(changes)
         return len(changes)
 
+    # ------------------------------------------------------------------ drawing
+    def _render_cell(self, row_index: int, column_index: int, base_style, width: int, cursor: bool = False,
+                     hover: bool = False):
+        """DataTable's cell, drawn again only when the cell changed. DataTable keys its cell cache
+        on a table-wide update count, so one changed cell redraws every visible cell through Rich;
+        at a thousand agents a poll changes a few cells of each row. Here a body cell's drawing is
+        kept while the cell holds the same value (`sync` replaces only the values that changed)
+        and all else it depends on is the same (position, width, styles, cursor, hover, focus),
+        and a one-line Text is laid out (padded, cut with its ellipsis) once per value and width:
+        the styles are put on that layout as DataTable's `Styled` would, segment by segment.
+        Any restyle empties both. (textual is pinned: this is 8.2.8's `_render_cell`, the same
+        segments; tests/test_tui.py compares the two.)"""
+        if row_index < self.fixed_rows or column_index < self.fixed_columns:  # header, labels, fixed
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        row = self._data.get(row_key)
+        meta = self.rows.get(row_key)
+        if row is None or meta is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        value = row.get(column_key)
+        show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
+        key = (row_key, column_key, row_index, column_index, base_style, width, meta.height, cursor, hover,
+               show_cursor, show_hover, self._pseudo_class_state, self.cell_padding,
+               self.cursor_foreground_priority, self.cursor_background_priority)
+        hit = self._drawn.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if type(value) is not Text or meta.height != 1:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        else:
+            pad = self.cell_padding
+            laid = self._laid.get((id(value), width, pad))
+            if laid is None or laid[0] is not value:
+                options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+                laid = (value, self.app.console.render_lines(Padding(value, (0, pad)), options))
+                self._laid[(id(value), width, pad)] = laid
+            component_style, post_style = self._get_styles_to_render_cell(
+                False, False, False, hover, cursor, show_cursor, show_hover,
+                self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
+            pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+            lines = [list(Segment.apply_style(line, pre_style, post_style)) for line in laid[1]]
+        self._drawn[key] = (value, lines)
+        return lines
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._drawn.clear()
+        self._laid.clear()
+
+    def notify_style_update(self) -> None:
+        self._drawn.clear()
+        self._laid.clear()
+        super().notify_style_update()
+
     def reset(self) -> None:
         self.clear()
         self._rows_cache = {}
@@ -186,10 +268,23 @@ class SyncedTable(DataTable):
             return None
 
 
+_SHOWN: dict[str, Text] = {}  # str cell → its Text: a poll's cells repeat ("12:30", "100.0%", "-")
+
+
 def shown(cell: Any) -> Any:
     """A cell as the table draws it: text is data, never markup (a str given to a DataTable is
     parsed as markup: `[/api/login]` would raise, `[@click=app.quit]` would be a live action),
-    with control characters shown visibly. Only added and changed cells pass here."""
+    with control characters shown visibly. Only added and changed cells pass here. A str's Text
+    is made once and shared by every cell showing the same words (tables never change a cell's
+    Text in place: `sync` replaces it)."""
+    if type(cell) is str:
+        text = _SHOWN.get(cell)
+        if text is None:
+            if len(_SHOWN) >= 8192:
+                _SHOWN.clear()
+            text = _SHOWN[cell] = safe(cell)
+            text.overflow, text.no_wrap = "ellipsis", True
+        return text
     if isinstance(cell, (str, Text)):
         text = safe(cell)
         if text.overflow != "ellipsis" or not text.no_wrap:

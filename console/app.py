@@ -128,6 +128,7 @@ class SquadApp(App):
         self._history: list[str] = []
         self._draw_failure: str | None = None
         self.started_at = time.perf_counter()
+        self.first_frame_ms: float | None = None
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -135,7 +136,6 @@ class SquadApp(App):
         error or a task title in a toast once crashed the app on a `[/…]`), controls made visible."""
         super().notify(visible(message, multiline=True), title=visible(title), severity=severity, timeout=timeout,
                        markup=False)
-        self.first_frame_ms: float | None = None
 
     @property
     def store(self) -> Store:

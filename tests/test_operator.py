@@ -469,7 +469,7 @@ async def test_the_pipeline_detail_reads_like_pipeline_show(tmp_path: Path) -> N
     churn = next(o for o in store.list_opportunities() if o.title == "Shopify churn-risk alerts")
     signals = {(s["feedUrl"], s["entryKey"]) for s in churn.analysis["signals"]}
     app = SquadApp(settings, store, clock=lambda: NOW, env=demo.env, openclaw_runner=None, probe_gateway=False)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("5")
         await settle(pilot)
@@ -479,9 +479,46 @@ async def test_the_pipeline_detail_reads_like_pipeline_show(tmp_path: Path) -> N
         text = str(app.screen.query_one("#opportunity-text").render())
         assert f"from {len(signals)} signals" in text  # distinct signals, not one per rule
         assert "{'" not in text and "( answers)" not in text  # no Python reprs
-        assert "RULE" in text and "CRITERION" in text and "Verdict: GO" in text
+        assert "RULE" in text and "CRITERION" in text and "Verdict: GO" in text  # the tables fit at 120
         titles = [line for line in text.splitlines() if line.strip().startswith("·")]
         assert len(titles) == len(set(titles)) == len(signals)
+    store.close()
+
+
+def shown_lines(widget) -> list[str]:
+    """The lines a widget draws, as the terminal shows them (after Textual's own wrapping)."""
+    return ["".join(seg.text for seg in widget.render_line(y)).rstrip() for y in range(widget.size.height)]
+
+
+@pytest.mark.parametrize("size", [(60, 18), (80, 24)])
+async def test_the_pipeline_detail_keeps_its_tables_whole_in_a_narrow_modal(tmp_path: Path, size) -> None:
+    """At 60×18 and 80×24 the rule table is wider than the modal: each rule becomes one record
+    (its figures together) and a long line wraps under its own indent; no fragment of a row
+    (`POINTS`, `(cap 2)`) starts a line of its own."""
+    from console.screens.pipeline import OpportunityDetail
+
+    demo = build_demo(tmp_path / "demo", NOW_MS)
+    settings = load_settings(demo.config_path, env=demo.env)
+    store = LocalStore(demo.db_path)
+    agency = next(o for o in store.list_opportunities() if o.title == "Agency reporting add-on")
+    app = SquadApp(settings, store, clock=lambda: NOW, env=demo.env, openclaw_runner=None, probe_gateway=False)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        app.screen.query_one("#opportunities", SyncedTable).move_to(agency.id)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, OpportunityDetail), "the detail")
+        widget = app.screen.query_one("#opportunity-text")
+        await until(pilot, lambda: any("(cap 2)" in line for line in shown_lines(widget)), "the detail drawn")
+        await settle(pilot)
+        lines = shown_lines(widget)
+        starts = ("Agency reporting", "White-label", "Market score", "Survey", "Criteria", "Would be", "esc to close")
+        assert all(not line or line.startswith(" ") or line.startswith(starts) for line in lines), lines
+        i = next(i for i, line in enumerate(lines) if line.startswith("  competitor activity"))
+        record = [lines[i]] + [line for line in lines[i + 1:i + 4] if line.startswith("    ") and "·" not in line]
+        flat = " ".join(" ".join(record).split())
+        assert "any" in flat and "0.5" in flat and "7" in flat and "2 (cap 2)" in flat, lines
     store.close()
 
 

@@ -29,15 +29,59 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:g}"
 
 
-def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Rows of words as aligned columns (the first row is the heading), as `pipeline show` prints."""
+def _columns(rows: list[list[str]], indent: str = "  ", width: int | None = None) -> list[str]:
+    """Rows of words as aligned columns (the first row is the heading), as `pipeline show` prints.
+    When the table is wider than `width` (a narrow modal), each row becomes one record instead,
+    `first: heading value; heading value …`, so no row is broken in the middle of a column."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if width is None or max(len(line) for line in lines) <= width:
+        return lines
+    heads = [h.lower() for h in rows[0]]
+    return [indent + f"{r[0]}: " + "; ".join(f"{h} {c}" for h, c in zip(heads[1:], r[1:])) for r in rows[1:]]
 
 
-def detail_text(d) -> Text:
+def _hang(line: Text, width: int) -> list[Text]:
+    """One line wrapped at word boundaries to `width`, its continuation lines indented two more than
+    its own indent, so a wrapped row never reads as a new one."""
+    plain = line.plain
+    if width < 8 or len(plain) <= width:
+        return [line]
+    lead = len(plain) - len(plain.lstrip(" "))
+    indent = " " * min(lead + 2, width // 2)
+    out: list[Text] = []
+    start, avail, floor = 0, width, lead
+    while len(plain) - start > avail:
+        cut = plain.rfind(" ", start + floor + 1, start + avail + 1)
+        if cut < 0:
+            cut = start + avail  # one word longer than the line: broken where it must be
+        out.append(line[start:cut] if not out else Text(indent) + line[start:cut])
+        start = cut
+        while start < len(plain) and plain[start] == " ":
+            start += 1
+        avail, floor = width - len(indent), 0
+    if start < len(plain):
+        out.append(Text(indent) + line[start:])
+    return out
+
+
+def reflow(text: Text, width: int | None) -> Text:
+    """`text` with every line longer than `width` wrapped with a hanging indent."""
+    if not width:
+        return text
+    out = Text(end="")
+    for i, line in enumerate(text.split("\n", allow_blank=True)):
+        for j, piece in enumerate(_hang(line, width)):
+            if i or j:
+                out.append("\n")
+            out.append_text(piece)
+    return out
+
+
+def detail_text(d, width: int | None = None) -> Text:
     """One opportunity as `squad-console pipeline show` prints it: market score and the rules, the
-    signals behind it (each once), the survey, the criteria table, the verdict."""
+    signals behind it (each once), the survey, the criteria table, the verdict. With a `width` (the
+    modal's), tables too wide become one record per row and long lines wrap with a hanging indent."""
     from console.service.pipeline import capped, distinct_signals
 
     o = d.opportunity
@@ -56,8 +100,9 @@ def detail_text(d) -> Text:
             rows.append([str(r.get("name") or ""), r.get("competitor") or "any",
                          ",".join(r.get("keywords") or []) or "(volume)", _num(r.get("weight")),
                          str(r.get("matched", 0)), _num(r.get("points")) + capped(r)])
-        for i, line in enumerate(_columns(rows)):
-            t.append(line + "\n", style="dim" if i == 0 else "")
+        lines = _columns(rows, width=width)
+        for i, line in enumerate(lines):
+            t.append(line + "\n", style="dim" if i == 0 and len(lines) == len(rows) else "")
     elif o.analysis:
         t.append("  no [[pipeline.rules]] in squad.toml: the market score stays 0 (docs/PIPELINE.md)\n", style="yellow")
     for s in signals[:12]:
@@ -73,8 +118,9 @@ def detail_text(d) -> Text:
             mean = q.get("mean")
             rows.append([str(q.get("id")), str(q.get("kind") or ""), _num(q.get("weight")),
                          "-" if mean is None else f"{mean:.2f}", str(q.get("answered", 0))])
-        for i, line in enumerate(_columns(rows)):
-            t.append(line + "\n", style="dim" if i == 0 else "")
+        lines = _columns(rows, width=width)
+        for i, line in enumerate(lines):
+            t.append(line + "\n", style="dim" if i == 0 and len(lines) == len(rows) else "")
     else:
         t.append("\nSurvey: no response yet (s on the Pipeline screen, or `pipeline survey import`)\n", style="dim")
     t.append("\nCriteria" + ("" if d.decided else " (a preview on the current data: not decided yet)") + "\n",
@@ -83,8 +129,9 @@ def detail_text(d) -> Text:
     for c in d.criteria:
         rows.append([str(c.get("name")), _num(c.get("value")), f"{c.get('op', '')} {_num(c.get('threshold'))}",
                      "pass" if c.get("passed") else "FAIL"])
-    for i, line in enumerate(_columns(rows)):
-        style = "dim" if i == 0 else ("green" if line.rstrip().endswith("pass") else "red")
+    lines = _columns(rows, width=width)
+    for i, line in enumerate(lines):
+        style = "dim" if i == 0 and len(lines) == len(rows) else ("green" if line.rstrip().endswith("pass") else "red")
         t.append(line + "\n", style=style)
     if d.verdict:
         t.append("\nVerdict: " if d.decided else "\nWould be: ")
@@ -97,7 +144,7 @@ def detail_text(d) -> Text:
         ok, words = d.reproducible
         t.append(f"  {'reproducible' if ok else 'NOT reproducible'}: {words}\n", style="green" if ok else "red")
     t.append("\nesc to close", style="dim")
-    return t
+    return reflow(t, width)
 
 
 class OpportunityDetail(ModalScreen):
@@ -110,6 +157,17 @@ class OpportunityDetail(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
             yield Static(safe(detail_text(self.detail), multiline=True), id="opportunity-text")
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Drawn again for the width the modal has (60 or 80 columns), tables kept whole."""
+        text = self.query_one("#opportunity-text", Static)
+        width = self.query_one("#detail").scrollable_content_region.width - 2  # room for the scrollbar
+        if width > 0 and width != getattr(self, "_width", None):
+            self._width = width
+            text.update(safe(detail_text(self.detail, width), multiline=True))
 
 
 OPPORTUNITY_ACTIONS = {"detail", "new", "advance", "decide", "override", "survey"}

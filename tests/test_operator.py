@@ -412,6 +412,31 @@ async def test_keys_and_quit_always_show_at_80_columns(tmp_path: Path, mode: str
     app.store.close()
 
 
+@pytest.mark.parametrize("size", [(60, 18), (80, 24)])
+async def test_the_keys_help_reads_as_columns_with_ids_for_squad_toml(tmp_path: Path, size) -> None:
+    """`?`: key, action and the id [keys] in squad.toml takes, under a heading that says so (no bare
+    `[screen.overview]`); at 60 columns the id follows its action and a wrapped row stays in its column."""
+    from console.screens.help import HelpScreen
+
+    app, store = fresh_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await first_poll(pilot)
+        await pilot.press("2", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the keys help")
+        widget = app.screen.query_one("#help-text")
+        await until(pilot, lambda: any("agents.import" in line for line in shown_lines(widget)), "the help drawn")
+        await settle(pilot)
+        lines = shown_lines(widget)
+        assert any("action" in line and "id in squad.toml [keys]" in line for line in lines), lines
+        assert not any("[screen." in line or "[agents." in line for line in lines), lines
+        rows = lines[lines.index(next(line for line in lines if "id in squad.toml" in line)) + 1:]
+        rows = rows[:rows.index("")]
+        assert all(line.startswith("  ") for line in rows), rows  # a continuation never at the margin
+        sync = next(line for line in rows if "Sync squad.toml" in line)
+        assert sync.split()[0] == "s" and "agents.sync" in sync, rows
+    store.close()
+
+
 async def test_columns_fit_80_columns_with_an_ellipsis(tmp_path: Path) -> None:
     long = "/srv/openclaw/" + "very-long-folder-name/" * 4 + "workspace-veda"
     extra = f'\n[[agents]]\nid = "nova"\nname = "NOVA"\nworkspace = "{long}"\nheartbeat = "*/15 * * * *"\n'

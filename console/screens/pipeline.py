@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from console.screens.base import ConsoleScreen
 from console.screens.form import Field, FieldError, Form
 from widgets.tables import SyncedTable
-from widgets.format import safe
+from widgets.format import reflow, safe
 
 VERDICT_STYLE = {"go": "bold green", "no_go": "bold red", "more_data": "bold yellow"}
 
@@ -39,43 +39,6 @@ def _columns(rows: list[list[str]], indent: str = "  ", width: int | None = None
         return lines
     heads = [h.lower() for h in rows[0]]
     return [indent + f"{r[0]}: " + "; ".join(f"{h} {c}" for h, c in zip(heads[1:], r[1:])) for r in rows[1:]]
-
-
-def _hang(line: Text, width: int) -> list[Text]:
-    """One line wrapped at word boundaries to `width`, its continuation lines indented two more than
-    its own indent, so a wrapped row never reads as a new one."""
-    plain = line.plain
-    if width < 8 or len(plain) <= width:
-        return [line]
-    lead = len(plain) - len(plain.lstrip(" "))
-    indent = " " * min(lead + 2, width // 2)
-    out: list[Text] = []
-    start, avail, floor = 0, width, lead
-    while len(plain) - start > avail:
-        cut = plain.rfind(" ", start + floor + 1, start + avail + 1)
-        if cut < 0:
-            cut = start + avail  # one word longer than the line: broken where it must be
-        out.append(line[start:cut] if not out else Text(indent) + line[start:cut])
-        start = cut
-        while start < len(plain) and plain[start] == " ":
-            start += 1
-        avail, floor = width - len(indent), 0
-    if start < len(plain):
-        out.append(Text(indent) + line[start:])
-    return out
-
-
-def reflow(text: Text, width: int | None) -> Text:
-    """`text` with every line longer than `width` wrapped with a hanging indent."""
-    if not width:
-        return text
-    out = Text(end="")
-    for i, line in enumerate(text.split("\n", allow_blank=True)):
-        for j, piece in enumerate(_hang(line, width)):
-            if i or j:
-                out.append("\n")
-            out.append_text(piece)
-    return out
 
 
 def detail_text(d, width: int | None = None) -> Text:

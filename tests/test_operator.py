@@ -247,7 +247,9 @@ async def test_the_wizard_makes_a_key_at_step_two(tmp_path: Path, monkeypatch: p
         await until(pilot, lambda: wizard.new_key is not None, "the key made")
         page = str(wizard.query_one("#wizard-text").render())
         key_hex = wizard.new_key.key.hex()
-        assert f"export CONVEX_VAULT_KEY={key_hex}" in page and "Keep a copy" in page
+        assert f"export CONVEX_VAULT_KEY=\\\n{key_hex}\n" in page and "Keep a copy" in page
+        widget = wizard.query_one("#wizard-text")
+        assert key_hex in [line.strip() for line in shown_lines(widget)]  # on one line at 80×24: it copies whole
         await type_text(pilot, "I have a copy")
         await pilot.press("enter")
         await settle(pilot)
@@ -434,6 +436,23 @@ async def test_the_keys_help_reads_as_columns_with_ids_for_squad_toml(tmp_path: 
         assert all(line.startswith("  ") for line in rows), rows  # a continuation never at the margin
         sync = next(line for line in rows if "Sync squad.toml" in line)
         assert sync.split()[0] == "s" and "agents.sync" in sync, rows
+    store.close()
+
+
+async def test_a_form_label_longer_than_the_form_wraps(tmp_path: Path) -> None:
+    """The audit export's label (where the file goes, never overwritten) is longer than a form at
+    80 columns: it wraps instead of being cut at `Relative to the fol`."""
+    app, store = fresh_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_poll(pilot)
+        await pilot.press("7", "e")
+        form = await on_form(pilot)
+        label = form.query("Label").first()
+        await settle(pilot)
+        box = form.query_one("#form").scrollable_content_region
+        assert label.region.right <= box.right, (label.region, box)  # nothing drawn past the form's edge
+        shown = " ".join(" ".join(shown_lines(label)).split())
+        assert "an existing file is never overwritten." in shown, shown_lines(label)
     store.close()
 
 

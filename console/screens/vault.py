@@ -346,11 +346,14 @@ class MigrationWizard(ModalScreen):
         if r.stored_in_keyring:
             t.append(f"It is kept in the OS keyring ({r.keyring_backend}). ")
         else:
-            t.append(f"No usable OS keyring ({r.reason}): it is kept by this session only. Put this line in the "
-                     "environment of every shell and agent that uses the vault:\n")
+            t.append(f"No usable OS keyring ({r.reason}): it is kept by this session only. ")
         t.append("Keep a copy somewhere safe (a password manager) NOW: it is not shown again, and losing it loses "
                  "every secret in the vault.\n\n", style="bold yellow")
-        t.append(f"export CONVEX_VAULT_KEY={r.key.hex()}\n", style="bold")
+        if not r.stored_in_keyring:
+            t.append("Put this command in the environment of every shell and agent that uses the vault:\n")
+        # the key alone on its line (64 characters fit at 80 columns): a wrapped line would copy with a break
+        # inside the key; the backslash makes the two lines one shell command
+        t.append(f"export CONVEX_VAULT_KEY=\\\n{r.key.hex()}\n", style="bold")
         t.append(f'\nType "{self.COPY_PHRASE}" then enter to use it and go on with step 2. esc stops here '
                  "(a key kept in the keyring stays there).\n", style="dim")
         box = self.query_one("#wizard-confirm", Input)

@@ -241,8 +241,11 @@ async def test_the_wizard_makes_a_key_at_step_two(tmp_path: Path, monkeypatch: p
         await pilot.press("enter")  # scan
         await settle(pilot)
         assert wizard.migration.next_step().id == "key"
-        page = str(wizard.query_one("#wizard-text").render())
+        await settle(pilot)
+        page = getattr(wizard, "_shown", None) or wizard.query_one("#wizard-text").render()  # the page's own lines
+        page = page.plain if hasattr(page, "plain") else str(page)
         assert "Press g to generate one" in page
+        assert_wrapped_under_their_indent(wizard.query_one("#wizard-text"), page)  # the scan's paths
         await pilot.press("g")
         await until(pilot, lambda: wizard.new_key is not None, "the key made")
         page = str(wizard.query_one("#wizard-text").render())
@@ -527,6 +530,15 @@ async def test_the_pipeline_detail_reads_like_pipeline_show(tmp_path: Path) -> N
         titles = [line for line in text.splitlines() if line.strip().startswith("·")]
         assert len(titles) == len(set(titles)) == len(signals)
     store.close()
+
+
+def assert_wrapped_under_their_indent(widget, logical: str) -> None:
+    """Every line the widget draws at the margin starts one of `logical`'s lines: a wrapped line
+    continues indented, never at the margin where it reads as the next item (`-auth-token …`)."""
+    starts = [line for line in logical.splitlines() if line.strip()]
+    for line in shown_lines(widget):
+        if line and not line.startswith(" "):
+            assert any(s.startswith(line.strip()) for s in starts), (line, shown_lines(widget))
 
 
 def shown_lines(widget) -> list[str]:

@@ -303,8 +303,23 @@ class MigrationWizard(ModalScreen):
         return t
 
     def _page(self, text, *, hint: str) -> None:
-        self.query_one("#wizard-text", Static).update(safe(text, multiline=True))
+        self._shown = text if isinstance(text, Text) else Text(str(text))
+        self._draw_page()
         self.query_one("#wizard-hint", Static).update(safe(Text(hint, style="dim"), multiline=True))
+
+    def _draw_page(self) -> None:
+        """The page wrapped for the width the wizard has: a long path or line continues under its own
+        indent, never at the margin where it would read as the next item."""
+        from widgets.format import reflow
+
+        width = self.query_one("#wizard-body").scrollable_content_region.width - 2  # room for the scrollbar
+        text = getattr(self, "_shown", None)
+        if text is not None:
+            self.query_one("#wizard-text", Static).update(safe(reflow(text, width if width > 0 else None),
+                                                               multiline=True))
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._draw_page)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "wizard-confirm":

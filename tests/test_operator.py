@@ -75,6 +75,9 @@ async def test_a_task_assigned_to_veda_on_a_fresh_store_without_leaving_the_cons
         veda = next(a for a in store.list_agents() if a.agent_id == "veda")
         assert task.title == "Compare pricing pages" and list(task.assignee_ids) == [veda.id]
         assert any("assigned to veda" in n.message for n in app._notifications)
+        await until(pilot, lambda: app.screen.focused.id == "col-assigned", "the focus on the new card")
+        await pilot.press("right_square_bracket")  # the next key acts on the card just made
+        await until(pilot, lambda: store.list_tasks()[0].status == "in_progress", "the new card moved on")
     store.close()
 
 

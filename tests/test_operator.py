@@ -338,6 +338,9 @@ async def test_no_tick_and_no_percentage_without_data(tmp_path: Path) -> None:
         squad = app.screen.query_one("#squad", SyncedTable)
         assert {str(squad.get_cell(k, "uptime")) for k in ("cestra", "veda", "orin")} == {"no runs yet"}
         assert "%" not in str(criteria.get_cell("Heartbeat uptime", "value"))
+        # no workspace on this machine (/srv/openclaw/…): nothing scanned is no tick either
+        assert str(criteria.get_cell("Credential encryption", "mark")) == "…"
+        assert str(criteria.get_cell("Credential encryption", "value")) == "no workspace found"
     store.close()
 
 

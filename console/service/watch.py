@@ -242,9 +242,13 @@ class Watch:
         comms = f"{len(recent)} messages in 24 h" + ("" if a2a is None else f" · agent-to-agent {'on' if a2a else 'off'}")
         out.append(Criterion("Inter-agent comms", "working", comms, bool(recent) and a2a is not False))
         plaintext = self.plaintext_files()
-        out.append(Criterion("Credential encryption", "no plaintext",
-                             "done" if not plaintext else f"{len(plaintext)} plaintext credential file(s)",
-                             not plaintext))
+        if plaintext:
+            out.append(Criterion("Credential encryption", "no plaintext",
+                                 f"{len(plaintext)} plaintext credential file(s)", False))
+        elif not self.workspaces_found():  # nothing looked at: no tick without data
+            out.append(Criterion("Credential encryption", "no plaintext", "no workspace found", None))
+        else:
+            out.append(Criterion("Credential encryption", "no plaintext", "done", True))
         uptimes = [h.uptime_7d.time_based for h in view.health.values() if h.uptime_7d.time_based is not None]
         worst = min(uptimes) if uptimes else None
         out.append(Criterion("Heartbeat uptime", "> 99% (7 d)",
@@ -261,6 +265,13 @@ class Watch:
                              f"{len(decided)} go/no-go decision(s)" if decided else "no decision yet",
                              bool(decided) or None))
         return out
+
+    def workspaces_found(self) -> bool:
+        """Whether any workspace the migration scans (squad.toml's, the store's agents') is there."""
+        from console.service.wiring import migration_workspaces
+
+        return any(path.is_dir() for _agent, path in
+                   migration_workspaces(self.settings, list(self.poller.state.agents.values())))
 
     def plaintext_files(self) -> list[Path]:
         """The plaintext credentials the migration would move: the vault's one workspace scanner."""

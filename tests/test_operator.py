@@ -304,6 +304,7 @@ async def test_a_store_failing_from_the_first_poll(tmp_path: Path) -> None:
         assert "Overview" in text and "STALE" in text and "polled never" in text and "not a readable" in text
         alerts = screen_text(app)
         assert "not a readable SQLite database" in alerts and "move the file aside" in alerts
+        assert "$ nothing was changed" not in alerts and "fix: nothing was changed" in alerts  # words, not a command
         for _ in range(3):  # polls go on failing: still one toast
             app._poll_again = False
             before = app.view

@@ -82,7 +82,7 @@ class OverviewScreen(ConsoleScreen):
         self._draw_alerts(view)
 
     def _draw_alerts(self, view) -> None:
-        alerts = [a for a in view.alerts if self.matches(a.text, *a.fix)]
+        alerts = [a for a in view.alerts if self.matches(a.text, a.hint, *a.fix)]
         hidden = len(view.alerts) - len(alerts)
         box = self.query_one("#alerts", Vertical)
         items = []
@@ -98,6 +98,8 @@ class OverviewScreen(ConsoleScreen):
             text = Text()
             text.append("● " if a.severity == "error" else "▲ ", style="red" if a.severity == "error" else "yellow")
             text.append(a.text)
+            if a.hint:  # words, not a command: no `$` before them
+                text.append(f"\n    fix: {a.hint}", style="dim")
             for fix in a.fix[:3]:
                 text.append(f"\n    $ {fix}", style="dim")
             items.append(text)

@@ -45,7 +45,8 @@ class Criterion:
 class Alert:
     severity: str  # "error" | "warning"
     text: str
-    fix: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()  # commands to run
+    hint: str = ""  # what to do, in words (an error's hint), when it is not a command
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def unavailable_view(settings: Settings, error: Exception, now_ms: float, store_
                             else f"convex {shown_url(settings.store.url) if settings.store.url else '(no URL)'}")
     view = View(at=now_ms, store=where, last_error=message, error_hint=hint)
     view.names = {a.id: a.name for a in settings.agents}
-    view.alerts = [Alert("error", f"store: {message}", (hint,) if hint else ())]
+    view.alerts = [Alert("error", f"store: {message}", hint=hint or "")]
     return view
 
 
@@ -285,7 +286,7 @@ class Watch:
     def _alerts(self, view: View) -> list[Alert]:
         alerts: list[Alert] = []
         if view.last_error:
-            alerts.append(Alert("error", f"store: {view.last_error}", (view.error_hint,) if view.error_hint else ()))
+            alerts.append(Alert("error", f"store: {view.last_error}", hint=view.error_hint or ""))
         gw = view.gateway
         if gw is not None and not getattr(gw, "reachable", True):
             alerts.append(Alert("error", f"gateway unreachable: {getattr(gw, 'error', '')}",

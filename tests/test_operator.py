@@ -619,6 +619,10 @@ async def test_the_demo_left_open_stays_coherent(tmp_path: Path) -> None:
         clock.t += 60 * 60
         await poll(pilot)
         assert {k: h.status.status for k, h in app.view.health.items()} == before
+        await pilot.press("5", "f")  # the first key of the Pipeline's footer: the story's feeds stay as they were
+        await until(pilot, lambda: any("stand-ins" in n.message for n in app._notifications), "the demo's words on f")
+        await poll(pilot)
+        assert {h.state for h in app.view.feeds} <= {"ok", "not_modified"}, [h.state for h in app.view.feeds]
     store.close()
 
 

@@ -249,8 +249,21 @@ class PipelineScreen(ConsoleScreen):
         self.app.call_from_thread(self.app.poll_now)
 
     def action_fetch(self) -> None:
-        def go() -> str:
-            return self.pipeline().fetch_sync(actor="operator").summary()
+        if getattr(self.app, "_demo_story", None) is not None:  # the demo: its own feeds are stand-ins
+            from console.service.demo import DEMO_FEEDS
+
+            stand_ins = {url for _competitor, url in DEMO_FEEDS}
+            urls = [h.feed.url for h in (self.view.feeds if self.view else ()) if h.feed.url not in stand_ins]
+            if not urls:
+                self.app.notify("The demo's feeds are stand-ins on no network: their signals are stored already. "
+                                "A feed you add (tab, then n) is fetched for real.", title="Fetch", timeout=8)
+                return
+
+            def go() -> str:
+                return self.pipeline().fetch_sync(actor="operator", urls=urls).summary() + " (the demo's own feeds skipped)"
+        else:
+            def go() -> str:
+                return self.pipeline().fetch_sync(actor="operator").summary()
 
         self.app.notify("fetching the feeds…", timeout=2)
         self._act("Fetch", go)

@@ -510,6 +510,10 @@ async def test_the_vault_versions_modal(tmp_path: Path, monkeypatch: pytest.Monk
         text = str(app.screen.query_one("#versions-text").render())
         assert "v2" in text and "v1" in text and "fp:" in text and "prod:demo" not in text
         assert text.count(key.kid) == 2
+        await settle(pilot)  # at 80 columns the FROM path does not fit: one record per version, never cut at the margin
+        widget = app.screen.query_one("#versions-text")
+        assert_wrapped_under_their_indent(widget, str(widget.render()))
+        assert any("workspace-cestra/.convex-deploy-key" in line for line in shown_lines(widget))
         await pilot.press("escape")
     store.close()
 

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from console.screens.base import ConsoleScreen
 from console.screens.form import Field, FieldError, Form
 from widgets.tables import SyncedTable
-from widgets.format import reflow, safe
+from widgets.format import columns, reflow, safe
 
 VERDICT_STYLE = {"go": "bold green", "no_go": "bold red", "more_data": "bold yellow"}
 
@@ -29,16 +29,7 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:g}"
 
 
-def _columns(rows: list[list[str]], indent: str = "  ", width: int | None = None) -> list[str]:
-    """Rows of words as aligned columns (the first row is the heading), as `pipeline show` prints.
-    When the table is wider than `width` (a narrow modal), each row becomes one record instead,
-    `first: heading value; heading value …`, so no row is broken in the middle of a column."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    if width is None or max(len(line) for line in lines) <= width:
-        return lines
-    heads = [h.lower() for h in rows[0]]
-    return [indent + f"{r[0]}: " + "; ".join(f"{h} {c}" for h, c in zip(heads[1:], r[1:])) for r in rows[1:]]
+_columns = columns  # as `pipeline show` prints its tables (widgets/format)
 
 
 def detail_text(d, width: int | None = None) -> Text:

@@ -90,6 +90,23 @@ class VersionsScreen(ModalScreen):
         self.used = used
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(safe(self._text(), multiline=True), id="versions-text")
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Drawn again for the modal's width: a table too wide (a long FROM path) becomes one record
+        per version, a long line wraps under its own indent."""
+        width = self.query_one("#detail").scrollable_content_region.width - 2
+        if width > 0 and width != getattr(self, "_width", None):
+            self._width = width
+            self.query_one("#versions-text", Static).update(safe(self._text(width), multiline=True))
+
+    def _text(self, width: int | None = None) -> Text:
+        from widgets.format import columns, reflow
+
         e = self.entry
         t = Text()
         t.append(f"{e.name}", style="bold")
@@ -97,15 +114,14 @@ class VersionsScreen(ModalScreen):
         rows = [["VERSION", "WRITTEN", "KEY", "FINGERPRINT", "FROM"]]
         for v in sorted(e.versions, key=lambda v: -v.version):
             rows.append([f"v{v.version}", stamp(v.created_at), str(v.kid), str(v.fingerprint), v.source or "-"])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for i, r in enumerate(rows):
-            t.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n", style="dim" if i == 0 else "")
+        lines = columns(rows, width=width)
+        for i, line in enumerate(lines):
+            t.append(line + "\n", style="dim" if i == 0 and len(lines) == len(rows) else "")
         t.append(f"\nused by: {', '.join(self.used) or 'no workflow found'}\n")
         t.append("values are never shown: `squad-console vault get NAME` prints one, `vault exec` passes it on\n",
                  style="dim")
         t.append("\nesc to close", style="dim")
-        with VerticalScroll(id="detail"):
-            yield Static(safe(t, multiline=True), id="versions-text")
+        return reflow(t, width)
 
 
 class WizardReady(Message):

@@ -630,6 +630,17 @@ async def test_the_demo_left_open_stays_coherent(tmp_path: Path) -> None:
     store.close()
 
 
+def test_the_demo_check_tells_the_overviews_story() -> None:
+    """`squad-console --demo check` blames what the demo's overview blames (WhatsApp's logout for
+    VEDA and ORIN, Cestra up), not the gateway the demo does not have."""
+    code, text = run_cli("--demo", "check", env={})
+    assert code == 2, text
+    lines = text.splitlines()
+    assert next(line for line in lines if line.startswith("cestra")).split()[1] == "UP"
+    assert sum(1 for line in lines if line.strip() == "cause: WhatsApp logged out") == 2, text
+    assert "gateway" not in text.lower(), text
+
+
 # ------------------------------------------------------------------------------- 12: smaller
 def test_the_migration_scans_imported_agents_workspaces(tmp_path: Path) -> None:
     from console.service.wiring import open_migration

@@ -302,7 +302,9 @@ async def test_a_store_failing_from_the_first_poll(tmp_path: Path) -> None:
         await pilot.pause()
         text = text_of(header)
         assert "Overview" in text and "STALE" in text and "polled never" in text and "not a readable" in text
-        alerts = screen_text(app)
+        for alert in app.screen.query(".alert"):  # the long path wraps under the alert's text, not at the margin
+            assert_wrapped_under_their_indent(alert, str(alert.render()))
+        alerts = " ".join(screen_text(app).split())  # as read, whatever the wrapping
         assert "not a readable SQLite database" in alerts and "move the file aside" in alerts
         assert "$ nothing was changed" not in alerts and "fix: nothing was changed" in alerts  # words, not a command
         for _ in range(3):  # polls go on failing: still one toast

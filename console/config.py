@@ -497,8 +497,10 @@ class _Parser:
         template = d.survey_template
         if "survey_template" in t:
             template = Path(self.string(t["survey_template"], "pipeline", "survey_template")).expanduser()
-            if not template.is_absolute() and self.path is not None:
-                template = self.path.parent / template
+            if not template.is_absolute():  # beside this file, else the template of that name shipped with the console
+                beside = self.path.parent / template if self.path is not None else None
+                shipped = asset(str(template))
+                template = beside if beside is not None and (beside.exists() or not shipped.exists()) else shipped
         return PipelineSettings(
             concurrency=concurrency,
             timeout=timeout,

@@ -97,6 +97,12 @@ def test_the_example_is_safe_to_copy(tmp_path: Path) -> None:
     assert copied.openclaw == bare.openclaw and copied.openclaw.openclaw_json() == tmp_path / "oc" / "openclaw.json"
     assert copied.store == bare.store and copied.agents == bare.agents and copied.pipeline == bare.pipeline
     assert copied.pipeline.survey_template.exists()
+    # the default uncommented in the copy: the shipped template still, not a missing file beside the copy
+    text = copy.read_text().replace('# survey_template = "survey.template.json"', 'survey_template = "survey.template.json"')
+    text = text.replace("\n# [pipeline]\n", "\n[pipeline]\n", 1)
+    assert 'survey_template = "survey.template.json"' in text.splitlines()
+    copy.write_text(text)
+    assert load_settings(copy, env=env).pipeline.survey_template == bare.pipeline.survey_template
     assert "DESIGN" not in EXAMPLE.read_text() and "reference/" not in EXAMPLE.read_text()
 
 

@@ -75,6 +75,9 @@ async def test_a_task_assigned_to_veda_on_a_fresh_store_without_leaving_the_cons
         veda = next(a for a in store.list_agents() if a.agent_id == "veda")
         assert task.title == "Compare pricing pages" and list(task.assignee_ids) == [veda.id]
         assert any("assigned to veda" in n.message for n in app._notifications)
+        await until(pilot, lambda: app.screen.focused.id == "col-assigned", "the focus on the new card")
+        await pilot.press("right_square_bracket")  # the next key acts on the card just made
+        await until(pilot, lambda: store.list_tasks()[0].status == "in_progress", "the new card moved on")
     store.close()
 
 
@@ -241,13 +244,18 @@ async def test_the_wizard_makes_a_key_at_step_two(tmp_path: Path, monkeypatch: p
         await pilot.press("enter")  # scan
         await settle(pilot)
         assert wizard.migration.next_step().id == "key"
-        page = str(wizard.query_one("#wizard-text").render())
+        await settle(pilot)
+        page = getattr(wizard, "_shown", None) or wizard.query_one("#wizard-text").render()  # the page's own lines
+        page = page.plain if hasattr(page, "plain") else str(page)
         assert "Press g to generate one" in page
+        assert_wrapped_under_their_indent(wizard.query_one("#wizard-text"), page)  # the scan's paths
         await pilot.press("g")
         await until(pilot, lambda: wizard.new_key is not None, "the key made")
         page = str(wizard.query_one("#wizard-text").render())
         key_hex = wizard.new_key.key.hex()
-        assert f"export CONVEX_VAULT_KEY={key_hex}" in page and "Keep a copy" in page
+        assert f"export CONVEX_VAULT_KEY=\\\n{key_hex}\n" in page and "Keep a copy" in page
+        widget = wizard.query_one("#wizard-text")
+        assert key_hex in [line.strip() for line in shown_lines(widget)]  # on one line at 80×24: it copies whole
         await type_text(pilot, "I have a copy")
         await pilot.press("enter")
         await settle(pilot)
@@ -294,8 +302,11 @@ async def test_a_store_failing_from_the_first_poll(tmp_path: Path) -> None:
         await pilot.pause()
         text = text_of(header)
         assert "Overview" in text and "STALE" in text and "polled never" in text and "not a readable" in text
-        alerts = screen_text(app)
+        for alert in app.screen.query(".alert"):  # the long path wraps under the alert's text, not at the margin
+            assert_wrapped_under_their_indent(alert, str(alert.render()))
+        alerts = " ".join(screen_text(app).split())  # as read, whatever the wrapping
         assert "not a readable SQLite database" in alerts and "move the file aside" in alerts
+        assert "$ nothing was changed" not in alerts and "fix: nothing was changed" in alerts  # words, not a command
         for _ in range(3):  # polls go on failing: still one toast
             app._poll_again = False
             before = app.view
@@ -330,6 +341,9 @@ async def test_no_tick_and_no_percentage_without_data(tmp_path: Path) -> None:
         squad = app.screen.query_one("#squad", SyncedTable)
         assert {str(squad.get_cell(k, "uptime")) for k in ("cestra", "veda", "orin")} == {"no runs yet"}
         assert "%" not in str(criteria.get_cell("Heartbeat uptime", "value"))
+        # no workspace on this machine (/srv/openclaw/…): nothing scanned is no tick either
+        assert str(criteria.get_cell("Credential encryption", "mark")) == "…"
+        assert str(criteria.get_cell("Credential encryption", "value")) == "no workspace found"
     store.close()
 
 
@@ -412,6 +426,48 @@ async def test_keys_and_quit_always_show_at_80_columns(tmp_path: Path, mode: str
     app.store.close()
 
 
+@pytest.mark.parametrize("size", [(60, 18), (80, 24)])
+async def test_the_keys_help_reads_as_columns_with_ids_for_squad_toml(tmp_path: Path, size) -> None:
+    """`?`: key, action and the id [keys] in squad.toml takes, under a heading that says so (no bare
+    `[screen.overview]`); at 60 columns the id follows its action and a wrapped row stays in its column."""
+    from console.screens.help import HelpScreen
+
+    app, store = fresh_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await first_poll(pilot)
+        await pilot.press("2", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the keys help")
+        widget = app.screen.query_one("#help-text")
+        await until(pilot, lambda: any("agents.import" in line for line in shown_lines(widget)), "the help drawn")
+        await settle(pilot)
+        lines = shown_lines(widget)
+        assert any("action" in line and "id in squad.toml [keys]" in line for line in lines), lines
+        assert not any("[screen." in line or "[agents." in line for line in lines), lines
+        rows = lines[lines.index(next(line for line in lines if "id in squad.toml" in line)) + 1:]
+        rows = rows[:rows.index("")]
+        assert all(line.startswith("  ") for line in rows), rows  # a continuation never at the margin
+        sync = next(line for line in rows if "Sync squad.toml" in line)
+        assert sync.split()[0] == "s" and "agents.sync" in sync, rows
+    store.close()
+
+
+async def test_a_form_label_longer_than_the_form_wraps(tmp_path: Path) -> None:
+    """The audit export's label (where the file goes, never overwritten) is longer than a form at
+    80 columns: it wraps instead of being cut at `Relative to the fol`."""
+    app, store = fresh_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_poll(pilot)
+        await pilot.press("7", "e")
+        form = await on_form(pilot)
+        label = form.query("Label").first()
+        await settle(pilot)
+        box = form.query_one("#form").scrollable_content_region
+        assert label.region.right <= box.right, (label.region, box)  # nothing drawn past the form's edge
+        shown = " ".join(" ".join(shown_lines(label)).split())
+        assert "an existing file is never overwritten." in shown, shown_lines(label)
+    store.close()
+
+
 async def test_columns_fit_80_columns_with_an_ellipsis(tmp_path: Path) -> None:
     long = "/srv/openclaw/" + "very-long-folder-name/" * 4 + "workspace-veda"
     extra = f'\n[[agents]]\nid = "nova"\nname = "NOVA"\nworkspace = "{long}"\nheartbeat = "*/15 * * * *"\n'
@@ -456,6 +512,10 @@ async def test_the_vault_versions_modal(tmp_path: Path, monkeypatch: pytest.Monk
         text = str(app.screen.query_one("#versions-text").render())
         assert "v2" in text and "v1" in text and "fp:" in text and "prod:demo" not in text
         assert text.count(key.kid) == 2
+        await settle(pilot)  # at 80 columns the FROM path does not fit: one record per version, never cut at the margin
+        widget = app.screen.query_one("#versions-text")
+        assert_wrapped_under_their_indent(widget, str(widget.render()))
+        assert any("workspace-cestra/.convex-deploy-key" in line for line in shown_lines(widget))
         await pilot.press("escape")
     store.close()
 
@@ -469,7 +529,7 @@ async def test_the_pipeline_detail_reads_like_pipeline_show(tmp_path: Path) -> N
     churn = next(o for o in store.list_opportunities() if o.title == "Shopify churn-risk alerts")
     signals = {(s["feedUrl"], s["entryKey"]) for s in churn.analysis["signals"]}
     app = SquadApp(settings, store, clock=lambda: NOW, env=demo.env, openclaw_runner=None, probe_gateway=False)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("5")
         await settle(pilot)
@@ -479,9 +539,55 @@ async def test_the_pipeline_detail_reads_like_pipeline_show(tmp_path: Path) -> N
         text = str(app.screen.query_one("#opportunity-text").render())
         assert f"from {len(signals)} signals" in text  # distinct signals, not one per rule
         assert "{'" not in text and "( answers)" not in text  # no Python reprs
-        assert "RULE" in text and "CRITERION" in text and "Verdict: GO" in text
+        assert "RULE" in text and "CRITERION" in text and "Verdict: GO" in text  # the tables fit at 120
         titles = [line for line in text.splitlines() if line.strip().startswith("·")]
         assert len(titles) == len(set(titles)) == len(signals)
+    store.close()
+
+
+def assert_wrapped_under_their_indent(widget, logical: str) -> None:
+    """Every line the widget draws at the margin starts one of `logical`'s lines: a wrapped line
+    continues indented, never at the margin where it reads as the next item (`-auth-token …`)."""
+    starts = [line for line in logical.splitlines() if line.strip()]
+    for line in shown_lines(widget):
+        if line and not line.startswith(" "):
+            assert any(s.startswith(line.strip()) for s in starts), (line, shown_lines(widget))
+
+
+def shown_lines(widget) -> list[str]:
+    """The lines a widget draws, as the terminal shows them (after Textual's own wrapping)."""
+    return ["".join(seg.text for seg in widget.render_line(y)).rstrip() for y in range(widget.size.height)]
+
+
+@pytest.mark.parametrize("size", [(60, 18), (80, 24)])
+async def test_the_pipeline_detail_keeps_its_tables_whole_in_a_narrow_modal(tmp_path: Path, size) -> None:
+    """At 60×18 and 80×24 the rule table is wider than the modal: each rule becomes one record
+    (its figures together) and a long line wraps under its own indent; no fragment of a row
+    (`POINTS`, `(cap 2)`) starts a line of its own."""
+    from console.screens.pipeline import OpportunityDetail
+
+    demo = build_demo(tmp_path / "demo", NOW_MS)
+    settings = load_settings(demo.config_path, env=demo.env)
+    store = LocalStore(demo.db_path)
+    agency = next(o for o in store.list_opportunities() if o.title == "Agency reporting add-on")
+    app = SquadApp(settings, store, clock=lambda: NOW, env=demo.env, openclaw_runner=None, probe_gateway=False)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        app.screen.query_one("#opportunities", SyncedTable).move_to(agency.id)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, OpportunityDetail), "the detail")
+        widget = app.screen.query_one("#opportunity-text")
+        await until(pilot, lambda: any("(cap 2)" in line for line in shown_lines(widget)), "the detail drawn")
+        await settle(pilot)
+        lines = shown_lines(widget)
+        starts = ("Agency reporting", "White-label", "Market score", "Survey", "Criteria", "Would be", "esc to close")
+        assert all(not line or line.startswith(" ") or line.startswith(starts) for line in lines), lines
+        i = next(i for i, line in enumerate(lines) if line.startswith("  competitor activity"))
+        record = [lines[i]] + [line for line in lines[i + 1:i + 4] if line.startswith("    ") and "·" not in line]
+        flat = " ".join(" ".join(record).split())
+        assert "any" in flat and "0.5" in flat and "7" in flat and "2 (cap 2)" in flat, lines
     store.close()
 
 
@@ -519,7 +625,22 @@ async def test_the_demo_left_open_stays_coherent(tmp_path: Path) -> None:
         clock.t += 60 * 60
         await poll(pilot)
         assert {k: h.status.status for k, h in app.view.health.items()} == before
+        await pilot.press("5", "f")  # the first key of the Pipeline's footer: the story's feeds stay as they were
+        await until(pilot, lambda: any("stand-ins" in n.message for n in app._notifications), "the demo's words on f")
+        await poll(pilot)
+        assert {h.state for h in app.view.feeds} <= {"ok", "not_modified"}, [h.state for h in app.view.feeds]
     store.close()
+
+
+def test_the_demo_check_tells_the_overviews_story() -> None:
+    """`squad-console --demo check` blames what the demo's overview blames (WhatsApp's logout for
+    VEDA and ORIN, Cestra up), not the gateway the demo does not have."""
+    code, text = run_cli("--demo", "check", env={})
+    assert code == 2, text
+    lines = text.splitlines()
+    assert next(line for line in lines if line.startswith("cestra")).split()[1] == "UP"
+    assert sum(1 for line in lines if line.strip() == "cause: WhatsApp logged out") == 2, text
+    assert "gateway" not in text.lower(), text
 
 
 # ------------------------------------------------------------------------------- 12: smaller

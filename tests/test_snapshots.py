@@ -86,3 +86,24 @@ def test_survey_form_80x24(snap_compare, demo_app) -> None:
         await settle(pilot)
 
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=go)
+
+
+def test_pipeline_detail_80x24(snap_compare, demo_app) -> None:
+    """The first opportunity's detail in the modal at 80 columns: the rule table, too wide there,
+    one record per rule; signals and the criteria wrapped under their own indent."""
+    async def go(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("5", "enter")
+        await settle(pilot)
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=go)
+
+
+def test_keys_help_80x24(snap_compare, demo_app) -> None:
+    """`?` on the Agents screen: key, action and the id for [keys] in squad.toml, in columns."""
+    async def go(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("2", "question_mark")
+        await settle(pilot)
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=go)

@@ -117,7 +117,7 @@ def test_demo_in_a_real_terminal(demo: Tmux) -> None:
     demo.wait_until(lambda s: "veda" in s and "cestra" in s)
 
     demo.keys("?")
-    demo.wait_for("Keys — Agents", "[agents.import]", "[help]")
+    demo.wait_for("Keys — Agents", "id in squad.toml [keys]", "agents.import")
     demo.keys("Escape")
     # (wait for it: a key sent within ESCDELAY of an Escape would read as alt+key)
     demo.wait_until(lambda s: "Keys —" not in s)

@@ -95,3 +95,52 @@ def safe(value: object, *, multiline: bool = False) -> Text:
         shown.plain = visible_same_length(value.plain, multiline=multiline)
         return shown
     return Text(visible_same_length(value if isinstance(value, str) else str(value), multiline=multiline), end="")
+
+
+def hang(line: Text, width: int, indent: int | None = None) -> list[Text]:
+    """One line wrapped at word boundaries to `width`, its continuation lines indented by `indent`
+    (two more than its own indent by default), so a wrapped row never reads as a new one."""
+    plain = line.plain
+    if width < 8 or len(plain) <= width:
+        return [line]
+    lead = len(plain) - len(plain.lstrip(" "))
+    pad = " " * min(lead + 2 if indent is None else indent, width // 2)
+    out: list[Text] = []
+    start, avail, floor = 0, width, lead
+    while len(plain) - start > avail:
+        cut = plain.rfind(" ", start + floor + 1, start + avail + 1)
+        if cut < 0:
+            cut = start + avail  # one word longer than the line: broken where it must be
+        out.append(line[start:cut] if not out else Text(pad) + line[start:cut])
+        start = cut
+        while start < len(plain) and plain[start] == " ":
+            start += 1
+        avail, floor = width - len(pad), 0
+    if start < len(plain):
+        out.append(Text(pad) + line[start:])
+    return out
+
+
+def reflow(text: Text, width: int | None) -> Text:
+    """`text` with every line longer than `width` wrapped with a hanging indent."""
+    if not width:
+        return text
+    out = Text(end="")
+    for i, line in enumerate(text.split("\n", allow_blank=True)):
+        for j, piece in enumerate(hang(line, width)):
+            if i or j:
+                out.append("\n")
+            out.append_text(piece)
+    return out
+
+
+def columns(rows: list[list[str]], indent: str = "  ", width: int | None = None) -> list[str]:
+    """Rows of words as aligned columns (the first row is the heading), as `pipeline show` prints.
+    When the table is wider than `width` (a narrow modal), each row becomes one record instead,
+    `first: heading value; heading value …`, so no row is broken in the middle of a column."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if width is None or max(len(line) for line in lines) <= width:
+        return lines
+    heads = [h.lower() for h in rows[0]]
+    return [indent + f"{r[0]}: " + "; ".join(f"{h} {c}" for h, c in zip(heads[1:], r[1:])) for r in rows[1:]]

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from widgets.footer import key_display
+from widgets.format import hang
 
 
 class HelpScreen(ModalScreen):
@@ -23,7 +24,17 @@ class HelpScreen(ModalScreen):
         with VerticalScroll(id="help"):
             yield Static(self._text(), id="help-text")
 
-    def _text(self) -> Text:
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Drawn again for the modal's width: at 60 columns an id goes in brackets after its action."""
+        width = self.query_one("#help").scrollable_content_region.width - 2
+        if width > 0 and width != getattr(self, "_width", None):
+            self._width = width
+            self.query_one("#help-text", Static).update(self._text(width))
+
+    def _text(self, width: int | None = None) -> Text:
         app = self.app
         t = Text()
         t.append(f"Keys — {getattr(self.target, 'TITLE', '')}\n\n", style="bold")
@@ -36,14 +47,24 @@ class HelpScreen(ModalScreen):
                         continue
                     seen.add(b.id or b.key)
                     rows.append((self._keys(b), b.description or b.action, b.id or ""))
-        width = max(len(r[0]) for r in rows)
+        key_w = max(len("key"), *(len(r[0]) for r in rows))
+        desc_w = max(len("action"), *(len(r[1]) for r in rows))
+        id_w = max(len(r[2]) for r in rows)
+        columns = width is None or 2 + key_w + 2 + desc_w + 2 + max(id_w, 23) <= width
+        if columns:
+            t.append(f"  {'key'.ljust(key_w)}  {'action'.ljust(desc_w)}  id in squad.toml [keys]\n", style="dim")
+        else:  # too narrow for three columns: the id after its action
+            t.append(f"  {'key'.ljust(key_w)}  action (id in squad.toml [keys])\n", style="dim")
         for keys, desc, bid in rows:
-            t.append(f"  {keys.ljust(width)}  ", style="bold")
-            t.append(f"{desc}")
+            row = Text(f"  {keys.ljust(key_w)}  ", style="bold")
+            row.append(desc.ljust(desc_w) if bid and columns else desc, style="not bold")
             if bid:
-                t.append(f"  [{bid}]", style="dim")
-            t.append("\n")
-        t.append("\nRemap any key in squad.toml: [keys] <id> = \"<key>\".  esc closes.", style="dim")
+                row.append(f"  {bid}" if columns else f" ({bid})", style="not bold dim")
+            for piece in hang(row, width or 0, indent=key_w + 4):  # a wrapped row stays in its column
+                t.append_text(piece)
+                t.append("\n")
+        t.append("\nRemap a key in squad.toml by its id, e.g. [keys] \"screen.heartbeats\" = \"h\" (an id with a "
+                 "dot is quoted). Keys without an id are Textual's own.  esc closes.", style="dim")
         return t
 
     def _keys(self, binding: Binding) -> str:

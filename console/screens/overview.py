@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.screens.base import ConsoleScreen
-from widgets.format import ago, badge, safe
+from widgets.format import ago, badge, reflow, safe
 from widgets.tables import SyncedTable
 
 
@@ -60,6 +60,8 @@ class OverviewScreen(ConsoleScreen):
         self.query_one("#overview", VerticalScroll).focus()
 
     def on_resize(self, event) -> None:
+        if self.view is not None:  # the alerts wrapped again for the new width
+            self.call_after_refresh(self._draw_alerts, self.view)
         self.call_after_refresh(self._count_below)
 
     def draw(self, view) -> None:
@@ -82,7 +84,7 @@ class OverviewScreen(ConsoleScreen):
         self._draw_alerts(view)
 
     def _draw_alerts(self, view) -> None:
-        alerts = [a for a in view.alerts if self.matches(a.text, *a.fix)]
+        alerts = [a for a in view.alerts if self.matches(a.text, a.hint, *a.fix)]
         hidden = len(view.alerts) - len(alerts)
         box = self.query_one("#alerts", Vertical)
         items = []
@@ -98,11 +100,15 @@ class OverviewScreen(ConsoleScreen):
             text = Text()
             text.append("● " if a.severity == "error" else "▲ ", style="red" if a.severity == "error" else "yellow")
             text.append(a.text)
+            if a.hint:  # words, not a command: no `$` before them
+                text.append(f"\n    fix: {a.hint}", style="dim")
             for fix in a.fix[:3]:
                 text.append(f"\n    $ {fix}", style="dim")
             items.append(text)
         if alerts and hidden:
             items.append(Text(f"({hidden} more alert{'s' if hidden != 1 else ''} hidden by the filter)", style="dim"))
+        width = box.scrollable_content_region.width
+        items = [reflow(t, width or None) for t in items]  # a wrapped line continues under its text, not at the margin
         if [t.plain for t in items] != getattr(self, "_alert_words", None):  # rebuilt only when they change
             self._alert_words = [t.plain for t in items]
             box.remove_children()

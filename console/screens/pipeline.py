@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from console.screens.base import ConsoleScreen
 from console.screens.form import Field, FieldError, Form
 from widgets.tables import SyncedTable
-from widgets.format import safe
+from widgets.format import columns, reflow, safe
 
 VERDICT_STYLE = {"go": "bold green", "no_go": "bold red", "more_data": "bold yellow"}
 
@@ -29,15 +29,13 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:g}"
 
 
-def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Rows of words as aligned columns (the first row is the heading), as `pipeline show` prints."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+_columns = columns  # as `pipeline show` prints its tables (widgets/format)
 
 
-def detail_text(d) -> Text:
+def detail_text(d, width: int | None = None) -> Text:
     """One opportunity as `squad-console pipeline show` prints it: market score and the rules, the
-    signals behind it (each once), the survey, the criteria table, the verdict."""
+    signals behind it (each once), the survey, the criteria table, the verdict. With a `width` (the
+    modal's), tables too wide become one record per row and long lines wrap with a hanging indent."""
     from console.service.pipeline import capped, distinct_signals
 
     o = d.opportunity
@@ -56,8 +54,9 @@ def detail_text(d) -> Text:
             rows.append([str(r.get("name") or ""), r.get("competitor") or "any",
                          ",".join(r.get("keywords") or []) or "(volume)", _num(r.get("weight")),
                          str(r.get("matched", 0)), _num(r.get("points")) + capped(r)])
-        for i, line in enumerate(_columns(rows)):
-            t.append(line + "\n", style="dim" if i == 0 else "")
+        lines = _columns(rows, width=width)
+        for i, line in enumerate(lines):
+            t.append(line + "\n", style="dim" if i == 0 and len(lines) == len(rows) else "")
     elif o.analysis:
         t.append("  no [[pipeline.rules]] in squad.toml: the market score stays 0 (docs/PIPELINE.md)\n", style="yellow")
     for s in signals[:12]:
@@ -73,8 +72,9 @@ def detail_text(d) -> Text:
             mean = q.get("mean")
             rows.append([str(q.get("id")), str(q.get("kind") or ""), _num(q.get("weight")),
                          "-" if mean is None else f"{mean:.2f}", str(q.get("answered", 0))])
-        for i, line in enumerate(_columns(rows)):
-            t.append(line + "\n", style="dim" if i == 0 else "")
+        lines = _columns(rows, width=width)
+        for i, line in enumerate(lines):
+            t.append(line + "\n", style="dim" if i == 0 and len(lines) == len(rows) else "")
     else:
         t.append("\nSurvey: no response yet (s on the Pipeline screen, or `pipeline survey import`)\n", style="dim")
     t.append("\nCriteria" + ("" if d.decided else " (a preview on the current data: not decided yet)") + "\n",
@@ -83,8 +83,9 @@ def detail_text(d) -> Text:
     for c in d.criteria:
         rows.append([str(c.get("name")), _num(c.get("value")), f"{c.get('op', '')} {_num(c.get('threshold'))}",
                      "pass" if c.get("passed") else "FAIL"])
-    for i, line in enumerate(_columns(rows)):
-        style = "dim" if i == 0 else ("green" if line.rstrip().endswith("pass") else "red")
+    lines = _columns(rows, width=width)
+    for i, line in enumerate(lines):
+        style = "dim" if i == 0 and len(lines) == len(rows) else ("green" if line.rstrip().endswith("pass") else "red")
         t.append(line + "\n", style=style)
     if d.verdict:
         t.append("\nVerdict: " if d.decided else "\nWould be: ")
@@ -97,7 +98,7 @@ def detail_text(d) -> Text:
         ok, words = d.reproducible
         t.append(f"  {'reproducible' if ok else 'NOT reproducible'}: {words}\n", style="green" if ok else "red")
     t.append("\nesc to close", style="dim")
-    return t
+    return reflow(t, width)
 
 
 class OpportunityDetail(ModalScreen):
@@ -110,6 +111,17 @@ class OpportunityDetail(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
             yield Static(safe(detail_text(self.detail), multiline=True), id="opportunity-text")
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Drawn again for the width the modal has (60 or 80 columns), tables kept whole."""
+        text = self.query_one("#opportunity-text", Static)
+        width = self.query_one("#detail").scrollable_content_region.width - 2  # room for the scrollbar
+        if width > 0 and width != getattr(self, "_width", None):
+            self._width = width
+            text.update(safe(detail_text(self.detail, width), multiline=True))
 
 
 OPPORTUNITY_ACTIONS = {"detail", "new", "advance", "decide", "override", "survey"}
@@ -228,8 +240,21 @@ class PipelineScreen(ConsoleScreen):
         self.app.call_from_thread(self.app.poll_now)
 
     def action_fetch(self) -> None:
-        def go() -> str:
-            return self.pipeline().fetch_sync(actor="operator").summary()
+        if getattr(self.app, "_demo_story", None) is not None:  # the demo: its own feeds are stand-ins
+            from console.service.demo import DEMO_FEEDS
+
+            stand_ins = {url for _competitor, url in DEMO_FEEDS}
+            urls = [h.feed.url for h in (self.view.feeds if self.view else ()) if h.feed.url not in stand_ins]
+            if not urls:
+                self.app.notify("The demo's feeds are stand-ins on no network: their signals are stored already. "
+                                "A feed you add (tab, then n) is fetched for real.", title="Fetch", timeout=8)
+                return
+
+            def go() -> str:
+                return self.pipeline().fetch_sync(actor="operator", urls=urls).summary() + " (the demo's own feeds skipped)"
+        else:
+            def go() -> str:
+                return self.pipeline().fetch_sync(actor="operator").summary()
 
         self.app.notify("fetching the feeds…", timeout=2)
         self._act("Fetch", go)

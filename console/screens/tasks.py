@@ -179,6 +179,7 @@ class TasksScreen(ConsoleScreen):
 
             register_missing(app.store, app.settings, values["assign"])
             task = tasks.create(app.store, values["title"], values.get("description", ""), values["assign"])
+            self._follow = (task.id, task.status)  # the focus goes to the new card (its column, not the inbox)
             who = ", ".join(values["assign"])
             return f"created: {task.title}" + (f" (assigned to {who})" if who else " (in the inbox)")
 

@@ -118,6 +118,23 @@ class VersionsScreen(ModalScreen):
         self.used = used
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(safe(self._text(), multiline=True), id="versions-text")
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Drawn again for the modal's width: a table too wide (a long FROM path) becomes one record
+        per version, a long line wraps under its own indent."""
+        width = self.query_one("#detail").scrollable_content_region.width - 2
+        if width > 0 and width != getattr(self, "_width", None):
+            self._width = width
+            self.query_one("#versions-text", Static).update(safe(self._text(width), multiline=True))
+
+    def _text(self, width: int | None = None) -> Text:
+        from widgets.format import columns, reflow
+
         e = self.entry
         t = Text()
         t.append(f"{e.name}", style="bold")
@@ -125,15 +142,14 @@ class VersionsScreen(ModalScreen):
         rows = [["VERSION", "WRITTEN", "KEY", "FINGERPRINT", "FROM"]]
         for v in sorted(e.versions, key=lambda v: -v.version):
             rows.append([f"v{v.version}", stamp(v.created_at), str(v.kid), str(v.fingerprint), v.source or "-"])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for i, r in enumerate(rows):
-            t.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n", style="dim" if i == 0 else "")
+        lines = columns(rows, width=width)
+        for i, line in enumerate(lines):
+            t.append(line + "\n", style="dim" if i == 0 and len(lines) == len(rows) else "")
         t.append(f"\nused by: {', '.join(self.used) or 'no workflow found'}\n")
         t.append("values are never shown: `squad-console vault get NAME` prints one, `vault exec` passes it on\n",
                  style="dim")
         t.append("\nesc to close", style="dim")
-        with VerticalScroll(id="detail"):
-            yield Static(safe(t, multiline=True), id="versions-text")
+        return reflow(t, width)
 
 
 class WizardReady(Message):
@@ -378,8 +394,23 @@ class MigrationWizard(ModalScreen):
         return t
 
     def _page(self, text, *, hint: str) -> None:
-        self.query_one("#wizard-text", Static).update(safe(text, multiline=True))
+        self._shown = text if isinstance(text, Text) else Text(str(text))
+        self._draw_page()
         self.query_one("#wizard-hint", Static).update(safe(Text(hint, style="dim"), multiline=True))
+
+    def _draw_page(self) -> None:
+        """The page wrapped for the width the wizard has: a long path or line continues under its own
+        indent, never at the margin where it would read as the next item."""
+        from widgets.format import reflow
+
+        width = self.query_one("#wizard-body").scrollable_content_region.width - 2  # room for the scrollbar
+        text = getattr(self, "_shown", None)
+        if text is not None:
+            self.query_one("#wizard-text", Static).update(safe(reflow(text, width if width > 0 else None),
+                                                               multiline=True))
+
+    def on_resize(self, event) -> None:
+        self.call_after_refresh(self._draw_page)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "wizard-confirm":
@@ -421,11 +452,14 @@ class MigrationWizard(ModalScreen):
         if r.stored_in_keyring:
             t.append(f"It is kept in the OS keyring ({r.keyring_backend}). ")
         else:
-            t.append(f"No usable OS keyring ({r.reason}): it is kept by this session only. Put this line in the "
-                     "environment of every shell and agent that uses the vault:\n")
+            t.append(f"No usable OS keyring ({r.reason}): it is kept by this session only. ")
         t.append("Keep a copy somewhere safe (a password manager) NOW: it is not shown again, and losing it loses "
                  "every secret in the vault.\n\n", style="bold yellow")
-        t.append(f"export CONVEX_VAULT_KEY={r.key.hex()}\n", style="bold")
+        if not r.stored_in_keyring:
+            t.append("Put this command in the environment of every shell and agent that uses the vault:\n")
+        # the key alone on its line (64 characters fit at 80 columns): a wrapped line would copy with a break
+        # inside the key; the backslash makes the two lines one shell command
+        t.append(f"export CONVEX_VAULT_KEY=\\\n{r.key.hex()}\n", style="bold")
         t.append(f'\nType "{self.COPY_PHRASE}" then enter to use it and go on with step 2. esc stops here '
                  "(a key kept in the keyring stays there).\n", style="dim")
         box = self.query_one("#wizard-confirm", Input)

@@ -45,7 +45,8 @@ class Criterion:
 class Alert:
     severity: str  # "error" | "warning"
     text: str
-    fix: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()  # commands to run
+    hint: str = ""  # what to do, in words (an error's hint), when it is not a command
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def unavailable_view(settings: Settings, error: Exception, now_ms: float, store_
                             else f"convex {shown_url(settings.store.url) if settings.store.url else '(no URL)'}")
     view = View(at=now_ms, store=where, last_error=message, error_hint=hint)
     view.names = {a.id: a.name for a in settings.agents}
-    view.alerts = [Alert("error", f"store: {message}", (hint,) if hint else ())]
+    view.alerts = [Alert("error", f"store: {message}", hint=hint or "")]
     return view
 
 
@@ -261,9 +262,13 @@ class Watch:
         comms = f"{len(recent)} messages in 24 h" + ("" if a2a is None else f" · agent-to-agent {'on' if a2a else 'off'}")
         out.append(Criterion("Inter-agent comms", "working", comms, bool(recent) and a2a is not False))
         plaintext = self.plaintext_files()
-        out.append(Criterion("Credential encryption", "no plaintext",
-                             "done" if not plaintext else f"{len(plaintext)} plaintext credential file(s)",
-                             not plaintext))
+        if plaintext:
+            out.append(Criterion("Credential encryption", "no plaintext",
+                                 f"{len(plaintext)} plaintext credential file(s)", False))
+        elif not self.workspaces_found():  # nothing looked at: no tick without data
+            out.append(Criterion("Credential encryption", "no plaintext", "no workspace found", None))
+        else:
+            out.append(Criterion("Credential encryption", "no plaintext", "done", True))
         uptimes = [h.uptime_7d.time_based for h in view.health.values() if h.uptime_7d.time_based is not None]
         worst = min(uptimes) if uptimes else None
         out.append(Criterion("Heartbeat uptime", "> 99% (7 d)",
@@ -281,6 +286,13 @@ class Watch:
                              bool(decided) or None))
         return out
 
+    def workspaces_found(self) -> bool:
+        """Whether any workspace the migration scans (squad.toml's, the store's agents') is there."""
+        from console.service.wiring import migration_workspaces
+
+        return any(path.is_dir() for _agent, path in
+                   migration_workspaces(self.settings, list(self.poller.state.agents.values())))
+
     def plaintext_files(self) -> list[Path]:
         """The plaintext credentials the migration would move: the vault's one workspace scanner."""
         if self._plaintext_check is None:
@@ -293,7 +305,7 @@ class Watch:
     def _alerts(self, view: View) -> list[Alert]:
         alerts: list[Alert] = []
         if view.last_error:
-            alerts.append(Alert("error", f"store: {view.last_error}", (view.error_hint,) if view.error_hint else ()))
+            alerts.append(Alert("error", f"store: {view.last_error}", hint=view.error_hint or ""))
         gw = view.gateway
         if gw is not None and not getattr(gw, "reachable", True):
             alerts.append(Alert("error", f"gateway unreachable: {getattr(gw, 'error', '')}",

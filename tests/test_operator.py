@@ -643,6 +643,32 @@ def test_the_demo_check_tells_the_overviews_story() -> None:
     assert "gateway" not in text.lower(), text
 
 
+def test_the_demo_fetch_from_the_cli_skips_the_stand_in_feeds() -> None:
+    """`squad-console --demo pipeline fetch` says the demo's feeds are stand-ins (as `f` on the
+    screen does) and fails nothing, rather than marking three feeds failed."""
+    code, text = run_cli("--demo", "pipeline", "fetch", env={})
+    assert code == 0, text
+    assert "stand-ins" in text and "failed" not in text, text
+    code, text = run_cli("--demo", "pipeline", "feeds", "list", env={})
+    assert code == 0 and "failed" not in text.lower(), text
+
+
+def test_make_run_says_a_down_check_in_words(tmp_path: Path) -> None:
+    """`make run ARGS=...` with a check that is merely DOWN ends with the status in words, not
+    make's own error (item 12)."""
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "HOME": str(tmp_path), "SQUAD_CONSOLE_KEYRING": "off"}
+    done = subprocess.run(["make", "-s", "run", "ARGS=--demo check"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "make: ***" not in done.stderr, done.stderr
+    assert "(squad-console exited with status 2)" in done.stdout, done.stdout
+
+
 # ------------------------------------------------------------------------------- 12: smaller
 def test_the_migration_scans_imported_agents_workspaces(tmp_path: Path) -> None:
     from console.service.wiring import open_migration

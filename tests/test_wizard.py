@@ -98,6 +98,7 @@ async def test_the_wizard_end_to_end(squad, tmp_path: Path) -> None:
         assert "Migration report" in text and "convex-deploy-key" in text
         footer = str(app.screen.query_one("KeyFooter").render())
         assert "Run this step" not in footer and "Close" in footer  # finished: enter closes
+        assert "resume later" not in footer  # nothing is left to resume
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, VaultScreen), "enter to close the finished wizard")
         await settle(pilot)

@@ -180,7 +180,17 @@ def _span(seconds: float) -> str:
 
 
 def _fetch(args, ctx: Context, pipe) -> int:
-    report = pipe.fetch_sync(due_only=args.due, urls=args.feed, actor=args.actor)
+    urls = args.feed
+    if ctx.env.get("SQUAD_CONSOLE_DEMO") == "1":  # the demo's own feeds are stand-ins nothing answers
+        from console.service.demo import STAND_IN_NOTE, without_stand_ins
+
+        wanted = urls or [f.url for f in pipe.store.list_feeds()]
+        urls = without_stand_ins(wanted)
+        if len(urls) < len(wanted):
+            ctx.warn(STAND_IN_NOTE)
+        if not urls:
+            return EXIT_OK
+    report = pipe.fetch_sync(due_only=args.due, urls=urls, actor=args.actor)
     if args.json:
         ctx.print(json.dumps({"elapsedMs": round(report.elapsed_ms, 1), "parseCalls": report.parse_calls,
                               "feeds": [{"url": r.url, "outcome": r.outcome, "reason": r.reason, "status": r.status,

@@ -61,7 +61,7 @@ def detail_text(d, width: int | None = None) -> Text:
         t.append("  no [[pipeline.rules]] in squad.toml: the market score stays 0 (docs/PIPELINE.md)\n", style="yellow")
     for s in signals[:12]:
         t.append(f"  · {s.get('competitor') or '-'}: {s.get('title') or ''}", style="")
-        t.append(f"  ({', '.join(s['rules'])}, {_num(s.get('points'))} pts)\n", style="dim")
+        t.append(f"  ({', '.join(s['rules'])}, {_num(s.get('points'))} {'point' if s.get('points') == 1 else 'points'})\n", style="dim")
     if len(signals) > 12:
         t.append(f"  … and {len(signals) - 12} more (squad-console pipeline show {o.id})\n", style="dim")
     if d.survey:
@@ -241,13 +241,12 @@ class PipelineScreen(ConsoleScreen):
 
     def action_fetch(self) -> None:
         if getattr(self.app, "_demo_story", None) is not None:  # the demo: its own feeds are stand-ins
-            from console.service.demo import DEMO_FEEDS
+            from console.service.demo import STAND_IN_NOTE, without_stand_ins
 
-            stand_ins = {url for _competitor, url in DEMO_FEEDS}
-            urls = [h.feed.url for h in (self.view.feeds if self.view else ()) if h.feed.url not in stand_ins]
+            urls = without_stand_ins([h.feed.url for h in (self.view.feeds if self.view else ())])
             if not urls:
-                self.app.notify("The demo's feeds are stand-ins on no network: their signals are stored already. "
-                                "A feed you add (tab, then n) is fetched for real.", title="Fetch", timeout=8)
+                self.app.notify(STAND_IN_NOTE[0].upper() + STAND_IN_NOTE[1:] + " (tab, then n).", title="Fetch",
+                                timeout=8)
                 return
 
             def go() -> str:

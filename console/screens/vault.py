@@ -176,7 +176,7 @@ class MigrationWizard(ModalScreen):
 
     BINDINGS = [
         Binding("enter", "run_step", "Run this step", id="wizard.run"),
-        Binding("enter", "finish", "Close", id="wizard.finish"),
+        Binding("enter,escape", "finish", "Close", id="wizard.finish"),  # once the last step is done
         Binding("g", "generate_key", "Generate a key", id="wizard.keygen"),
         Binding("escape", "close", "Close (resume later)", id="wizard.close"),
         *[Binding(str(n), f"toggle_openclaw({n})", "Move / leave this OpenClaw value", id=f"wizard.openclaw{n}",
@@ -212,6 +212,8 @@ class MigrationWizard(ModalScreen):
             return not self.finished() and self.new_key is None
         if action == "finish":
             return self.finished() or self.migration is None
+        if action == "close":  # "resume later" only while there is something to resume
+            return not (self.finished() or self.migration is None)
         if action == "generate_key":
             return self.offers_key()
         if action == "toggle_openclaw":

@@ -89,6 +89,16 @@ ENV_KEYS = ("SQUAD_CONSOLE_CONFIG", "SQUAD_CONSOLE_DB", "OPENCLAW_STATE_DIR")
 DEMO_FEEDS = (("retainly", "http://127.0.0.1:9/feeds/retainly.xml"),
               ("churnbuster", "http://127.0.0.1:9/feeds/churnbuster.xml"),
               ("pricewatch", "http://127.0.0.1:9/feeds/pricewatch.xml"))
+STAND_IN_NOTE = ("the demo's own feeds are stand-ins on no network (their signals are stored already): not "
+                 "fetched; a feed you add is fetched for real")
+
+
+def without_stand_ins(urls: list[str]) -> list[str]:
+    """The feeds a fetch in the demo may try: the demo's own are stand-ins that nothing answers."""
+    stand_ins = {url for _competitor, url in DEMO_FEEDS}
+    return [u for u in urls if u not in stand_ins]
+
+
 DEMO_RULES = (
     PipelineRule("churn demand", ("churn", "retention", "cancellations"), None, 2.0, 30 * 86400.0, "churn", 5.0),
     PipelineRule("price tracking demand", ("price", "pricing"), "pricewatch", 1.0, 30 * 86400.0, "price", 3.0),

@@ -1125,7 +1125,9 @@ class Migration:
             self._save()
             return StepResult("key", "failed", exc.describe())
         self._j["kid"] = key.kid
-        return self._finish("key", "done", f"key {key.kid} from {key.source}; keep a copy: losing it loses every secret",
+        where = {"env": "from CONVEX_VAULT_KEY", "keyring": "from the keyring", "generated": "generated here"}.get(
+            key.source, key.source)
+        return self._finish("key", "done", f"key {key.kid} {where}; keep a copy: losing it loses every secret",
                             activity={"kid": key.kid, "source": key.source})
 
     def _step_convex(self, confirm: str | None) -> StepResult:

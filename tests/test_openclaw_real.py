@@ -253,6 +253,40 @@ def test_channels_whatsapp_installed_and_not_linked(real_openclaw) -> None:
     assert "Not linked" in wa.detail and wa.fix and "channels login" in wa.fix
 
 
+def _shape(doc: object, at: str = "") -> set[str]:
+    """Each key path of a JSON document with its type (numbers one type: OpenClaw prints ints)."""
+    kind = ("bool" if isinstance(doc, bool) else "number" if isinstance(doc, (int, float))
+            else "null" if doc is None else type(doc).__name__)
+    out = {f"{at}:{kind}"}
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out |= _shape(v, f"{at}.{k}")
+    return out
+
+
+def test_the_unit_tests_golden_objects_are_what_the_real_cli_prints(real_openclaw) -> None:
+    """tests/test_openclaw_requests.py keeps jobs and a channel report the real CLI printed, for fast
+    unit tests: every field (and its type) they hold is one the real CLI prints today, so an
+    OpenClaw upgrade that renames a field fails here rather than leaving the unit tests stale."""
+    from tests.test_openclaw_requests import CESTRA_JOB, CHANNELS, VEDA_JOB
+
+    gw = real_openclaw
+    probe = gw.cli_json("cron", "add", "--name", "veda-golden-probe", "--cron", "0 0 1 1 *", "--tz", "UTC",
+                        "--session", "isolated", "--agent", "veda", "--message", "golden probe", "--no-deliver",
+                        "--json")
+    try:
+        gw.cli("cron", "edit", probe["id"], "--failure-alert-channel", "whatsapp", "--failure-alert-to",
+               "+15550100000", "--failure-alert-after", "1")
+        real_jobs = gw.cli_json("cron", "list", "--all", "--json")["jobs"]
+    finally:
+        gw.cli("cron", "rm", probe["id"], check=False)
+    printed = set().union(*(_shape(j) for j in real_jobs))
+    for golden in (VEDA_JOB, CESTRA_JOB):
+        assert _shape(golden) - printed == set(), golden["name"]
+    channels = gw.cli_json("channels", "status", "--json")
+    assert _shape(CHANNELS) - _shape(channels) == set()
+
+
 # ---------------------------------------------------------------------------------------------
 # the console against the real squad
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from console.text import redact
@@ -27,14 +27,15 @@ RunnerArg = Runner | None | Literal["auto"]
 __all__ = ["CLI", "Runner", "RunnerArg", "cli_failure", "default_runner", "redact", "resolve_runner", "subprocess_runner"]
 
 
-def subprocess_runner(executable: str, timeout: float = 15.0) -> Runner:
-    """A runner calling `executable` (argv[0] is replaced by it) with a timeout."""
+def subprocess_runner(executable: str, timeout: float = 15.0, env: Mapping[str, str] | None = None) -> Runner:
+    """A runner calling `executable` (argv[0] is replaced by it) with a timeout, in `env` (this
+    process's environment when None)."""
 
     def run(argv: Sequence[str]) -> tuple[int, str, str]:
         try:
             p = subprocess.run(
                 [executable, *argv[1:]], capture_output=True, text=True, errors="replace", timeout=timeout,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, env=dict(env) if env is not None else None,
             )
         except subprocess.TimeoutExpired:
             return 124, "", f"{' '.join(argv[:3])} gave no answer within {timeout:g}s"

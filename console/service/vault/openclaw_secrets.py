@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from typing import Any
 import json5
 
 from console.service.openclaw.loose_json import parse_json_output
-from console.service.openclaw.runner import CLI, Runner, redact
+from console.service.openclaw.runner import CLI, Runner, redact, subprocess_runner
 from console.service.vault.errors import VaultError
 
 CODES = ("PLAINTEXT_FOUND", "REF_UNRESOLVED", "REF_SHADOWED", "STORE_PLAINTEXT_RESIDUE", "LEGACY_RESIDUE")
@@ -248,17 +247,7 @@ def refs_in(config: Mapping[str, Any], alias: str) -> list[Ref]:
 def cli_runner(executable: str, env: Mapping[str, str] | None = None, timeout: float = AUDIT_TIMEOUT) -> Runner:
     """A runner for `openclaw secrets …` in `env` (the vault key reaches the exec provider from
     it, through the provider's passEnv)."""
-    def run(argv: Sequence[str]) -> tuple[int, str, str]:
-        try:
-            p = subprocess.run([executable, *argv[1:]], capture_output=True, text=True, errors="replace",
-                               timeout=timeout, stdin=subprocess.DEVNULL, env=dict(env) if env is not None else None)
-        except subprocess.TimeoutExpired:
-            return 124, "", f"{' '.join(argv[:3])} gave no answer within {timeout:g}s"
-        except OSError as exc:
-            return 127, "", f"could not run {executable}: {exc.strerror or exc}"
-        return p.returncode, p.stdout, p.stderr
-
-    return run
+    return subprocess_runner(executable, timeout, env)
 
 
 def default_cli(env: Mapping[str, str] | None = None) -> Runner | None:

@@ -160,7 +160,7 @@ def test_the_openclaw_step_moves_the_chosen_values_and_survives_a_crash(world) -
     assert cfg["channels"]["telegram"]["botToken"] == BOT_TOKEN  # not chosen: untouched
     bak = config.parent / "openclaw.json.bak"
     assert API_KEY not in bak.read_text()  # OpenClaw's backup cleaned of the moved value
-    assert any("did not reach a gateway" in d for d in r.details)
+    assert any("no gateway listens on 127.0.0.1:1" in d for d in r.details)
     apply_calls = [c for c in fake.calls if c[1:3] == ["secrets", "apply"]]
     assert ["--dry-run" in c for c in apply_calls] == [True, False]  # the dry run, then the write (the rerun found it done)
     report = m.report()
@@ -231,3 +231,59 @@ def test_check_and_the_vault_screen_show_which_refs_resolve(tmp_path: Path, monk
     assert states == {"models.providers.openai.apiKey": "unresolved", "channels.telegram.botToken": "unresolved",
                       "tools.custom.secret": "unresolved"}
     assert ["--allow-exec" in c for c in fake.calls if c[2] == "audit"] == [True]
+
+
+# The real CLI's answers to `openclaw secrets reload --json` (2026.9.6, captured against a running
+# gateway in tests/test_vault_provider_real.py).
+RELOADED = (0, '{\n  "ok": true,\n  "warningCount": 0\n}\n', "")
+DEGRADED = (0, '{\n  "ok": true,\n  "warningCount": 2\n}\n', "")
+FAILED = (1, '{\n  "ok": false,\n  "error": {\n    "type": "cli_error",\n    "message": "secrets.reload failed"\n  }\n}\n', "")
+MISMATCH_MSG = "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)"
+MISMATCH = (1, json.dumps({"ok": False, "error": {"type": "cli_error", "message": MISMATCH_MSG}}),
+            f"gateway connect failed: GatewayClientRequestError: {MISMATCH_MSG}\n")
+
+
+@pytest.mark.parametrize("answer, ok, words", [
+    (RELOADED, True, ""),
+    (DEGRADED, True, "2 warning(s)"),
+    (FAILED, False, "keeps its last good secrets"),
+    (MISMATCH, False, "openclaw gateway restart"),
+    ((1, "", "Error: boom " + API_KEY + "\n"), False, "failed (exit 1): Error: boom"),
+    ((0, json.dumps({"ok": False, "error": {"message": "odd"}}), ""), False, "odd"),
+])
+def test_reload_reads_the_real_answers(tmp_path: Path, answer, ok, words) -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        config = tmp_path / "openclaw.json"
+        config.write_text(json.dumps({"gateway": {"mode": "local", "port": listener.getsockname()[1]}}))
+        calls = []
+
+        def runner(argv):
+            calls.append(list(argv))
+            return answer
+
+        got_ok, why = O.OpenClawSecrets(runner, config, alias=ALIAS, provider=lambda: PROVIDER).reload(secrets=[API_KEY])
+    finally:
+        listener.close()
+    assert calls == [["openclaw", "secrets", "reload", "--json"]]
+    assert got_ok is ok and (words in why if words else why == "")
+    assert API_KEY not in why
+
+
+def test_reload_runs_nothing_when_no_gateway_listens(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "openclaw.json"
+    config.write_text(json.dumps({"gateway": {"mode": "local", "port": port}}))
+    ran = []
+    ok, why = O.OpenClawSecrets(lambda argv: ran.append(argv) or RELOADED, config, alias=ALIAS,
+                                provider=lambda: PROVIDER).reload()
+    assert (ok, ran) == (False, []) and f"no gateway listens on 127.0.0.1:{port}" in why
+    config.write_text(json.dumps({"gateway": {"mode": "remote", "port": port}}))  # remote: the CLI decides
+    assert O.OpenClawSecrets(lambda argv: ran.append(argv) or RELOADED, config, alias=ALIAS,
+                             provider=lambda: PROVIDER).reload() == (True, "") and len(ran) == 1

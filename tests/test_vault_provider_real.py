@@ -7,7 +7,13 @@ vault provide` (its `exec` provider protocol v1). One gateway of this module's o
    OpenClaw's own `secrets apply --allow-exec` (its preflight resolves them); the audit is clean with
    the exec refs resolved; the gateway starts on the token it read from the vault, and the CLI
    authenticates with it.
-2. The wrong vault key: the gateway refuses to start naming the unresolved ref, even with the
+2. `openclaw secrets reload` against the running gateway, through the console's own
+   `OpenClawSecrets.reload()`: a new version of the API key re-resolves (`{"ok": true,
+   "warningCount": 0}`); a gateway token rotated in the vault is refused by the gateway until a
+   reload given the old token swaps it (then only the new one admits); a vault the gateway's key
+   no longer opens fails the reload (`secrets.reload failed`, SECRETS_PROVIDER_DEGRADED in its
+   log) and the gateway keeps its last good secrets.
+3. The wrong vault key: the gateway refuses to start naming the unresolved ref, even with the
    old token in OPENCLAW_GATEWAY_TOKEN (no plaintext fallback), and the audit reports
    REF_UNRESOLVED (exit 2).
 No secret value appears in any captured output or log.
@@ -40,7 +46,9 @@ KEY_HEX = secrets.token_hex(32)
 WRONG_HEX = secrets.token_hex(32)
 TOKEN = "vault-gw-token-" + secrets.token_hex(12)
 API_KEY = "sk-vault-dummy-" + secrets.token_hex(12)
-SECRET_VALUES = (TOKEN, API_KEY, KEY_HEX, WRONG_HEX)
+API_KEY2 = "sk-vault-dummy2-" + secrets.token_hex(12)
+TOKEN2 = "vault-gw-token2-" + secrets.token_hex(12)
+SECRET_VALUES = (TOKEN, TOKEN2, API_KEY, API_KEY2, KEY_HEX, WRONG_HEX)
 TOKEN_ID = "openclaw/gateway-token"
 API_KEY_ID = "openclaw/models#openai/apiKey"
 
@@ -173,11 +181,88 @@ def test_openclaw_starts_on_secrets_from_the_vault(vaulted: Vaulted) -> None:
     no_secret_anywhere(v)
 
 
+def vault_put(v: Vaulted, name: str, value: str, key: str = KEY_HEX) -> None:
+    """`squad-console vault put NAME` (a new version), as an operator runs it."""
+    p = subprocess.run([v.provider["command"], "vault", "put", name], check=False, capture_output=True, text=True, input=value,
+                       timeout=60, env=v.env(key, SQUAD_CONSOLE_DB=str(v.base / "data" / "squad.db")))
+    v.captured += [p.stdout, p.stderr]
+    assert p.returncode == 0 and f"stored {name} v" in p.stdout, p.stderr[-2000:]
+
+
+def console_secrets(v: Vaulted, key: str = KEY_HEX):
+    """The console's own `openclaw secrets` driver (what the migration's `openclaw` step uses)."""
+    from console.service.vault.openclaw_secrets import OpenClawSecrets, cli_runner
+
+    run = cli_runner(str(v.gw.tools.openclaw), v.env(key), timeout=120)
+
+    def runner(argv):
+        code, out, err = run(argv)
+        v.captured.extend([out, err])
+        return code, out, err
+
+    return OpenClawSecrets(runner, v.gw.state_dir / "openclaw.json", alias=P.PROVIDER_ALIAS, provider=lambda: v.provider)
+
+
+def health(v: Vaulted, token: str, key: str = KEY_HEX) -> subprocess.CompletedProcess:
+    return v.cli("gateway", "call", "health", "--json", "--token", token, key=key, timeout=120)
+
+
+def test_secrets_reload_re_resolves_from_the_vault(vaulted: Vaulted) -> None:
+    """`openclaw secrets reload` against the RUNNING gateway: it re-reads the vault (a new API key
+    version, a rotated gateway token), and with a vault its key no longer opens it refuses the
+    reload and keeps its last good secrets."""
+    v = vaulted
+    if v.gw.proc is None or v.gw.proc.poll() is not None:
+        pytest.fail("needs the gateway started by test_openclaw_starts_on_secrets_from_the_vault (run the module)")
+    oc = console_secrets(v)
+    reloads = lambda: v.logs().count("res \u2713 secrets.reload")  # the gateway's own log line
+
+    # 1. a new version of the model provider's key: the console's reload path, the gateway re-resolves
+    vault_put(v, "openclaw/models", json.dumps({"openai": {"apiKey": API_KEY2}}))
+    before = reloads()
+    assert oc.reload() == (True, "")  # the real answer: {"ok": true, "warningCount": 0}, exit 0
+    wait_until(lambda: reloads() > before, "the gateway to log its secrets.reload", timeout=60, every=0.1)
+
+    # 2. a rotated gateway token: the CLI resolves the new one and the gateway, holding the old,
+    # refuses it; the console says to restart. Given the old token, the reload swaps the gateway
+    # onto the new one (the old is refused from then on): the gateway really re-read the vault.
+    vault_put(v, "openclaw/gateway-token", TOKEN2 + "\n")
+    ok, why = oc.reload()
+    assert not ok and "gateway token mismatch" in why and "openclaw gateway restart" in why
+    p = v.cli("secrets", "reload", "--json", "--token", TOKEN)
+    assert p.returncode == 0 and json.loads(p.stdout) == {"ok": True, "warningCount": 0}, p.stdout + p.stderr
+    assert health(v, TOKEN2).returncode == 0
+    old = health(v, TOKEN)
+    assert old.returncode != 0 and "token mismatch" in old.stderr
+    assert oc.reload() == (True, "")  # in step again: the CLI and the gateway hold the same token
+
+    # 3. the vault no longer opens with the gateway's key (rewritten with another): the reload
+    # fails clearly, the gateway keeps its last good snapshot (the token it had still works)
+    good = v.vault_file.read_bytes()
+    v.vault_file.unlink()
+    other = Vault(v.vault_file, key=parse_key(WRONG_HEX))
+    other.put("openclaw/gateway-token", (TOKEN2 + "\n").encode())
+    other.put("openclaw/models", json.dumps({"openai": {"apiKey": API_KEY2}}).encode())
+    mark = len(v.logs())
+    ok, why = console_secrets(v, WRONG_HEX).reload()  # the console has the vault's new key, the gateway the old
+    assert not ok and "secrets.reload failed" in why and "keeps its last good secrets" in why
+    log = v.logs()[mark:]
+    assert "[SECRETS_PROVIDER_DEGRADED] exec:squadvault: secret provider failed." in log
+    assert 'secrets.reload failed: Exec provider \\"squadvault\\" exited with code 1.' in log
+    assert health(v, TOKEN2, key=WRONG_HEX).returncode == 0  # the last good token still admits
+    assert v.gw.proc.poll() is None and ready(v)
+
+    v.vault_file.write_bytes(good)  # the vault back: the next reload is clean again
+    assert oc.reload() == (True, "")
+    no_secret_anywhere(v)
+
+
 def test_a_wrong_vault_key_leaves_the_ref_unresolved(vaulted: Vaulted) -> None:
     v = vaulted
     if (v.gw.state_dir / "openclaw.json").read_text().count('"squadvault"') < 2:
         pytest.fail("needs the refs applied by test_openclaw_starts_on_secrets_from_the_vault (run the module)")
     v.gw.stop()
+    vault_put(v, "openclaw/gateway-token", TOKEN + "\n")  # the token the gateway had (test_secrets_reload rotated it)
     audit = v.cli("secrets", "audit", "--check", "--allow-exec", "--json", key=WRONG_HEX)
     assert audit.returncode == 2
     doc = json.loads(audit.stdout)

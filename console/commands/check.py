@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -59,16 +60,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from console.service.openclaw import job_snapshot
 
     now = time.time() * 1000
-    # one look at OpenClaw (/healthz, then the jobs and the channels at the same time) while the
-    # store is read: the squad's health, and the audit log (the gateway's outages, the jobs' snapshot)
-    with ThreadPoolExecutor(1) as pool:
+    # one look at OpenClaw (/healthz, then the jobs and the channels at the same time) and its
+    # refs to the vault (`secrets audit --allow-exec`, ~2 s) while the store is read: the squad's
+    # health, and the audit log (the gateway's outages, the jobs' snapshot)
+    vault_warnings: list[str] = []  # said below, where they always were: the output does not depend on timing
+    with ThreadPoolExecutor(2) as pool:
         probing = pool.submit(probe_openclaw, ctx.settings.openclaw, ctx.env, gateway=not args.no_gateway,
                               channels_report=collector_channels(ctx, now))
+        auditing = pool.submit(vault_refs, ctx, warn=vault_warnings.append)
         try:
             healths, activities = with_store(ctx, lambda store: (squad_health(store, ctx.settings.agents, now),
                                                                   store.list_activities(limit=ACTIVITIES)))
         finally:
             probe = probing.result()
+            refs = auditing.result()
     oc_error = probe.config_error
     gateway = probe.gateway
     spans = outage_spans(activities, now, down_now=None if gateway is None else not gateway.reachable)
@@ -94,7 +99,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if any(c.code in ("gateway_token_mismatch", "cron_unreadable", *ALWAYS_SHOWN) for _, causes, _ in report for c in causes):
         # the CLI cannot talk to the gateway, the jobs cannot be read, or a fault no status shows yet
         level = max(level, DEGRADED)
-    refs = vault_refs(ctx)
+    for warning in vault_warnings:
+        ctx.warn(warning)
     if refs and any(r.alert for r in refs):
         level = max(level, DEGRADED)  # OpenClaw cannot read a secret it takes from the vault
 
@@ -213,9 +219,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return level
 
 
-def vault_refs(ctx: Context) -> list | None:
+def vault_refs(ctx: Context, warn: Callable[[str], None] | None = None) -> list | None:
     """openclaw.json's SecretRefs to the vault's exec provider and whether each resolves (OpenClaw's
-    own `secrets audit --allow-exec`); None when there is no openclaw CLI or openclaw.json."""
+    own `secrets audit --allow-exec`); None when there is no openclaw CLI or openclaw.json. What
+    went wrong goes to `warn` (ctx.warn by default; `run` collects it from its worker thread)."""
+    warn = warn or ctx.warn
     from console.service.vault import VaultError
     from console.service.vault.openclaw_secrets import ref_statuses
     from console.service.wiring import open_openclaw_secrets, open_vault
@@ -229,12 +237,12 @@ def vault_refs(ctx: Context) -> list | None:
             return []
         entries = [e.name for e in open_vault(ctx.settings, ctx.env, need_key=False).entries() if not e.deleted]
     except VaultError as exc:
-        ctx.warn(f"OpenClaw's refs to the vault not checked: {exc.message}")
+        warn(f"OpenClaw's refs to the vault not checked: {exc.message}")
         return None
     try:
         audit = oc.audit(allow_exec=True)
     except VaultError as exc:
-        ctx.warn(f"`openclaw secrets audit` gave no report: {exc.message}")
+        warn(f"`openclaw secrets audit` gave no report: {exc.message}")
         audit = None
     return ref_statuses(refs, entries, audit)
 

@@ -797,9 +797,8 @@ class Migration:
                 if left:
                     f["problem"] = "; ".join(left)
             ok, why = oc.reload()
-            details.append("`openclaw secrets reload`: the gateway re-resolved its secrets" if ok else
-                           f"`openclaw secrets reload` did not reach a gateway ({why}): a gateway started later "
-                           "reads the refs; a running one needs `openclaw secrets reload`")
+            details.append(f"`openclaw secrets reload`: {why}" if why else
+                           "`openclaw secrets reload`: the gateway re-resolved its secrets")
         done = [f for f in todo if f.get("resolved")]
         status = "done" if len(done) == len(todo) and not failed and not any(f.get("problem") for f in todo) else "failed"
         summary = f"{len(done)} OpenClaw value(s) now read from the vault" + (

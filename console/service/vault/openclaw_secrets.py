@@ -308,10 +308,14 @@ class OpenClawSecrets:
                      "`openclaw secrets audit --allow-exec`")
         return data
 
-    def reload(self) -> tuple[bool, str]:
-        """`openclaw secrets reload --json`: (True, "") or (False, why in words). A gateway that
-        is not running (or not reachable with this config's credentials) is no failure of ours.
-        A local gateway's port is tried first (a refused connection: no gateway, no CLI run)."""
+    def reload(self, *, secrets: Iterable[str] = ()) -> tuple[bool, str]:
+        """`openclaw secrets reload --json` (the gateway's RPC `secrets.reload`): (True, "") when
+        the running gateway re-resolved every ref; (True, words) when it did so with warnings
+        (OpenClaw's degraded activation: an owner kept its last good value or is unavailable);
+        (False, why in words, with what to do). The real CLI (2026.9.6) prints
+        `{"ok": true, "warningCount": N}` (exit 0) or `{"ok": false, "error": {"message": …}}`
+        (exit 1). A local gateway's port is tried first: nothing listening is no failure of
+        ours (a gateway started later resolves the refs itself), and no CLI runs."""
         try:
             gw = self.config().get("gateway") or {}
         except VaultError:
@@ -321,17 +325,31 @@ class OpenClawSecrets:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             except OSError:
-                return False, f"no gateway listens on 127.0.0.1:{port}"
+                return False, f"no gateway listens on 127.0.0.1:{port} (a gateway started later reads the refs itself)"
         code, out, err = self.runner([CLI, "secrets", "reload", "--json"])
-        if code == 0:
-            return True, ""
         try:
             data = parse_json_output(out)
-            why = str((data.get("error") or {}).get("message") or "") if isinstance(data, dict) else ""
         except ValueError:
-            why = ""
-        why = why or next((ln.strip() for ln in (err or out).splitlines() if ln.strip()), f"exit {code}")
-        return False, redact(why.splitlines()[0][:300])
+            data = None
+        data = data if isinstance(data, dict) else {}
+        if code == 0 and data.get("ok") is not False:
+            warnings = data.get("warningCount")
+            if isinstance(warnings, int) and warnings > 0:
+                return True, (f"the gateway reloaded with {warnings} warning(s): a ref it could not resolve keeps "
+                              "its last good value or is unavailable; `openclaw doctor` lists them")
+            return True, ""
+        error = data.get("error")
+        why = str(error.get("message") or "") if isinstance(error, dict) else ""
+        why = (why or next((ln.strip() for ln in (err or out).splitlines() if ln.strip()), f"exit {code}")).splitlines()[0]
+        why = redact(why[:300], secrets)
+        if "token mismatch" in why or "AUTH_TOKEN_MISMATCH" in why:
+            return False, (f"the running gateway refused the token this config resolves ({why}); a gateway token "
+                           "changed in the vault reaches the gateway on `openclaw gateway restart`")
+        if why == "secrets.reload failed":
+            return False, ("the gateway could not resolve its refs (secrets.reload failed) and keeps its last good "
+                           "secrets; its log names the provider: check that the gateway's environment holds the "
+                           "vault key (`squad-console vault provider-config`), then `openclaw secrets reload`")
+        return False, f"`openclaw secrets reload` failed (exit {code}): {why}"
 
     def refs(self) -> list[Ref]:
         return refs_in(self.config(), self.alias)

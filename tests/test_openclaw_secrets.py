@@ -287,3 +287,23 @@ def test_reload_runs_nothing_when_no_gateway_listens(tmp_path: Path) -> None:
     config.write_text(json.dumps({"gateway": {"mode": "remote", "port": port}}))  # remote: the CLI decides
     assert O.OpenClawSecrets(lambda argv: ran.append(argv) or RELOADED, config, alias=ALIAS,
                              provider=lambda: PROVIDER).reload() == (True, "") and len(ran) == 1
+
+
+def test_reload_looks_for_the_gateway_where_openclaw_gateway_port_says(tmp_path: Path) -> None:
+    """OPENCLAW_GATEWAY_PORT wins over gateway.port, as it does for the CLI: a gateway listening
+    there is reloaded although openclaw.json names a port nothing listens on."""
+    import socket
+
+    with socket.socket() as idle:
+        idle.bind(("127.0.0.1", 0))
+        unused = idle.getsockname()[1]
+    config = tmp_path / "openclaw.json"
+    config.write_text(json.dumps({"gateway": {"mode": "local", "port": unused}}))
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        ran = []
+        oc = O.OpenClawSecrets(lambda argv: ran.append(argv) or RELOADED, config, alias=ALIAS,
+                               provider=lambda: PROVIDER, env={"OPENCLAW_GATEWAY_PORT": str(port)})
+        assert oc.reload() == (True, "") and len(ran) == 1

@@ -156,7 +156,7 @@ def open_openclaw_secrets(settings: Settings, env: Mapping[str, str] | None = No
         return None
     vault_file = vault_path(settings)
     return OpenClawSecrets(runner, config, alias=PROVIDER_ALIAS,
-                           provider=lambda: provider_config(vault_file, env=env))
+                           provider=lambda: provider_config(vault_file, env=env), env=env)
 
 
 def migration_workspaces(settings: Settings, stored: Iterable[Agent] = ()) -> list[tuple[str, Path]]:

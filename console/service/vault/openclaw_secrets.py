@@ -260,8 +260,9 @@ class OpenClawSecrets:
     """`openclaw secrets` for one openclaw.json (`config_path`), through `runner`."""
 
     def __init__(self, runner: Runner, config_path: Path, *, alias: str,
-                 provider: Callable[[], Mapping[str, Any]]) -> None:
+                 provider: Callable[[], Mapping[str, Any]], env: Mapping[str, str] | None = None) -> None:
         self.runner = runner
+        self.env = dict(env or {})  # OPENCLAW_GATEWAY_PORT, as the CLI reads it
         self.config_path = Path(config_path)
         self.alias = alias
         self._provider = provider
@@ -321,7 +322,9 @@ class OpenClawSecrets:
         except VaultError:
             gw = {}
         if isinstance(gw, dict) and gw.get("mode", "local") == "local":
-            port = gw.get("port") if isinstance(gw.get("port"), int) else DEFAULT_GATEWAY_PORT
+            env_port = self.env.get("OPENCLAW_GATEWAY_PORT", "").strip()
+            port = (int(env_port) if env_port.isdigit() and 0 < int(env_port) < 65536  # the CLI's own order
+                    else gw.get("port") if isinstance(gw.get("port"), int) else DEFAULT_GATEWAY_PORT)
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             except OSError:

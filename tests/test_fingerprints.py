@@ -172,3 +172,25 @@ async def test_the_wizard_and_the_vault_screen_show_the_fingerprint_vault_list_s
         listed = V.Vault(Path(demo.db_path).with_name("vault.json"), key=key).entries()
         assert expected in {v.fingerprint for e in listed if e.name == "convex-deploy-key" for v in e.versions}
     store.close()
+
+
+def test_a_wrong_key_at_step_two_does_not_lock_the_journal(tmp_path: Path) -> None:
+    """A migration begun without a key meets a key that is not the vault's: the key step refuses
+    it, and the journal keeps its own salt, so the right key then resumes it (it was locked to the
+    wrong key's id before, every later step refused)."""
+    right, wrong = V.parse_key(KEY_HEX), V.parse_key("b2" * 32)
+    w = World(tmp_path, right)
+    V.Vault(w.data / "vault.json", key=right, store=w.store).put("earlier", b"kept from before")
+    nokey = V.Vault(w.data / "vault.json", key_provider=lambda: V.find_key({"SQUAD_CONSOLE_KEYRING": "off"}),
+                    store=w.store)
+    assert M.Migration(w.fx["workspaces"], w.store, nokey).run_step("scan").status == "done"
+    mistaken = M.Migration(w.fx["workspaces"], w.store, V.Vault(w.data / "vault.json", key=wrong, store=w.store))
+    assert mistaken.run_step("key").status == "failed"
+    j = json.loads((w.data / "migration.json").read_text())
+    assert set(j["fp"]) == {"salt"}  # not locked to the wrong key
+    resumed = w.migration()
+    results = resumed.run_all(confirm_all)
+    assert all(r.status in ("done", "skipped") for r in results), results
+    assert w.plaintext_left() == [] and w.recoverable() == []
+    assert json.loads((w.data / "migration.json").read_text())["fp"] == {"kid": right.kid}
+    w.store.close()

@@ -331,6 +331,11 @@ class Migration:
         if "salt" not in journal["fp"] or not self.vault.has_key:
             return
         key = self.vault.require_key()
+        try:
+            if self.vault.kid() not in (None, key.kid):
+                return  # not this vault's key: the key step says so; the journal keeps its salt
+        except VaultError:
+            return  # the vault file cannot be read now: adopt once it can
         old, new = bytes.fromhex(journal["fp"]["salt"]), fingerprint_key(key)
         for f in journal["findings"]:
             if not f.get("fingerprint"):

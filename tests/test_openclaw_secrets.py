@@ -307,3 +307,41 @@ def test_reload_looks_for_the_gateway_where_openclaw_gateway_port_says(tmp_path:
         oc = O.OpenClawSecrets(lambda argv: ran.append(argv) or RELOADED, config, alias=ALIAS,
                                provider=lambda: PROVIDER, env={"OPENCLAW_GATEWAY_PORT": str(port)})
         assert oc.reload() == (True, "") and len(ran) == 1
+
+
+def test_the_operators_own_provider_entry_is_kept(tmp_path: Path) -> None:
+    """A `squadvault` entry openclaw.json already has, and that OpenClaw would run, is the one the
+    migration's plan upserts (not replaced by the default one); an entry OpenClaw would refuse (a
+    symlinked command) is not kept."""
+    import os
+
+    from console.config import load_settings
+    from console.service.wiring import open_openclaw_secrets
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "openclaw").write_text("#!/bin/sh\nexit 0\n")
+    tool = tmp_path / "tools" / "squad-console"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\nexit 0\n")
+    for f in (bin_dir / "openclaw", tool):
+        f.chmod(0o755)
+    mine = {"source": "exec", "command": str(tool), "args": ["vault", "provide", "--vault-file", "/srv/v.json"],
+            "passEnv": ["CONVEX_VAULT_KEY"], "trustedDirs": [str(tool.parent)], "jsonOnly": True, "timeoutMs": 3000}
+    state = tmp_path / "state"
+    state.mkdir()
+    config = state / "openclaw.json"
+    config.write_text(json.dumps({"secrets": {"providers": {"squadvault": mine}}}))
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "OPENCLAW_STATE_DIR": str(state),
+           "SQUAD_CONSOLE_DATA": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    settings = load_settings(None, env=env)
+    oc = open_openclaw_secrets(settings, env)
+    assert oc is not None and oc.provider_config() == mine
+    link = tmp_path / "tools" / "linked"
+    link.symlink_to(tool)
+    config.write_text(json.dumps({"secrets": {"providers": {"squadvault": {**mine, "command": str(link)}}}}))
+    try:
+        refused = open_openclaw_secrets(settings, env).provider_config()
+    except Exception as exc:  # no console script to fall back to here: the default one is refused too
+        refused = exc
+    assert refused != {**mine, "command": str(link)}

@@ -143,8 +143,9 @@ def open_openclaw_secrets(settings: Settings, env: Mapping[str, str] | None = No
     or None when the `openclaw` CLI is not on PATH or there is no openclaw.json. The CLI runs with
     the same state folder and config the console reads, and with this environment (the vault key
     reaches the vault's exec provider from it, through passEnv)."""
-    from console.service.vault.openclaw_secrets import OpenClawSecrets, default_cli
-    from console.service.vault.provider import PROVIDER_ALIAS, provider_config
+    from console.service.vault import VaultError
+    from console.service.vault.openclaw_secrets import OpenClawSecrets, default_cli, read_config
+    from console.service.vault.provider import PROVIDER_ALIAS, ProviderConfigError, check_command, provider_config
 
     env = dict(os.environ if env is None else env)
     state, config = openclaw_config_path(settings, env)
@@ -155,8 +156,23 @@ def open_openclaw_secrets(settings: Settings, env: Mapping[str, str] | None = No
     if runner is None:
         return None
     vault_file = vault_path(settings)
-    return OpenClawSecrets(runner, config, alias=PROVIDER_ALIAS,
-                           provider=lambda: provider_config(vault_file, env=env), env=env)
+    source = settings.source if settings.source is not None and Path(settings.source).is_file() else None
+
+    def provider() -> dict:
+        """The operator's own `secrets.providers.squadvault` entry when openclaw.json has one that
+        OpenClaw would run (set up with `vault provider-config --command/--pass-env/...`), else the
+        one `vault provider-config` prints for this console (its squad.toml included)."""
+        try:
+            mine = ((read_config(config).get("secrets") or {}).get("providers") or {}).get(PROVIDER_ALIAS)
+            if isinstance(mine, dict) and mine.get("source") == "exec" and isinstance(mine.get("command"), str):
+                check_command(mine["command"], trusted_dirs=mine.get("trustedDirs") or (),
+                              pass_env=mine.get("passEnv") or ())
+                return mine
+        except (VaultError, ProviderConfigError, TypeError):
+            pass
+        return provider_config(vault_file, env=env, config_file=source)
+
+    return OpenClawSecrets(runner, config, alias=PROVIDER_ALIAS, provider=provider, env=env)
 
 
 def migration_workspaces(settings: Settings, stored: Iterable[Agent] = ()) -> list[tuple[str, Path]]:

@@ -232,6 +232,17 @@ def test_check_and_the_vault_screen_show_which_refs_resolve(tmp_path: Path, monk
                       "tools.custom.secret": "unresolved"}
     assert ["--allow-exec" in c for c in fake.calls if c[2] == "audit"] == [True]
 
+    # another exec provider in openclaw.json (a password manager): --allow-exec would run it too, so
+    # check judges the refs by the vault's entries, says so, and runs no audit
+    doc = json.loads(config.read_text())
+    doc["secrets"] = {"providers": {"onepassword": {"source": "exec", "command": "/usr/bin/op"}}}
+    config.write_text(json.dumps(doc))
+    fake.calls.clear()
+    states = {r.path: r.state for r in check.vault_refs(ctx)}
+    assert states == {"models.providers.openai.apiKey": "stored", "channels.telegram.botToken": "stored",
+                      "tools.custom.secret": "unresolved"}
+    assert not [c for c in fake.calls if c[2] == "audit"] and "onepassword" in err.getvalue()
+
 
 # The real CLI's answers to `openclaw secrets reload --json` (2026.9.6, captured against a running
 # gateway in tests/test_vault_provider_real.py).

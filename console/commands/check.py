@@ -239,6 +239,11 @@ def vault_refs(ctx: Context, warn: Callable[[str], None] | None = None) -> list 
     except VaultError as exc:
         warn(f"OpenClaw's refs to the vault not checked: {exc.message}")
         return None
+    others = oc.other_exec_providers()
+    if others:  # --allow-exec would run them too: the refs are judged by the vault's entries alone
+        warn(f"OpenClaw's refs to the vault judged by the vault's entries: check does not run OpenClaw's other "
+             f"exec providers ({', '.join(others)}); `openclaw secrets audit --check --allow-exec` resolves them all")
+        return ref_statuses(refs, entries, None)
     try:
         audit = oc.audit(allow_exec=True)
     except VaultError as exc:

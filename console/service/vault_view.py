@@ -94,7 +94,8 @@ class VaultView:
             return []
         live = [e.name for e in entries if not getattr(e, "deleted", False)]
         try:
-            audit = oc.audit(allow_exec=True) if refs else None
+            # not while openclaw.json has other exec providers: --allow-exec would run them too
+            audit = oc.audit(allow_exec=True) if refs and not oc.other_exec_providers() else None
         except VaultError:  # OpenClaw gave no report: the entries alone say what they can
             audit = None
         return ref_statuses(refs, live, audit)

@@ -273,6 +273,17 @@ class OpenClawSecrets:
     def config(self) -> dict[str, Any]:
         return read_config(self.config_path)
 
+    def other_exec_providers(self) -> list[str]:
+        """The exec providers of openclaw.json besides the vault's: `secrets audit --allow-exec`
+        would run them too (a password manager may prompt or rate-limit), so the console's own
+        checks (`check`, the vault screen) do not pass --allow-exec while there are any."""
+        try:
+            providers = (self.config().get("secrets") or {}).get("providers") or {}
+        except (VaultError, AttributeError):
+            return []
+        return sorted(str(alias) for alias, p in providers.items() if alias != self.alias
+                      and isinstance(p, Mapping) and p.get("source") == "exec") if isinstance(providers, Mapping) else []
+
     def audit(self, *, allow_exec: bool = False, check: bool = False, secrets: Iterable[str] = ()) -> AuditReport:
         argv = [CLI, "secrets", "audit", "--json"] + (["--check"] if check else []) + (["--allow-exec"] if allow_exec else [])
         code, out, err = self.runner(argv)

@@ -408,7 +408,7 @@ class OpenClawSecrets:
 
     def scrub_backups(self, path: str, value: str, ref: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         """Replaces `value` at `path` in OpenClaw's config backups by `ref` (atomically, mode
-        kept). (scrubbed files, files still holding the value with why)."""
+        0600). (scrubbed files, files still holding the value with why)."""
         from console.service.vault.files import atomic_write
 
         scrubbed, left = [], []

@@ -324,7 +324,7 @@ def _until_openclaw(m: M.Migration) -> None:
 
 
 def test_a_dry_run_that_would_change_another_file_is_refused(world) -> None:
-    fake, config, migration, store, key = world
+    fake, config, migration, _store, _key = world
     m = migration()
     _until_openclaw(m)
     before = config.read_text()
@@ -339,7 +339,7 @@ def test_a_dry_run_that_would_change_another_file_is_refused(world) -> None:
 
 
 def test_the_last_good_and_clobbered_copies_are_cleaned_and_a_dirty_one_is_kept_to_do(world) -> None:
-    fake, config, migration, store, key = world
+    fake, config, migration, store, _key = world
     m = migration()
     _until_openclaw(m)
     state = config.parent

@@ -38,6 +38,7 @@ class FakeOpenClaw:
         self.resolves = True  # the exec provider answers
         self.refuse_dry_run = False
         self.crash_after_write = False
+        self.also_changes: list[str] = []  # files beside openclaw.json the dry run says it would change
 
     def _cfg(self) -> dict:
         return json.loads(self.config.read_text())
@@ -67,7 +68,9 @@ class FakeOpenClaw:
             if "--dry-run" in argv:
                 if self.refuse_dry_run:
                     return 1, json.dumps({"ok": False, "error": {"message": f'Exec provider "{ALIAS}" exited with code 1.'}}), ""
-                return 0, json.dumps({"mode": "dry-run", "changed": True}), ""
+                assert plan["options"] == {"scrubEnv": False, "scrubAuthProfilesForProviderTargets": False}
+                return 0, json.dumps({"mode": "dry-run", "changed": True,
+                                      "changedFiles": sorted([str(self.config)] + self.also_changes)}), ""
             old = self.config.read_text()
             cfg = self._cfg()
             cfg.setdefault("secrets", {}).setdefault("providers", {}).update(plan["providerUpserts"])
@@ -131,6 +134,8 @@ def test_audit_report_and_targets() -> None:
     assert plan["targets"] == [{"type": "models.providers.*.apiKey", "path": "models.providers.openai.apiKey",
                                 "pathSegments": ["models", "providers", "openai", "apiKey"], "providerId": "openai",
                                 "ref": {"source": "exec", "provider": ALIAS, "id": "openclaw/models.providers.openai.apiKey"}}]
+    # OpenClaw's defaults would also scrub auth profiles and .env files (values the vault never got)
+    assert plan["options"] == {"scrubEnv": False, "scrubAuthProfilesForProviderTargets": False}
     assert [(r.path, r.id) for r in O.refs_in({"a": {"k": {"source": "exec", "provider": ALIAS, "id": "e"}},
                                                 "secrets": {"providers": {ALIAS: PROVIDER}}}, ALIAS)] == [("a.k", "e")]
 
@@ -356,3 +361,72 @@ def test_the_operators_own_provider_entry_is_kept(tmp_path: Path) -> None:
     except Exception as exc:  # no console script to fall back to here: the default one is refused too
         refused = exc
     assert refused != {**mine, "command": str(link)}
+
+
+def _until_openclaw(m: M.Migration) -> None:
+    m.run_step("scan")
+    for f in m.findings():
+        if f.json_path == "channels.telegram.botToken":
+            m.choose(f.id, False)
+    for sid in ("key", "convex", "encrypt", "verify", "workflows", "remove"):
+        m.run_step(sid, M.CONFIRM.get(sid))
+
+
+def test_a_dry_run_that_would_change_another_file_is_refused(world) -> None:
+    fake, config, migration, _store, _key = world
+    m = migration()
+    _until_openclaw(m)
+    before = config.read_text()
+    auth_store = str(config.parent / "agents" / "main" / "agent" / "openclaw-agent.sqlite")
+    fake.also_changes = [auth_store]  # an auth profile of the same provider would lose its plaintext key
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])
+    assert r.status == "failed" and config.read_text() == before
+    assert any("would change more than openclaw.json" in d and auth_store in d for d in r.details), r.details
+    assert [("--dry-run" in c) for c in fake.calls if c[1:3] == ["secrets", "apply"]] == [True]  # no write
+    fake.also_changes = []
+    assert m.run_step("openclaw", M.CONFIRM["openclaw"]).status == "done"
+
+
+def test_the_last_good_and_clobbered_copies_are_cleaned_and_a_dirty_one_is_kept_to_do(world) -> None:
+    fake, config, migration, store, _key = world
+    m = migration()
+    _until_openclaw(m)
+    state = config.parent
+    last_good = state / "openclaw.json.last-good"  # the gateway's copy at start
+    clobbered = state / "openclaw.json.clobbered.2026-11-30T10-00-00.000Z"
+    last_good.write_text(config.read_text())
+    clobbered.write_text(config.read_text())
+    dirty = state / "openclaw.json.clobbered.2026-11-30T11-00-00.000Z"  # the value at another place too
+    dirty.write_text(json.dumps({"models": {"providers": {"openai": {"apiKey": API_KEY}}}, "note": API_KEY}))
+    lock = state / "openclaw.json.clobber.lock"
+    lock.write_text("")
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])
+    assert r.status == "failed", r
+    for copy in (last_good, clobbered, state / "openclaw.json.bak"):
+        assert API_KEY not in copy.read_text(), copy
+        assert O.value_at(json.loads(copy.read_text()), "models.providers.openai.apiKey")["provider"] == ALIAS
+    assert API_KEY in dirty.read_text() and any(str(dirty) in d and "by hand" in d for d in r.details), r.details
+    left = m.report().left
+    assert any(str(dirty) in x and "still holds the value" in x for x in left), left
+    # the rerun does not forget it: the step is still to do and cleans it once it can
+    m = migration()
+    assert m.next_step() is not None and m.next_step().id == "openclaw"
+    dirty.write_text(json.dumps({"models": {"providers": {"openai": {"apiKey": API_KEY}}}}))
+    r = m.run_step("openclaw", M.CONFIRM["openclaw"])
+    assert r.status == "done", r
+    assert API_KEY not in dirty.read_text()
+    assert not any("still holds" in x for x in m.report().left)
+    assert [("--dry-run" in c) for c in fake.calls if c[1:3] == ["secrets", "apply"]] == [True, False]  # applied once
+    assert m.run_step("openclaw", M.CONFIRM["openclaw"]).status == "skipped"
+    no_value_anywhere(m, store, [r])
+
+
+def test_entry_names_never_collide() -> None:
+    assert O.entry_name("models.providers.openai.apiKey") == "openclaw/models.providers.openai.apiKey"
+    a, b = O.entry_name("models.providers.a b.apiKey"), O.entry_name("models.providers.a/b.apiKey")
+    assert a != b and a.startswith("openclaw/models.providers.a-b.apiKey-")
+    assert O.entry_name("models.providers.a-b.apiKey") not in (a, b)
+    long1, long2 = O.entry_name("skills.entries." + "x" * 200 + ".apiKey"), O.entry_name("skills.entries." + "x" * 201 + ".apiKey")
+    assert long1 != long2 and len(long1) == len(long2) == 128
+    for name in (a, b, long1, long2):
+        assert O.exec_ref(name, ALIAS)["id"] == name

@@ -128,3 +128,47 @@ def test_the_migration_moves_a_plaintext_api_key_out_of_openclaw_json(tmp_path: 
     bad = O.ref_statuses(oc.refs(), ["openclaw/models.providers.openai.apiKey"], audit)  # as if still listed
     assert bad[0].alert and "NOT_FOUND" in bad[0].why and "squad-console vault provider-config" in bad[0].fix
     assert DUMMY not in "".join(outputs)
+
+
+def test_the_apply_changes_openclaw_json_only(tmp_path: Path) -> None:
+    """OpenClaw's defaults would scrub a migrated value from .env files and the auth profiles of
+    the same provider (values the vault never got): the plan turns that off, and a plan without
+    those options is refused on the real dry run's `changedFiles` before anything is written."""
+    from tests.real_openclaw import ToolingMissing, tooling
+
+    try:
+        tools = tooling()
+    except ToolingMissing as exc:
+        pytest.skip(str(exc))
+    state, home, data = tmp_path / "state", tmp_path / "home", tmp_path / "data"
+    for d in (state, home, data):
+        d.mkdir(mode=0o700)
+    config = state / "openclaw.json"
+    config.write_text(json.dumps({
+        "gateway": {"mode": "local"}, "update": {"checkOnStart": False},
+        "models": {"providers": {"openai": {"baseUrl": "https://api.openai.com/v1",
+                                            "models": [{"id": "gpt-5", "name": "gpt-5"}], "apiKey": DUMMY}}},
+    }, indent=2))
+    dotenv = state / ".env"  # the person's own .env, holding the same key for other tools
+    dotenv.write_text(f"OPENAI_API_KEY={DUMMY}\n")
+    key = generate_key()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "CONVEX_VAULT"))}
+    env.update(PATH=tools.path_env(os.environ.get("PATH", "")), HOME=str(home), OPENCLAW_STATE_DIR=str(state),
+               OPENCLAW_CONFIG_PATH=str(config), OPENCLAW_NO_AUTO_UPDATE="1", NO_COLOR="1",
+               CONVEX_VAULT_KEY=key.hex())
+    vault_file = data / "vault.json"
+    entry = O.entry_name("models.providers.openai.apiKey")
+    Vault(vault_file, key=key).put(entry, DUMMY.encode())
+    command = provider_script(tmp_path / "bin")
+    oc = OpenClawSecrets(cli_runner(str(tools.openclaw), env, timeout=120), config, alias=PROVIDER_ALIAS,
+                         provider=lambda: provider_config(vault_file, command=command, env=env))
+    plan = O.plan_for([("models.providers.openai.apiKey", entry)], PROVIDER_ALIAS, oc.provider_config())
+    defaults = {k: v for k, v in plan.items() if k != "options"}  # OpenClaw's defaults: .env scrubbed too
+    with pytest.raises(O.OpenClawSecretsError) as refused:
+        oc.apply(defaults, dry_run=True, secrets=[DUMMY])
+    assert "would change more than openclaw.json" in refused.value.message and str(dotenv) in refused.value.message
+    report = oc.apply(plan, dry_run=True, secrets=[DUMMY])
+    assert report["changedFiles"] == [str(config)], report
+    oc.apply(plan, dry_run=False, secrets=[DUMMY])
+    assert O.is_ref(O.value_at(oc.config(), "models.providers.openai.apiKey"), PROVIDER_ALIAS, entry)
+    assert dotenv.read_text() == f"OPENAI_API_KEY={DUMMY}\n"  # not the migration's to delete

@@ -22,8 +22,9 @@ finding with action `openclaw` (entry `openclaw/<dot path>`), stored and verifie
 vault's exec provider, runs `secrets apply --allow-exec --dry-run` (OpenClaw resolves each ref
 through the vault before anything is written), then the apply (the plaintext leaves openclaw.json
 only then), `secrets audit --check --allow-exec` (each path must be clean: `resolved`), cleans
-OpenClaw's backup openclaw.json.bak of the value, and `secrets reload`. `choose()` leaves a value
-as it is. A crash after OpenClaw wrote the refs is found on the rerun (the journal says
+OpenClaw's copies of the config (openclaw.json.bak*, .last-good, .clobbered.*) of the value, and
+`secrets reload`. A value whose copies could not all be cleaned stays to do (`scrubbed` False)
+and is listed as left until a rerun cleans them. `choose()` leaves a value as it is. A crash after OpenClaw wrote the refs is found on the rerun (the journal says
 `applying`; the config holds the ref).
 
 The scan is the one workspace scanner (scan.py), the workflow edits live in workflows.py, and
@@ -709,7 +710,10 @@ class Migration:
             self._save()
 
     def _openclaw_todo(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [f for f in findings if f["action"] == "openclaw" and not f.get("skip") and not f.get("resolved")]
+        """OpenClaw's findings to move, and those moved whose backups of openclaw.json still hold
+        the value (`scrubbed` False: the step cleans them again on the rerun)."""
+        return [f for f in findings if f["action"] == "openclaw" and not f.get("skip")
+                and (not f.get("resolved") or f.get("scrubbed") is False)]
 
     def _step_openclaw(self, confirm: str | None) -> StepResult:
         todo = self._openclaw_todo(self._findings())
@@ -754,7 +758,7 @@ class Migration:
                 plan = plan_for([(f["jsonPath"], f["entry"]) for f in targets], oc.alias, oc.provider_config())
                 oc.apply(plan, dry_run=True, secrets=values)  # OpenClaw resolves every ref through the vault first
                 for f in targets:
-                    f["applying"] = True
+                    f["applying"], f["scrubbed"] = True, False  # OpenClaw's .bak will hold the value
                 self._save()  # from here a rerun finds the refs written (or writes them again)
                 oc.apply(plan, dry_run=False, secrets=values)
             except ConsoleError as exc:  # a refused plan (VaultError) or a provider OpenClaw would refuse
@@ -791,14 +795,16 @@ class Migration:
                     f["problem"] = (bad[0].message if bad and bad[0] else "the audit did not check it") + (
                         "; fix: `squad-console vault provider-config`, then `openclaw secrets audit --check --allow-exec`")
                     details.append(f"{f['jsonPath']}: {f['problem']}")
-            for f in applied:  # OpenClaw's own backup of the config (openclaw.json.bak) still holds the value
+            for f in applied:  # OpenClaw's copies of the config (.bak, .last-good, .clobbered.*) still hold the value
                 try:
                     value = self.vault.get(f["entry"], f["storedVersion"]).decode("utf-8")
                 except (VaultError, UnicodeDecodeError):
-                    continue
-                scrubbed, left = oc.scrub_backups(f["jsonPath"], value, exec_ref(f["entry"], oc.alias))
-                details += [f"{p}: OpenClaw's backup of the config no longer holds it" for p in scrubbed]
-                details += left
+                    left = ["the value could not be read from the vault to clean OpenClaw's backups of the config"]
+                else:
+                    scrubbed, left = oc.scrub_backups(f["jsonPath"], value, exec_ref(f["entry"], oc.alias))
+                    details += [f"{p}: OpenClaw's backup of the config no longer holds it" for p in scrubbed]
+                details += [f"{f['jsonPath']}: {x}" for x in left]
+                f["scrubbed"], f["backupsLeft"] = not left, left
                 if left:
                     f["problem"] = "; ".join(left)
             ok, why = oc.reload()
@@ -964,6 +970,9 @@ class Migration:
                 left.append(f"{f['path']} {f['jsonPath']}: {why}")
             elif f.get("applied") and not f.get("resolved"):
                 left.append(f"{f['path']} {f['jsonPath']}: a SecretRef OpenClaw does not resolve yet: {f.get('problem') or ''}")
+            if f.get("resolved") and f.get("scrubbed") is False and not f.get("skip"):
+                left += [f"{f['jsonPath']}: OpenClaw's backup of the config still holds the value: {x}"
+                         for x in f.get("backupsLeft") or ["not cleaned yet: run the migration again"]]
         for item in self._scan(self._salt):
             if item["action"] == "report" and not item.get("manual"):
                 continue
@@ -1078,10 +1087,11 @@ class Migration:
                 f"point OpenClaw's config ({self.openclaw.config_path}) at the vault for "
                 + ", ".join(f["jsonPath"] for f in oc_todo)
                 + f": a plan for `openclaw secrets apply` adds the vault's exec provider ({self.openclaw.alias}) and a "
-                "SecretRef per value; OpenClaw resolves each through the vault in a dry run first "
-                "(`secrets apply --from PLAN --allow-exec --dry-run`), then writes the refs (the plaintext leaves "
+                "SecretRef per value (and changes openclaw.json only: no auth profile, no .env file); OpenClaw resolves each "
+                "through the vault in a dry run first (`secrets apply --from PLAN --allow-exec --dry-run`, refused if it "
+                "would change another file), then writes the refs (the plaintext leaves "
                 "openclaw.json only then), `secrets audit --check --allow-exec` must be clean for each path, OpenClaw's "
-                "backup openclaw.json.bak is cleaned of the value, and `secrets reload` tells a running gateway")
+                "copies of the config (openclaw.json.bak*, .last-good, .clobbered.*) are cleaned of the value, and `secrets reload` tells a running gateway")
         out = []
         for sid in STEP_ORDER:
             rec = journal["steps"].get(sid) or {}

@@ -15,9 +15,16 @@ docs/gateway/secrets-plan-contract.md, docs/reference/secretref-credential-surfa
   run replaces the plaintext in openclaw.json with the ref.
 - `refs()` lists the exec SecretRefs in openclaw.json that name the vault's provider.
 
-OpenClaw writes `openclaw.json.bak` (the file before its write) beside the config: after an
-apply that backup still holds the plaintext, and the audit does not scan it. `scrub_backups()`
-replaces the value in those backups by the same SecretRef (checked by reading them again).
+OpenClaw writes `openclaw.json.bak` (the file before its write) beside the config, the gateway
+copies the config to `openclaw.json.last-good` when it starts, and a recovery keeps the replaced
+config as `openclaw.json.clobbered.<time>`: after an apply these still hold the plaintext, and
+the audit scans none of them. `scrub_backups()` replaces the value in those copies by the same
+SecretRef (checked by reading them again) and names each one it could not clean.
+
+The plan sets `options` so that `secrets apply` changes openclaw.json only (OpenClaw's defaults
+also delete plaintext auth-profile keys of the same provider and scrub .env files: values the
+vault never got), and `apply(dry_run=True)` refuses a report whose `changedFiles` names any
+other file.
 
 No value ever goes into an argv, a message or a file of ours: a value is read from openclaw.json
 only to be stored in the vault and compared (by the migration), and every word OpenClaw prints
@@ -26,6 +33,7 @@ goes through `redact` with the values known to the caller. No Textual import.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -79,6 +87,7 @@ TARGET_PATTERNS = (
     "talk.providers.*.apiKey", "talk.realtime.providers.*.apiKey",
     "tts.personas.*.providers.*.apiKey", "tts.providers.*.apiKey",
 )
+PLAN_OPTIONS = {"scrubEnv": False, "scrubAuthProfilesForProviderTargets": False}
 _EXEC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}$")
 
 
@@ -158,9 +167,15 @@ def target_type(path: str) -> str | None:
 
 
 def entry_name(path: str) -> str:
-    """The vault entry (and exec ref id) for an openclaw.json path: `openclaw/<dot path>`."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "-", path).strip(".-") or "value"
-    return (ENTRY_PREFIX + re.sub(r"\.{2,}", ".", safe))[:128]
+    """The vault entry (and exec ref id) for an openclaw.json path: `openclaw/<dot path>`. When
+    the path had to be changed to be a name (a character outside [A-Za-z0-9._-], a cut at 128),
+    a short hash of the path itself ends it, so two paths never share one entry."""
+    safe = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]", "-", path).strip(".-")) or "value"
+    name = ENTRY_PREFIX + safe
+    if safe == path and len(name) <= 128:
+        return name
+    tag = "-" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:10]
+    return name[:128 - len(tag)].rstrip(".-") + tag
 
 
 def exec_ref(entry: str, alias: str) -> dict[str, str]:
@@ -182,7 +197,11 @@ def plan_for(targets: Sequence[tuple[str, str]], alias: str, provider: Mapping[s
         if ttype.startswith("models.providers."):
             t["providerId"] = segs[2]
         out.append(t)
-    return {"version": 1, "protocolVersion": 1, "providerUpserts": {alias: dict(provider)}, "targets": out}
+    # OpenClaw's defaults (normalizeSecretsPlanOptions) would also delete the plaintext keys of
+    # every auth profile of a provider a target names, in every agent's auth store, and the
+    # migrated values from .env files: values the vault never got. Only openclaw.json changes.
+    return {"version": 1, "protocolVersion": 1, "providerUpserts": {alias: dict(provider)}, "targets": out,
+            "options": dict(PLAN_OPTIONS)}
 
 
 # ------------------------------------------------------------------------ openclaw.json
@@ -318,7 +337,25 @@ class OpenClawSecrets:
                        f"{why.splitlines()[0][:400]}", secrets),
                 hint="nothing was written by a refused apply; check `squad-console vault provider-config` and "
                      "`openclaw secrets audit --allow-exec`")
+        if dry_run:
+            others = self.other_changed_files(data)
+            if others:
+                raise OpenClawSecretsError(
+                    redact("`openclaw secrets apply` would change more than openclaw.json: "
+                           + ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+                           + ": not applied", secrets),
+                    hint="the plan is meant to change openclaw.json only (its options turn OpenClaw's scrubbing of "
+                         "auth profiles and .env files off); nothing was written")
         return data
+
+    def other_changed_files(self, report: Mapping[str, Any]) -> list[str]:
+        """The files a `secrets apply --dry-run --json` report (`changedFiles`, OpenClaw 2026.9.6)
+        lists beside openclaw.json; a report without that list counts as unknown files."""
+        files = report.get("changedFiles")
+        if not isinstance(files, list):
+            return ["(the dry run's report lists no changedFiles)"]
+        mine = os.path.realpath(self.config_path)
+        return [str(f) for f in files if not isinstance(f, str) or os.path.realpath(f) != mine]
 
     def reload(self, *, secrets: Iterable[str] = ()) -> tuple[bool, str]:
         """`openclaw secrets reload --json` (the gateway's RPC `secrets.reload`): (True, "") when
@@ -369,17 +406,20 @@ class OpenClawSecrets:
         return refs_in(self.config(), self.alias)
 
     def backups(self) -> list[Path]:
-        """OpenClaw's own backups of openclaw.json beside it (`openclaw.json.bak`, `.bak.N`)."""
+        """OpenClaw's own copies of openclaw.json beside it: `openclaw.json.bak`, `.bak.N` (its
+        writes), `.last-good` (the gateway copies the config there when it starts) and
+        `.clobbered.<time>` (a config it replaced on recovery)."""
         folder, name = self.config_path.parent, self.config_path.name
         try:
             return sorted(p for p in folder.iterdir()
-                          if p.name.startswith(name + ".bak") and p.is_file() and not p.is_symlink())
+                          if (p.name.startswith((name + ".bak", name + ".clobbered.")) or p.name == name + ".last-good")
+                          and p.is_file() and not p.is_symlink())
         except OSError:
             return []
 
     def scrub_backups(self, path: str, value: str, ref: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         """Replaces `value` at `path` in OpenClaw's config backups by `ref` (atomically, mode
-        kept). (scrubbed files, files still holding the value with why)."""
+        0600). (scrubbed files, files still holding the value with why)."""
         from console.service.vault.files import atomic_write
 
         scrubbed, left = [], []

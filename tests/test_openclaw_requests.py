@@ -355,6 +355,14 @@ def test_a_failure_alert_to_an_unlinked_whatsapp_is_named() -> None:
         schedule_cron=None))
     off = jobs({**VEDA_JOB, "failureAlert": False})
     assert failure_route(off.jobs[0], None) is None
+    # the route names no account: OpenClaw sends through the default one; a second, unlinked
+    # account of the channel is no reason to say the alerts are lost
+    from console.service.openclaw.channels import ChannelStatus
+
+    two = ChannelReport([ChannelStatus("whatsapp", "default", linked=True, connected=True, state="linked"),
+                         ChannelStatus("whatsapp", "backup", linked=False, state="not-linked")], "cli")
+    assert "failure_alert_to_failing_channel" not in codes(diagnose(
+        "veda", config=None, cron=cron, gateway=HEALTHY, channels=two, schedule_cron=None))
 
 
 def test_the_failure_route_follows_openclaws_precedence(tmp_path: Path) -> None:

@@ -167,7 +167,8 @@ class Daemon:
                         c["manual"] += 1
                         continue
                     beat = run_to_heartbeat(job, run)
-                    if short_ok(run.at, beat.outcome == "ok", run.duration_ms, spans):
+                    # the run's own status: a skipped run is recorded "ok" but is no short "ok" run
+                    if short_ok(run.at, run.status == "ok", run.duration_ms, spans):
                         beat = dataclasses.replace(beat, outcome="error", error=(
                             f"\"ok\" in {run.duration_ms:.0f} ms while the gateway was down: not a heartbeat "
                             "(openclaw#63106)"))

@@ -494,7 +494,8 @@ def _failing(channel: str, account: str | None, statuses: Sequence[ChannelStatus
     """In words, how `channel` is failing now, or None (working, or unknown)."""
     if report is not None and channel in report.missing_plugins:
         return "not installed (its plugin is missing)"
-    mine = [s for s in statuses if s.channel.lower() == channel and (account is None or s.account == account)]
+    # no account in the route: OpenClaw delivers through the channel's default account
+    mine = [s for s in statuses if s.channel.lower() == channel and s.account == (account or "default")]
     for s in mine:
         if s.logged_out:
             return f"logged out (account {s.account})"

@@ -6,7 +6,9 @@ there is one; else one `openclaw cron list --all --json`: each job's `state` hol
 so no per-job call) and the channels (one `channels status --json`, which also tells a token the
 gateway refuses; skipped when the gateway is down: it would wait about 60 s; and when the collector's report of the
 channels is fresh: `squad-console service` asks every minute). Each CLI call costs 1-4 s of Node
-start-up, so there is at most one on the way of `check`, none beside a running collector. `causes` diagnoses every agent of the squad from it. Whatever could not be
+start-up, so there is at most one on the way of `check` (`check` runs one more beside this probe,
+`openclaw secrets audit --allow-exec`, when openclaw.json takes secrets from the vault), none beside a
+running collector. `causes` diagnoses every agent of the squad from it. Whatever could not be
 read is kept with the reason, and handed to the diagnosis: it is never taken for "no job".
 """
 

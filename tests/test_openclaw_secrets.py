@@ -177,12 +177,7 @@ def test_the_openclaw_step_moves_the_chosen_values_and_survives_a_crash(world) -
 def test_a_refused_dry_run_changes_nothing_and_an_unresolved_ref_says_the_fix(world) -> None:
     fake, config, migration, store, key = world
     m = migration()
-    m.run_step("scan")
-    for f in m.findings():
-        if f.json_path == "channels.telegram.botToken":
-            m.choose(f.id, False)
-    for sid in ("key", "convex", "encrypt", "verify", "workflows", "remove"):
-        m.run_step(sid, M.CONFIRM.get(sid))
+    _until_openclaw(m)
     before = config.read_text()
     fake.refuse_dry_run = True
     r = m.run_step("openclaw", M.CONFIRM["openclaw"])
@@ -332,6 +327,7 @@ def test_the_operators_own_provider_entry_is_kept(tmp_path: Path) -> None:
     import os
 
     from console.config import load_settings
+    from console.service.vault.provider import ProviderConfigError
     from console.service.wiring import open_openclaw_secrets
 
     bin_dir = tmp_path / "bin"
@@ -358,7 +354,7 @@ def test_the_operators_own_provider_entry_is_kept(tmp_path: Path) -> None:
     config.write_text(json.dumps({"secrets": {"providers": {"squadvault": {**mine, "command": str(link)}}}}))
     try:
         refused = open_openclaw_secrets(settings, env).provider_config()
-    except Exception as exc:  # no console script to fall back to here: the default one is refused too
+    except ProviderConfigError as exc:  # no console script to fall back to here: the default one is refused too
         refused = exc
     assert refused != {**mine, "command": str(link)}
 

@@ -40,13 +40,13 @@ def provider_script(folder: Path) -> Path:
     return script
 
 
-def test_the_migration_moves_a_plaintext_api_key_out_of_openclaw_json(tmp_path: Path) -> None:
-    from tests.real_openclaw import ToolingMissing, tooling
+def _plaintext_state(tmp_path: Path):
+    """A private OpenClaw state folder whose openclaw.json holds a plaintext (dummy) model API key,
+    a fresh vault key, and the environment the real CLI runs in. The tooling missing fails the test
+    (`make test` installs it), as in tests/test_openclaw_real.py."""
+    from tests.real_openclaw import tooling
 
-    try:
-        tools = tooling()
-    except ToolingMissing as exc:
-        pytest.skip(str(exc))
+    tools = tooling()
     state, home, data = tmp_path / "state", tmp_path / "home", tmp_path / "data"
     for d in (state, home, data):
         d.mkdir(mode=0o700)
@@ -62,6 +62,11 @@ def test_the_migration_moves_a_plaintext_api_key_out_of_openclaw_json(tmp_path: 
     env.update(PATH=tools.path_env(os.environ.get("PATH", "")), HOME=str(home), OPENCLAW_STATE_DIR=str(state),
                OPENCLAW_CONFIG_PATH=str(config), OPENCLAW_NO_AUTO_UPDATE="1", NO_COLOR="1",
                CONVEX_VAULT_KEY=key.hex())
+    return tools, state, home, data, config, key, env
+
+
+def test_the_migration_moves_a_plaintext_api_key_out_of_openclaw_json(tmp_path: Path) -> None:
+    tools, state, _home, data, config, key, env = _plaintext_state(tmp_path)
     outputs: list[str] = []
     base = cli_runner(str(tools.openclaw), env, timeout=120)
 
@@ -134,28 +139,9 @@ def test_the_apply_changes_openclaw_json_only(tmp_path: Path) -> None:
     """OpenClaw's defaults would scrub a migrated value from .env files and the auth profiles of
     the same provider (values the vault never got): the plan turns that off, and a plan without
     those options is refused on the real dry run's `changedFiles` before anything is written."""
-    from tests.real_openclaw import ToolingMissing, tooling
-
-    try:
-        tools = tooling()
-    except ToolingMissing as exc:
-        pytest.skip(str(exc))
-    state, home, data = tmp_path / "state", tmp_path / "home", tmp_path / "data"
-    for d in (state, home, data):
-        d.mkdir(mode=0o700)
-    config = state / "openclaw.json"
-    config.write_text(json.dumps({
-        "gateway": {"mode": "local"}, "update": {"checkOnStart": False},
-        "models": {"providers": {"openai": {"baseUrl": "https://api.openai.com/v1",
-                                            "models": [{"id": "gpt-5", "name": "gpt-5"}], "apiKey": DUMMY}}},
-    }, indent=2))
+    tools, state, _home, data, config, key, env = _plaintext_state(tmp_path)
     dotenv = state / ".env"  # the person's own .env, holding the same key for other tools
     dotenv.write_text(f"OPENAI_API_KEY={DUMMY}\n")
-    key = generate_key()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "CONVEX_VAULT"))}
-    env.update(PATH=tools.path_env(os.environ.get("PATH", "")), HOME=str(home), OPENCLAW_STATE_DIR=str(state),
-               OPENCLAW_CONFIG_PATH=str(config), OPENCLAW_NO_AUTO_UPDATE="1", NO_COLOR="1",
-               CONVEX_VAULT_KEY=key.hex())
     vault_file = data / "vault.json"
     entry = O.entry_name("models.providers.openai.apiKey")
     Vault(vault_file, key=key).put(entry, DUMMY.encode())
